@@ -1,0 +1,72 @@
+"""Training losses, chosen by name. Images are float32 in [0, 1], (N, H, W, 3).
+
+``ms-ssim+l1`` is the mix of Zhao et al. 2017, "Loss Functions for Image
+Restoration with Neural Networks" (IEEE TCI), with their alpha = 0.84.
+They blend with a Gaussian-weighted L1; we use plain L1, which is what their
+released code does for the cheap variant.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+# Standard 5-scale weights of Wang et al. 2003; TensorFlow's default.
+_MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+ZHAO_ALPHA = 0.84
+
+
+def ms_ssim_scales(side: int) -> int:
+    """How many MS-SSIM scales fit an image of ``side`` pixels.
+
+    TensorFlow's 11x11 window must fit the coarsest scale, so 5 scales need
+    at least 176 pixels a side. Smaller crops (training uses 128) get fewer
+    scales: the finest ones, with their weights renormalised.
+    """
+    scales = 5
+    while scales > 1 and side // 2 ** (scales - 1) < 11:
+        scales -= 1
+    return scales
+
+
+def ms_ssim(y_true, y_pred):
+    side = min(int(y_true.shape[1]), int(y_true.shape[2]))
+    weights = _MS_SSIM_WEIGHTS[: ms_ssim_scales(side)]
+    weights = [w / sum(weights) for w in weights]
+    return tf.image.ssim_multiscale(y_true, y_pred, max_val=1.0, power_factors=weights)
+
+
+def mse_loss(y_true, y_pred):
+    return tf.reduce_mean(tf.square(y_true - y_pred))
+
+
+def l1_loss(y_true, y_pred):
+    return tf.reduce_mean(tf.abs(y_true - y_pred))
+
+
+def ssim_loss(y_true, y_pred):
+    return 1.0 - tf.reduce_mean(tf.image.ssim(y_true, y_pred, max_val=1.0))
+
+
+def ms_ssim_loss(y_true, y_pred):
+    # Negative predictions would make the contrast terms NaN: clip first.
+    return 1.0 - tf.reduce_mean(ms_ssim(y_true, tf.clip_by_value(y_pred, 0.0, 1.0)))
+
+
+def ms_ssim_l1_loss(y_true, y_pred):
+    return ZHAO_ALPHA * ms_ssim_loss(y_true, y_pred) + (1 - ZHAO_ALPHA) * l1_loss(y_true, y_pred)
+
+
+LOSSES = {
+    "mse": mse_loss,
+    "l1": l1_loss,
+    "ssim": ssim_loss,
+    "ms-ssim": ms_ssim_loss,
+    "ms-ssim+l1": ms_ssim_l1_loss,
+}
+
+
+def get_loss(name: str):
+    try:
+        return LOSSES[name]
+    except KeyError:
+        raise ValueError(f"unknown loss {name!r}; choose from {', '.join(LOSSES)}") from None

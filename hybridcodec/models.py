@@ -1,0 +1,338 @@
+"""The Keras 3 networks: ComCNN (pre-processing) and the restoration models.
+
+The contract every model keeps (the pipeline relies on it and nothing else):
+
+* Images are float32 in [0, 1], channels last, batch first.
+* A **pre-processor** maps an image (N, H, W, 3) to its compact version
+  (N, ceil(H/s), ceil(W/s), 3), with the scale ``s`` (1 or 2) in its config.
+* A **restoration model** takes ``[decoded, quality]``: the decoded image at
+  its coded size (N, h, w, 3) and the codec quality divided by 100 (N, 1).
+  It returns the image at full size (N, s*h, s*w, 3); the caller crops.
+
+Every class here is a ``keras.Model`` subclass registered as serializable, so
+``.keras`` files load with ``keras.models.load_model`` in safe mode: no Lambda
+layers anywhere, only the small layers defined below.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+PACKAGE = "hybridcodec"
+
+
+# --------------------------------------------------------------------------
+# Small layers (the building blocks that Lambda layers would otherwise be)
+# --------------------------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class QualityPlane(layers.Layer):
+    """Concatenate the scalar quality (N, 1) to a feature map as a constant plane."""
+
+    def call(self, inputs):
+        image, quality = inputs
+        shape = ops.shape(image)
+        plane = ops.ones((shape[0], shape[1], shape[2], 1), dtype=image.dtype)
+        plane = plane * ops.reshape(ops.cast(quality, image.dtype), (-1, 1, 1, 1))
+        return ops.concatenate([image, plane], axis=-1)
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class PixelUnshuffle(layers.Layer):
+    """Space-to-depth: (N, H, W, C) -> (N, H/f, W/f, C*f*f). H and W must be multiples of f."""
+
+    def __init__(self, factor=2, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        f = self.factor
+        n, h, w, c = ops.shape(x)
+        x = ops.reshape(x, (n, h // f, f, w // f, f, c))
+        x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+        return ops.reshape(x, (n, h // f, w // f, f * f * c))
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class PixelShuffle(layers.Layer):
+    """Depth-to-space (Shi et al. 2016): (N, h, w, C*f*f) -> (N, h*f, w*f, C)."""
+
+    def __init__(self, factor=2, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        f = self.factor
+        n, h, w, c = ops.shape(x)
+        x = ops.reshape(x, (n, h, w, f, f, c // (f * f)))
+        x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+        return ops.reshape(x, (n, h * f, w * f, c // (f * f)))
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class PadToMultiple(layers.Layer):
+    """Edge-pad height and width up to a multiple of ``multiple`` (for odd sizes)."""
+
+    def __init__(self, multiple=2, **kwargs):
+        super().__init__(**kwargs)
+        self.multiple = multiple
+
+    def call(self, x):
+        m = self.multiple
+        shape = ops.shape(x)
+        pad_h = (-shape[1]) % m
+        pad_w = (-shape[2]) % m
+        return ops.pad(x, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], mode="symmetric")
+
+    def get_config(self):
+        return {**super().get_config(), "multiple": self.multiple}
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class CropLike(layers.Layer):
+    """Crop ``x`` to ``scale`` times the height and width of ``reference``."""
+
+    def __init__(self, scale=1, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = scale
+
+    def call(self, inputs):
+        x, reference = inputs
+        shape = ops.shape(reference)
+        return x[:, : shape[1] * self.scale, : shape[2] * self.scale, :]
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class ClipUnit(layers.Layer):
+    """Clip to [0, 1] in the forward pass, identity gradient (straight-through).
+
+    Plain clipping would stop the gradient of every saturated pixel, which
+    stalls training on bright skies and dark shadows.
+    """
+
+    def call(self, x):
+        return x + ops.stop_gradient(ops.clip(x, 0.0, 1.0) - x)
+
+
+def _conv(filters, kernel=3, **kwargs):
+    return layers.Conv2D(filters, kernel, padding="same", **kwargs)
+
+
+class _ConfiguredModel(keras.Model):
+    """A functional model built from a few config numbers.
+
+    Subclasses implement ``_build(**config)`` returning (inputs, outputs); the
+    config is what ``get_config`` stores, so ``.keras`` files stay small and
+    the class reloads in safe mode.
+    """
+
+    role = "post"  # "pre" for pre-processors
+
+    def __init__(self, name=None, **config):
+        inputs, outputs = self._build(**config)
+        super().__init__(inputs=inputs, outputs=outputs, name=name or type(self).__name__.lower())
+        self._hc_config = config
+        self.scale = config.get("scale", 1)
+
+    def get_config(self):
+        return {"name": self.name, **self._hc_config}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _restoration_inputs():
+    decoded = keras.Input((None, None, 3), name="decoded")
+    quality = keras.Input((1,), name="quality")
+    return decoded, quality
+
+
+def _upsampled_base(decoded, scale):
+    """The classical estimate that restoration models learn a residual over."""
+    if scale == 1:
+        return decoded
+    return layers.UpSampling2D(scale, interpolation="bicubic", name="bicubic")(decoded)
+
+
+# --------------------------------------------------------------------------
+# Pre-processing
+# --------------------------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class ComCNN(_ConfiguredModel):
+    """Compact representation CNN of Jiang et al. 2017, "An End-to-End
+    Compression Framework Based on Convolutional Neural Networks"
+    (arXiv 1708.00838), section 3.1::
+
+        conv 3x3x64 + ReLU
+        conv 3x3x64, stride s + BatchNorm + ReLU
+        conv 3x3x3
+        (+ s x s average pooling of the input, then clip to [0, 1])
+
+    One change from the paper: the network learns a residual over the
+    average-pooled image (the classical area downscale), with a zero-initialised
+    last layer, so an untrained ComCNN *is* the classical path and training can
+    only move away from it when that lowers the loss.
+    """
+
+    role = "pre"
+
+    def _build(self, scale=2, width=64):
+        image = keras.Input((None, None, 3), name="image")
+        x = _conv(width, activation="relu")(image)
+        x = _conv(width, strides=scale)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+        residual = _conv(3, kernel_initializer="zeros")(x)
+        base = image if scale == 1 else layers.AveragePooling2D(scale, padding="same")(image)
+        compact = ClipUnit()(layers.Add()([base, residual]))
+        return image, compact
+
+
+# --------------------------------------------------------------------------
+# Restoration
+# --------------------------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class RecCNN(_ConfiguredModel):
+    """Reconstruction CNN of Jiang et al. 2017 (arXiv 1708.00838), section 3.2,
+    sized for a 2-core CPU by default.
+
+    ``RecCNN.paper()`` is the paper's network, at full output resolution::
+
+        bicubic upsample (scale 2) -> [image, quality plane]
+        conv 3x3x64 + ReLU
+        18 x (conv 3x3x64 + BatchNorm + ReLU)
+        conv 3x3x3  -> residual added to the upsampled image
+
+    The default (``fast=True``) does the same work at half the output
+    resolution: the full-size estimate is folded into channels with a pixel
+    unshuffle (scale 1) or taken as is (scale 2, where the decoded image is
+    already at half size), a stack of ``depth`` 3x3 convolutions of ``width``
+    channels runs there, and a pixel shuffle (Shi et al. 2016) unfolds the
+    residual to full size. That is a quarter of the multiply-adds per output
+    pixel, which is what lets a useful network restore 768x512 in ~0.2 s here.
+    """
+
+    def _build(self, scale=1, depth=10, width=64, fast=True, batch_norm=False):
+        decoded, quality = _restoration_inputs()
+        base = _upsampled_base(decoded, scale)
+        if fast:
+            if scale == 1:
+                padded = PadToMultiple(2)(base)
+                x = PixelUnshuffle(2)(padded)
+            else:
+                padded, x = base, decoded
+            x = QualityPlane()([x, quality])
+            out_channels = 12
+        else:
+            padded, x = base, QualityPlane()([base, quality])
+            out_channels = 3
+        x = _conv(width, activation="relu")(x)
+        for _ in range(depth - 2):
+            x = _conv(width, use_bias=not batch_norm)(x)
+            if batch_norm:
+                x = layers.BatchNormalization()(x)
+            x = layers.ReLU()(x)
+        residual = _conv(out_channels, kernel_initializer="zeros")(x)
+        if fast:
+            residual = PixelShuffle(2)(residual)
+        restored = layers.Add()([padded, residual])
+        return [decoded, quality], CropLike(scale)([restored, decoded])
+
+    @classmethod
+    def paper(cls, scale=2):
+        """The configuration of the paper: 20 layers of 3x3x64 with batch norm, full resolution."""
+        return cls(scale=scale, depth=20, width=64, fast=False, batch_norm=True)
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class ARCNN(_ConfiguredModel):
+    """Artifacts Reduction CNN of Dong et al. 2015, "Compression Artifacts
+    Reduction by a Deep Convolutional Network" (ICCV 2015)::
+
+        conv 9x9x64 + ReLU   (feature extraction)
+        conv 7x7x32 + ReLU   (feature enhancement)
+        conv 1x1x16 + ReLU   (mapping)
+        conv 5x5x3           (reconstruction, the image itself: no residual)
+
+    With the quality plane appended to the input (hybridcodec's contract) and
+    a bicubic upsample first where the scale is 2.
+    """
+
+    def _build(self, scale=1):
+        decoded, quality = _restoration_inputs()
+        base = _upsampled_base(decoded, scale)
+        x = QualityPlane()([base, quality])
+        x = _conv(64, 9, activation="relu")(x)
+        x = _conv(32, 7, activation="relu")(x)
+        x = _conv(16, 1, activation="relu")(x)
+        return [decoded, quality], _conv(3, 5)(x)
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
+class ARCNNASPP(_ConfiguredModel):
+    """ARCNN whose feature-enhancement stage is an atrous spatial pyramid
+    pooling block (Chen et al. 2017, DeepLab v3, arXiv 1706.05587), plus a
+    global residual connection::
+
+        conv 9x9x64 + ReLU
+        ASPP: [conv 1x1x32, conv 3x3x32 dilation d for d in rates] + ReLU,
+              concatenated, fused by conv 1x1x32 + ReLU
+        conv 1x1x16 + ReLU
+        conv 5x5x3 -> residual added to the (upsampled) decoded image
+
+    Dilations 1, 2, 4, 8 give a receptive field that spans neighbouring 8x8
+    codec blocks, where plain ARCNN sees about one block.
+    """
+
+    def _build(self, scale=1, rates=(1, 2, 4, 8)):
+        decoded, quality = _restoration_inputs()
+        base = _upsampled_base(decoded, scale)
+        x = QualityPlane()([base, quality])
+        x = _conv(64, 9, activation="relu")(x)
+        branches = [_conv(32, 1, activation="relu")(x)]
+        branches += [_conv(32, 3, dilation_rate=r, activation="relu")(x) for r in rates]
+        x = _conv(32, 1, activation="relu")(layers.Concatenate()(branches))
+        x = _conv(16, 1, activation="relu")(x)
+        residual = _conv(3, 5, kernel_initializer="zeros")(x)
+        return [decoded, quality], layers.Add()([base, residual])
+
+    def get_config(self):
+        config = super().get_config()
+        if "rates" in config:
+            config["rates"] = list(config["rates"])
+        return config
+
+
+RESTORATION_MODELS = {"reccnn": RecCNN, "arcnn": ARCNN, "arcnn-aspp": ARCNNASPP}
+
+
+def weights_sha256(model: keras.Model) -> str:
+    """SHA-256 of a model's weights: every variable's shape, dtype and bytes,
+    in the model's own order. Independent of the ``.keras`` file, which
+    stores its save date. Specified in docs/FORMAT.md."""
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        array = np.ascontiguousarray(keras.ops.convert_to_numpy(weight))
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()

@@ -1,0 +1,488 @@
+"""Training with the real codec in the loop (Jiang et al. 2017, arXiv 1708.00838).
+
+How a run works, and why:
+
+* The codec runs on **whole images**, never on crops, so the block grid the
+  network learns to undo is the real one. Decoded images are cached once per
+  round on a fixed grid of qualities; training crops are cut from the cache.
+* The order of the data is a pure function of ``(seed, step)``, so a run
+  resumes from its last checkpoint with the same command and no iterator state,
+  and the same seed gives the same run.
+* ``mode="post"`` trains a restoration network alone on the plain codec's
+  output (the ARCNN / ARCNN-ASPP setup; at scale 2 the codec codes an area
+  downscale). ``mode="joint"`` alternates, as in the paper:
+  (a) ComCNN fixed: its output is coded with the REAL codec, the restoration
+      network learns to restore the original from the really decoded image;
+  (b) restoration fixed: ComCNN learns through a straight-through stand-in for
+      the codec: forward, its output plus the real coding error measured at
+      the start of the round; backward, identity.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import codecs
+from .images import list_images, read_rgb
+from .resize import area_downscale
+
+# Qualities each codec is trained on and evaluated at: together they span
+# about 0.1 to 2 bpp on the validation photos (measured with `hybridcodec bench`).
+QUALITY_GRID = {
+    "jpeg": [5, 10, 20, 30, 40, 50, 60, 70, 80, 90],
+    "webp": [1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90],
+    "avif": [15, 20, 30, 40, 50, 60, 70, 80, 90],
+    "jpegxl": [5, 10, 20, 30, 40, 50, 60, 70, 80, 90],
+}
+
+
+@dataclass
+class TrainConfig:
+    codec: str = "webp"
+    data: str = ""
+    val: str = ""
+    mode: str = "post"  # "post" or "joint"
+    model: str = "reccnn"  # key of models.RESTORATION_MODELS
+    loss: str = "l1"
+    scale: int = 1
+    minutes: float | None = None  # wall-clock budget of this invocation
+    steps: int = 4000  # total steps of the run
+    rounds: int = 4  # joint mode: alternation rounds within `steps`
+    batch: int = 16
+    crop: int = 128  # crop side at full resolution
+    lr: float = 5e-4
+    seed: int = 0
+    out: str = "runs/default"
+    qualities: list[int] = field(default_factory=list)
+    val_qualities: list[int] = field(default_factory=list)
+    checkpoint_minutes: float = 5.0
+    val_every: int = 500
+    model_kwargs: dict = field(default_factory=dict)
+    distribute: bool = False
+
+    def __post_init__(self):
+        if self.mode not in ("post", "joint"):
+            raise ValueError(f"mode must be post or joint, not {self.mode!r}")
+        if self.scale not in (1, 2):
+            raise ValueError("scale must be 1 or 2")
+        if self.mode == "joint" and self.scale != 2:
+            raise ValueError("joint mode trains a ComCNN, which needs --scale 2")
+        if not self.qualities:
+            self.qualities = list(QUALITY_GRID.get(self.codec, [10, 30, 50, 70, 90]))
+        if not self.val_qualities:
+            self.val_qualities = self.qualities[:: max(1, len(self.qualities) // 5)]
+
+
+# --------------------------------------------------------------------------
+# Data: the codec on whole images, crops from the cache
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class CodedSet:
+    """Originals and their real decoded versions, one per (image, quality)."""
+
+    originals: list[np.ndarray]  # uint8 (H, W, 3)
+    coded: list[np.ndarray]  # uint8, what went into the codec (pre-processed), per entry
+    decoded: list[np.ndarray]  # uint8, what came out of it, per entry
+    image_index: list[int]
+    quality: list[int]
+    num_bytes: list[int]
+
+
+def code_images(originals, codec, qualities, scale, pre=None) -> CodedSet:
+    """Run the real codec on every (image, quality). ``pre`` maps a uint8
+    image to its compact uint8 version (the ComCNN); default: area downscale."""
+    backend = codecs.get_codec(codec) if isinstance(codec, str) else codec
+    out = CodedSet(originals, [], [], [], [], [])
+    for i, image in enumerate(originals):
+        if pre is not None:
+            compact = pre(image)
+        else:
+            compact = image if scale == 1 else area_downscale(image, scale)
+        for q in qualities:
+            data = backend.encode(compact, q)
+            out.coded.append(compact)
+            out.decoded.append(backend.decode(data))
+            out.image_index.append(i)
+            out.quality.append(q)
+            out.num_bytes.append(len(data))
+    return out
+
+
+def make_batch(cache: CodedSet, step: int, seed: int, batch: int, crop: int, scale: int):
+    """The batch of ``step``: a pure function of (seed, step).
+
+    Returns float32 arrays in [0, 1]: originals (B, crop, crop, 3), decoded
+    crops and the matching codec-input crops (B, crop/scale, crop/scale, 3),
+    and quality/100 (B, 1). Crops start on a multiple of 8 coded pixels, so
+    the pixel-unshuffle phase and the codec block grid line up as they do on
+    a whole image.
+    """
+    rng = np.random.default_rng([seed, step])
+    small = crop // scale
+    originals, decoded, coded, quality = [], [], [], []
+    for _ in range(batch):
+        k = int(rng.integers(len(cache.decoded)))
+        dec = cache.decoded[k]
+        y = 8 * int(rng.integers(max(1, (dec.shape[0] - small) // 8 + 1)))
+        x = 8 * int(rng.integers(max(1, (dec.shape[1] - small) // 8 + 1)))
+        orig = cache.originals[cache.image_index[k]]
+        o = _pad_to(orig[y * scale : y * scale + crop, x * scale : x * scale + crop], crop)
+        d = _pad_to(dec[y : y + small, x : x + small], small)
+        c = _pad_to(cache.coded[k][y : y + small, x : x + small], small)
+        flip, turns = bool(rng.integers(2)), int(rng.integers(4))
+        originals.append(_augment(o, flip, turns))
+        decoded.append(_augment(d, flip, turns))
+        coded.append(_augment(c, flip, turns))
+        quality.append(cache.quality[k] / 100.0)
+    return (
+        _to_float(originals),
+        _to_float(decoded),
+        _to_float(coded),
+        np.array(quality, np.float32)[:, None],
+    )
+
+
+def _to_float(arrays) -> np.ndarray:
+    return np.stack(arrays).astype(np.float32) / 255.0
+
+
+def _pad_to(image: np.ndarray, side: int) -> np.ndarray:
+    """Edge-pad a crop that ran off a small image up to ``side`` x ``side``."""
+    pad_h, pad_w = side - image.shape[0], side - image.shape[1]
+    if pad_h == 0 and pad_w == 0:
+        return image
+    return np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+
+
+def _augment(image: np.ndarray, flip: bool, turns: int) -> np.ndarray:
+    if flip:
+        image = image[:, ::-1]
+    return np.rot90(image, turns)
+
+
+def batch_dataset(cache: CodedSet, config: "TrainConfig", first_step: int, last_step: int):
+    """A tf.data pipeline over steps [first_step, last_step): batches are cut
+    in parallel (both cores) and prefetched, in deterministic step order."""
+    import tensorflow as tf
+
+    small = config.crop // config.scale
+
+    def cut(step):
+        return make_batch(cache, int(step), config.seed, config.batch, config.crop, config.scale)
+
+    def cut_tf(step):
+        o, d, c, q = tf.numpy_function(cut, [step], [tf.float32] * 4, stateful=False)
+        o.set_shape((config.batch, config.crop, config.crop, 3))
+        d.set_shape((config.batch, small, small, 3))
+        c.set_shape((config.batch, small, small, 3))
+        q.set_shape((config.batch, 1))
+        return o, d, c, q
+
+    steps = tf.data.Dataset.range(first_step, last_step)
+    return steps.map(cut_tf, num_parallel_calls=2, deterministic=True).prefetch(4)
+
+
+# --------------------------------------------------------------------------
+# The training loop
+# --------------------------------------------------------------------------
+
+
+def _apply(model, batch_images, quality=None):
+    """Run a model on uint8 images one at a time (whole images differ in size)."""
+    outputs = []
+    for k, image in enumerate(batch_images):
+        x = image[None].astype(np.float32) / 255.0
+        inputs = x if quality is None else [x, np.array([[quality[k] / 100.0]], np.float32)]
+        y = np.asarray(model(inputs, training=False))[0]
+        outputs.append(np.clip(np.rint(y * 255.0), 0, 255).astype(np.uint8))
+    return outputs
+
+
+class Trainer:
+    """One training run: data, models, optimizers, checkpoints and the model card."""
+
+    def __init__(self, config: TrainConfig, log=print):
+        import keras
+        import tensorflow as tf
+
+        from .losses import get_loss
+        from .models import RESTORATION_MODELS, ComCNN
+
+        self.config, self.log = config, log
+        self.out = Path(config.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.loss_fn = get_loss(config.loss)
+        self.strategy = (
+            tf.distribute.MirroredStrategy() if config.distribute else tf.distribute.get_strategy()
+        )
+        if config.model not in RESTORATION_MODELS:
+            raise ValueError(f"unknown model {config.model!r}; choose from {', '.join(RESTORATION_MODELS)}")
+        paths = list_images(config.data)
+        if not paths:
+            raise ValueError(f"no images in {config.data}")
+        self.train_images = [read_rgb(p) for p in paths]
+        self.val_images = [read_rgb(p) for p in list_images(config.val)] if config.val else []
+
+        keras.utils.set_random_seed(config.seed)
+        with self.strategy.scope():
+            self.post = RESTORATION_MODELS[config.model](scale=config.scale, **config.model_kwargs)
+            self.pre = ComCNN(scale=config.scale) if config.mode == "joint" else None
+            schedule = keras.optimizers.schedules.CosineDecay(config.lr, config.steps, alpha=0.05)
+            self.post_opt = keras.optimizers.Adam(schedule)
+            self.post_opt.build(self.post.trainable_variables)
+            if self.pre is not None:
+                self.pre_opt = keras.optimizers.Adam(schedule)
+                self.pre_opt.build(self.pre.trainable_variables)
+        self.step = 0
+        self.history: list[dict] = []
+        self._build_steps()
+
+    # -- steps ---------------------------------------------------------------
+
+    def _build_steps(self):
+        import tensorflow as tf
+
+        replicas = self.strategy.num_replicas_in_sync
+        loss_fn, post, pre = self.loss_fn, self.post, self.pre
+
+        def post_step(original, decoded, quality):
+            with tf.GradientTape() as tape:
+                loss = loss_fn(original, post([decoded, quality], training=True))
+                scaled = loss / replicas
+            grads = tape.gradient(scaled, post.trainable_variables)
+            self.post_opt.apply_gradients(zip(grads, post.trainable_variables))
+            return loss
+
+        def pre_step(original, decoded, coded, quality):
+            with tf.GradientTape() as tape:
+                compact = pre(original, training=True)
+                # Straight-through codec: forward adds the real coding error of
+                # this crop and rounds to 8 bits; backward is the identity.
+                through_codec = compact + tf.stop_gradient(decoded - coded)
+                through_codec += tf.stop_gradient(tf.round(through_codec * 255.0) / 255.0 - through_codec)
+                loss = loss_fn(original, post([through_codec, quality], training=False))
+                scaled = loss / replicas
+            grads = tape.gradient(scaled, pre.trainable_variables)
+            self.pre_opt.apply_gradients(zip(grads, pre.trainable_variables))
+            return loss
+
+        def distributed(fn):
+            @tf.function
+            def run(*args):
+                per_replica = self.strategy.run(fn, args=args)
+                return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, axis=None)
+
+            return run
+
+        self._post_step = distributed(post_step)
+        self._pre_step = distributed(pre_step) if pre is not None else None
+
+    # -- schedule --------------------------------------------------------------
+
+    def _round_length(self) -> int:
+        rounds = self.config.rounds if self.config.mode == "joint" else 1
+        return max(1, math.ceil(self.config.steps / rounds))
+
+    def _phase(self, step: int) -> str:
+        """'post' or 'pre': joint rounds spend 2/3 on restoration, then 1/3 on ComCNN."""
+        if self.config.mode == "post":
+            return "post"
+        within = step % self._round_length()
+        return "post" if within < (2 * self._round_length()) // 3 else "pre"
+
+    # -- checkpoints -----------------------------------------------------------
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out / "checkpoint.npz"
+
+    def _variables(self):
+        variables = {"post": self.post.weights, "post_opt": self.post_opt.variables}
+        if self.pre is not None:
+            variables.update(pre=self.pre.weights, pre_opt=self.pre_opt.variables)
+        return variables
+
+    def save_checkpoint(self):
+        arrays = {"step": np.array(self.step)}
+        for group, variables in self._variables().items():
+            for k, v in enumerate(variables):
+                arrays[f"{group}/{k}"] = np.asarray(v.numpy())
+        tmp = self.checkpoint_path.with_suffix(".tmp.npz")
+        np.savez(tmp, **arrays)
+        os.replace(tmp, self.checkpoint_path)
+        (self.out / "history.json").write_text(json.dumps(self.history, indent=1))
+
+    def load_checkpoint(self) -> bool:
+        if not self.checkpoint_path.exists():
+            return False
+        with np.load(self.checkpoint_path) as arrays:
+            self.step = int(arrays["step"])
+            for group, variables in self._variables().items():
+                for k, v in enumerate(variables):
+                    v.assign(arrays[f"{group}/{k}"])
+        history = self.out / "history.json"
+        if history.exists():
+            self.history = [h for h in json.loads(history.read_text()) if h["step"] <= self.step]
+        return True
+
+    # -- data ------------------------------------------------------------------
+
+    def _pre_fn(self):
+        if self.pre is None:
+            return None
+        return lambda image: _apply(self.pre, [image])[0]
+
+    def code(self, images, qualities) -> CodedSet:
+        return code_images(images, self.config.codec, qualities, self.config.scale, self._pre_fn())
+
+    # -- validation ------------------------------------------------------------
+
+    def validate(self) -> dict:
+        """Mean PSNR on `val` at the validation qualities: the classical path at
+        the same scale (identity or bicubic) and the network; their difference is
+        the gain to watch from the first minutes of a run."""
+        from .metrics import psnr
+        from .resize import bicubic_upscale
+
+        if not self.val_images:
+            return {}
+        cache = self.code(self.val_images, self.config.val_qualities)
+        classical, restored = [], []
+        outputs = _apply(self.post, cache.decoded, cache.quality)
+        for k, decoded in enumerate(cache.decoded):
+            original = cache.originals[cache.image_index[k]]
+            h, w = original.shape[:2]
+            classical.append(psnr(original, bicubic_upscale(decoded, self.config.scale, w, h)))
+            restored.append(psnr(original, outputs[k][:h, :w]))
+        return {
+            "val_psnr_classical": float(np.mean(classical)),
+            "val_psnr": float(np.mean(restored)),
+            "val_gain_db": float(np.mean(restored) - np.mean(classical)),
+        }
+
+    # -- the run ---------------------------------------------------------------
+
+    def run(self) -> Path:
+        from tqdm import tqdm
+
+        config = self.config
+        if self.load_checkpoint():
+            self.log(f"resumed from {self.checkpoint_path} at step {self.step}")
+        started = time.monotonic()
+        deadline = started + 60 * config.minutes if config.minutes else math.inf
+        last_checkpoint = started
+        bar = tqdm(total=config.steps, initial=self.step, desc=f"train {config.codec}", file=sys.stderr)
+        while self.step < config.steps and time.monotonic() < deadline:
+            round_end = min(config.steps, (self.step // self._round_length() + 1) * self._round_length())
+            self.log(f"round at step {self.step}: coding {len(self.train_images)} images x "
+                     f"{len(config.qualities)} qualities with the real {config.codec} codec")
+            cache = self.code(self.train_images, config.qualities)
+            batches = iter(batch_dataset(cache, config, self.step, round_end))
+            while self.step < round_end and time.monotonic() < deadline:
+                original, decoded, coded, quality = next(batches)
+                if self._phase(self.step) == "post":
+                    loss = self._post_step(original, decoded, quality)
+                else:
+                    loss = self._pre_step(original, decoded, coded, quality)
+                self.step += 1
+                bar.update(1)
+                record = {"step": self.step, "phase": self._phase(self.step - 1), "loss": float(loss)}
+                if self.step % config.val_every == 0 or self.step == config.steps:
+                    record.update(self.validate())
+                    self.log(json.dumps(record))
+                    bar.set_postfix(loss=f"{record['loss']:.4f}", gain=f"{record.get('val_gain_db', 0):+.2f}dB")
+                elif self.step % 20 == 0:
+                    bar.set_postfix(loss=f"{record['loss']:.4f}")
+                self.history.append(record)
+                if time.monotonic() - last_checkpoint > 60 * config.checkpoint_minutes:
+                    self.save_checkpoint()
+                    last_checkpoint = time.monotonic()
+        bar.close()
+        self.save_checkpoint()
+        self.log(f"stopped at step {self.step} of {config.steps} after {time.monotonic() - started:.0f} s")
+        return self.export(wall_seconds=time.monotonic() - started)
+
+    def export(self, wall_seconds: float = 0.0) -> Path:
+        """Save the model(s) as .keras and write the model card."""
+        from .models import weights_sha256
+
+        card_path = self.out / "card.json"
+        previous = json.loads(card_path.read_text()) if card_path.exists() else {}
+        self.post.save(self.out / "post.keras")
+        files = {"post": {"file": "post.keras", "sha256": weights_sha256(self.post),
+                          "class": type(self.post).__name__, "params": self.post.count_params()}}
+        if self.pre is not None:
+            self.pre.save(self.out / "pre.keras")
+            files["pre"] = {"file": "pre.keras", "sha256": weights_sha256(self.pre),
+                            "class": "ComCNN", "params": self.pre.count_params()}
+        card = {
+            "command": previous.get("command", []) + [shlex.join(sys.argv)],
+            "config": asdict(self.config),
+            "data": {"train": str(self.config.data), "train_images": len(self.train_images),
+                     "val": str(self.config.val), "val_images": len(self.val_images)},
+            "steps": self.step,
+            "wall_seconds": previous.get("wall_seconds", 0.0) + wall_seconds,
+            "models": files,
+            "val": self.evaluate() if self.val_images else None,
+        }
+        card_path.write_text(json.dumps(card, indent=1))
+        return card_path
+
+    def evaluate(self) -> dict:
+        """Per-quality val figures of the plain codec (scale 1) and of this
+        model, with BD-rate on PSNR-RGB and MS-SSIM (bjontegaard)."""
+        from .metrics import bd_rate, bpp, ms_ssim, psnr
+
+        qualities = self.config.qualities
+        plain = code_images(self.val_images, self.config.codec, qualities, 1)
+        ours = self.code(self.val_images, qualities)
+        restored = _apply(self.post, ours.decoded, ours.quality)
+        table = {"quality": qualities}
+        for label, cache, outputs in (("plain", plain, plain.decoded), ("hybrid", ours, restored)):
+            rows = {"bpp": [], "psnr-rgb": [], "ms-ssim-rgb": []}
+            for q in qualities:
+                ks = [k for k, kq in enumerate(cache.quality) if kq == q]
+                figures = []
+                for k in ks:
+                    original = cache.originals[cache.image_index[k]]
+                    h, w = original.shape[:2]
+                    out = outputs[k][:h, :w]
+                    figures.append((bpp(cache.num_bytes[k], w, h), psnr(original, out), ms_ssim(original, out)))
+                for name, value in zip(rows, np.mean(figures, axis=0)):
+                    rows[name].append(float(value))
+            table[label] = rows
+        table["bd_rate_psnr_percent"] = bd_rate(
+            table["plain"]["bpp"], table["plain"]["psnr-rgb"], table["hybrid"]["bpp"], table["hybrid"]["psnr-rgb"])
+        table["bd_rate_ms_ssim_percent"] = bd_rate(
+            table["plain"]["bpp"], table["plain"]["ms-ssim-rgb"], table["hybrid"]["bpp"], table["hybrid"]["ms-ssim-rgb"])
+        table["note"] = "bpp counts the codec payload only (the .hc header adds about 50 bytes)"
+        return table
+
+
+def train(config: TrainConfig, log=None) -> Path:
+    """Train (or resume) the run in ``config.out``; returns the model card's path."""
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log_file = open(out / "train.log", "a", buffering=1)
+
+    def both(message: str):
+        print(message, file=log_file)
+        if log is not None:
+            log(message)
+
+    both(f"$ {shlex.join(sys.argv)}")
+    try:
+        return Trainer(config, both).run()
+    finally:
+        log_file.close()
