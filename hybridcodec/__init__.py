@@ -1,0 +1,15 @@
+"""hybridcodec: standard image codecs made better with learned pre- and post-processing.
+
+    >>> import hybridcodec
+    >>> data = hybridcodec.compress(image, codec="webp", quality=50)   # bytes of a .hc file
+    >>> restored = hybridcodec.decompress(data)                         # uint8 array
+
+Importing hybridcodec does not import TensorFlow; it is imported only when a
+network runs. Every refusal of bad input raises HybridCodecError.
+"""
+
+from .errors import HybridCodecError
+from .pipeline import compress, decompress
+
+__version__ = "0.1.0"
+__all__ = ["HybridCodecError", "compress", "decompress", "__version__"]

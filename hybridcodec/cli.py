@@ -6,9 +6,152 @@ Exit status: 0 success, 1 bad or refused input, 2 wrong usage (argparse).
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+import tempfile
+from pathlib import Path
 
 from .errors import HybridCodecError
+
+CODEC_CHOICES = ["jpeg", "webp", "avif", "jpegxl", "png"]
+
+
+def write_atomic(path: Path, data: bytes, force: bool, source: Path | None = None) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename, so a
+    crash or Ctrl-C never leaves a half-written output. Refuses to write over
+    the input, and over an existing file unless ``force``."""
+    path = Path(path)
+    check_output(path, source, force)
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def check_output(path: Path, source: Path | None, force: bool) -> None:
+    """Refuse to write over the input, or over an existing file without --force."""
+    if source is not None and path.resolve() == Path(source).resolve():
+        raise HybridCodecError(f"output {path} is the input file; choose another with -o")
+    if path.exists() and not force:
+        raise HybridCodecError(f"{path} exists; use --force to overwrite it")
+
+
+def _read_bytes(path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as error:
+        raise HybridCodecError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def _add_compress(sub):
+    p = sub.add_parser("compress", help="compress an image to a .hc file",
+                       description="Compress an image (anything Pillow reads) to a .hc file.")
+    p.add_argument("input", help="image file: PNG, JPEG, TIFF, WebP, BMP, ...")
+    p.add_argument("-o", "--output", help="output file (default: the input's name with .hc)")
+    p.add_argument("--codec", choices=CODEC_CHOICES, default="webp", help="codec backend (default: webp)")
+    p.add_argument("--quality", type=int, default=50,
+                   help="the codec's own quality, 1-99, clamped (default: 50)")
+    p.add_argument("--scale", choices=["auto", "1", "2"], default="auto",
+                   help="code at full (1) or half (2) size; auto picks per codec and quality (default)")
+    p.add_argument("--pre-model", help="your own pre-processing .keras model (ComCNN contract)")
+    p.add_argument("--post-model", help="your own restoration .keras model to record in the file")
+    p.add_argument("--keep-metadata", action="store_true", help="keep EXIF metadata (the ICC profile is always kept)")
+    p.add_argument("--max-pixels", type=int, default=None, help="refuse larger images (default: 2^28)")
+    p.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    p.set_defaults(func=_compress)
+
+
+def _compress(args) -> int:
+    from .container import DEFAULT_MAX_PIXELS, describe
+    from .images import load_image
+    from .pipeline import encode
+
+    source = Path(args.input)
+    output = Path(args.output) if args.output else source.with_suffix(".hc")
+    check_output(output, source, args.force)  # fail before the work, not after
+    max_pixels = args.max_pixels or DEFAULT_MAX_PIXELS
+    image = load_image(source, max_pixels=max_pixels)
+    for warning in image.warnings:
+        print(f"hybridcodec: warning: {warning}", file=sys.stderr)
+    scale = args.scale if args.scale == "auto" else int(args.scale)
+    encoded = encode(
+        image.pixels, args.codec, args.quality, scale, pre_model=args.pre_model,
+        post_model=args.post_model, icc=image.icc,
+        metadata=image.exif if args.keep_metadata else b"", max_pixels=max_pixels,
+    )
+    write_atomic(output, encoded.data, args.force, source)
+    if not args.quiet:
+        info = describe(encoded.hc, len(encoded.data))
+        print(f"{source} -> {output}: {info['codec']} quality {info['quality']}, scale {info['scale']}, "
+              f"{info['file_bytes']} bytes, {info['bpp']} bpp; pre: {info['pre']}; post: {info['post']}")
+    return 0
+
+
+def _add_decompress(sub):
+    p = sub.add_parser("decompress", help="decode a .hc file to PNG",
+                       description="Decode a .hc file, restore it and write a PNG.")
+    p.add_argument("input", help=".hc file")
+    p.add_argument("-o", "--output", help="output PNG (default: the input's name with .png)")
+    p.add_argument("--post-model", help="restoration .keras model to use instead of the installed one")
+    p.add_argument("--allow-model-mismatch", action="store_true",
+                   help="accept a --post-model whose weights differ from the one the file names")
+    p.add_argument("--max-pixels", type=int, default=None, help="refuse larger images (default: 2^28)")
+    p.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    p.set_defaults(func=_decompress)
+
+
+def _decompress(args) -> int:
+    import io
+
+    from .container import DEFAULT_MAX_PIXELS
+    from .images import save_png
+    from .pipeline import decode
+
+    source = Path(args.input)
+    output = Path(args.output) if args.output else source.with_suffix(".png")
+    check_output(output, source, args.force)
+    decoded = decode(_read_bytes(source), post_model=args.post_model,
+                     max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+                     allow_model_mismatch=args.allow_model_mismatch)
+    buffer = io.BytesIO()
+    save_png(buffer, decoded.image, decoded.hc.icc, decoded.hc.metadata)
+    write_atomic(output, buffer.getvalue(), args.force, source)
+    if not args.quiet:
+        h = decoded.hc.header
+        print(f"{source} -> {output}: {h.width}x{h.height}, {h.channels} channel(s)")
+    return 0
+
+
+def _add_info(sub):
+    p = sub.add_parser("info", help="describe a .hc file without decoding it",
+                       description="Print the header of a .hc file and the path used to code it.")
+    p.add_argument("input", help=".hc file")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_info)
+
+
+def _info(args) -> int:
+    from .container import describe, unpack
+
+    data = _read_bytes(args.input)
+    info = describe(unpack(data), len(data))
+    if args.json:
+        print(json.dumps(info, indent=1))
+    else:
+        width = max(map(len, info))
+        for key, value in info.items():
+            print(f"{key:<{width}}  {value}")
+    return 0
 
 
 def _add_train(sub):
@@ -59,13 +202,53 @@ def _train(args) -> int:
     return 0
 
 
+def _add_bench(sub):
+    p = sub.add_parser("bench", help="rate-distortion of hybridcodec against the plain codec",
+                       description="Benchmark every image of a folder at several qualities: "
+                       "bpp, PSNR-RGB, MS-SSIM and times, BD-rate against the plain codec.")
+    p.add_argument("folder", help="folder of images")
+    p.add_argument("--codec", choices=CODEC_CHOICES[:-1], default="webp")
+    p.add_argument("--qualities", type=int, nargs="+", help="qualities (default: the codec's grid)")
+    p.add_argument("--scale", choices=["auto", "1", "2"], default="auto")
+    p.add_argument("--out", default="results", help="folder for JSON, CSV and plot (default: results)")
+    p.set_defaults(func=_bench)
+
+
+def _bench(args) -> int:
+    from .bench import run
+
+    scale = args.scale if args.scale == "auto" else int(args.scale)
+    summary = run(args.folder, args.codec, args.qualities, args.out, scale)
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+def _add_demo(sub):
+    p = sub.add_parser("demo", help="compress one image with every codec, plain against hybridcodec")
+    p.add_argument("image", nargs="?", default=None, help="image (default: the bundled sample)")
+    p.set_defaults(func=_demo)
+
+
+def _demo(args) -> int:
+    from .bench import demo
+
+    image = args.image or Path(__file__).parent / "samples" / "astronaut.png"
+    demo(image)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hybridcodec",
         description="Standard image codecs made better with learned pre- and post-processing.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_compress(sub)
+    _add_decompress(sub)
+    _add_info(sub)
     _add_train(sub)
+    _add_bench(sub)
+    _add_demo(sub)
     return parser
 
 

@@ -112,6 +112,17 @@ class PNG(Codec):
     def decode(self, data: bytes) -> np.ndarray:
         return self._decoded_rgb(_imagecodecs().png_decode(data))
 
+    def encode_plane(self, plane: np.ndarray) -> bytes:
+        """Losslessly code one (H, W) uint8 plane: the alpha channel."""
+        return bytes(_imagecodecs().png_encode(np.ascontiguousarray(plane), level=9))
+
+    def decode_plane(self, data: bytes) -> np.ndarray:
+        try:
+            plane = _imagecodecs().png_decode(data)
+        except Exception as error:
+            raise HybridCodecError(f"alpha payload does not decode: {error}") from None
+        return plane if plane.ndim == 2 else plane[:, :, 0]
+
 
 @register
 class JPEG(Codec):

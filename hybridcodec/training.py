@@ -427,7 +427,7 @@ class Trainer:
             files["pre"] = {"file": "pre.keras", "sha256": weights_sha256(self.pre),
                             "class": "ComCNN", "params": self.pre.count_params()}
         card = {
-            "command": previous.get("command", []) + [shlex.join(sys.argv)],
+            "command": previous.get("command", []) + [_command_line()],
             "config": asdict(self.config),
             "data": {"train": str(self.config.data), "train_images": len(self.train_images),
                      "val": str(self.config.val), "val_images": len(self.val_images)},
@@ -470,6 +470,11 @@ class Trainer:
         return table
 
 
+def _command_line() -> str:
+    """This invocation as a user would type it (``python -m`` shows a file path)."""
+    return shlex.join(["hybridcodec", *sys.argv[1:]])
+
+
 def train(config: TrainConfig, log=None) -> Path:
     """Train (or resume) the run in ``config.out``; returns the model card's path."""
     out = Path(config.out)
@@ -481,7 +486,7 @@ def train(config: TrainConfig, log=None) -> Path:
         if log is not None:
             log(message)
 
-    both(f"$ {shlex.join(sys.argv)}")
+    both(f"$ {_command_line()}")
     try:
         return Trainer(config, both).run()
     finally:

@@ -1,0 +1,189 @@
+"""Rate-distortion benchmarks: hybridcodec against the plain codec.
+
+``hybridcodec bench DIR --codec webp`` codes every image at every quality
+twice: with the plain backend (its own file, no header) and with hybridcodec
+(every byte of the ``.hc`` file, header included). It writes, under --out:
+
+* ``<codec>-plain.json`` and ``<codec>-hybrid.json`` in CompressAI's shape
+  (``{"name", "description", "results": {"bpp": [...], "psnr-rgb": [...], ...}}``,
+  averaged over images per quality),
+* ``<codec>-per-image.csv``,
+* ``<codec>-summary.json`` with BD-rate and BD-PSNR (bjontegaard package),
+* ``<codec>-rd.png``, the rate-distortion plot.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import codecs, pipeline
+from .images import list_images, read_rgb
+from .metrics import bd_psnr, bd_rate, bpp, ms_ssim, psnr
+from .training import QUALITY_GRID
+
+FIELDS = ["bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"]
+
+
+@dataclass
+class Point:
+    image: str
+    method: str  # "plain" or "hybrid"
+    quality: int
+    bpp: float
+    psnr: float
+    ms_ssim: float
+    encode_s: float
+    decode_s: float
+    scale: int = 1
+    path: str = ""
+
+    def row(self):
+        return [self.bpp, self.psnr, self.ms_ssim, self.encode_s, self.decode_s]
+
+
+def code_plain(rgb: np.ndarray, codec: str, quality: int, name: str = "") -> tuple[Point, np.ndarray]:
+    backend = codecs.get_codec(codec)
+    t0 = time.perf_counter()
+    data = backend.encode(rgb, quality)
+    t1 = time.perf_counter()
+    out = backend.decode(data)
+    t2 = time.perf_counter()
+    h, w = rgb.shape[:2]
+    point = Point(name, "plain", quality, bpp(len(data), w, h), psnr(rgb, out), ms_ssim(rgb, out),
+                  t1 - t0, t2 - t1)
+    return point, out
+
+
+def code_hybrid(rgb: np.ndarray, codec: str, quality: int, name: str = "", scale="auto",
+                **options) -> tuple[Point, np.ndarray]:
+    t0 = time.perf_counter()
+    encoded = pipeline.encode(rgb, codec, quality, scale, **options)
+    t1 = time.perf_counter()
+    out = pipeline.decompress(encoded.data, post_model=options.get("post_model"))
+    t2 = time.perf_counter()
+    h, w = rgb.shape[:2]
+    header = encoded.hc.header
+    post = header.model("post")
+    path = f"scale {header.scale}, " + (f"post {post.name}" if post else "classical")
+    point = Point(name, "hybrid", quality, bpp(len(encoded.data), w, h), psnr(rgb, out),
+                  ms_ssim(rgb, out), t1 - t0, t2 - t1, header.scale, path)
+    return point, out
+
+
+def _warm_up(codec: str, quality: int, scale) -> None:
+    """Load the networks once, so the first image's timing is not the load time."""
+    tiny = np.full((32, 32, 3), 128, np.uint8)
+    pipeline.decompress(pipeline.compress(tiny, codec, quality, scale))
+
+
+def run(folder, codec: str, qualities=None, out="results", scale="auto", progress=True) -> dict:
+    """Benchmark every image in ``folder``; write the files listed in the module
+    docstring and return the summary."""
+    from tqdm import tqdm
+
+    qualities = list(qualities or QUALITY_GRID.get(codec, [10, 30, 50, 70, 90]))
+    paths = list_images(folder)
+    if not paths:
+        raise ValueError(f"no images in {folder}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for q in sorted(set(qualities)):
+        _warm_up(codec, q, scale)
+    points: list[Point] = []
+    bar = tqdm(total=len(paths) * len(qualities), desc=f"bench {codec}", disable=not progress)
+    for path in paths:
+        rgb = read_rgb(path)
+        for q in qualities:
+            points.append(code_plain(rgb, codec, q, path.name)[0])
+            points.append(code_hybrid(rgb, codec, q, path.name, scale)[0])
+            bar.update(1)
+    bar.close()
+    return write_results(points, codec, qualities, out, folder)
+
+
+def _averaged(points, method, qualities):
+    results = {field: [] for field in FIELDS}
+    for q in qualities:
+        rows = np.array([p.row() for p in points if p.method == method and p.quality == q])
+        for field, value in zip(FIELDS, rows.mean(axis=0)):
+            results[field].append(float(value))
+    return results
+
+
+def write_results(points, codec, qualities, out: Path, folder) -> dict:
+    plain = _averaged(points, "plain", qualities)
+    hybrid = _averaged(points, "hybrid", qualities)
+    for method, results, description in (
+        ("plain", plain, f"{codec} through imagecodecs, the backend's fixed settings, no header"),
+        ("hybrid", hybrid, f"hybridcodec {codec}, --scale auto, every byte of the .hc file"),
+    ):
+        doc = {"name": f"{codec}-{method}", "description": description, "results": results}
+        (out / f"{codec}-{method}.json").write_text(json.dumps(doc, indent=1))
+    with open(out / f"{codec}-per-image.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", "method", "quality", "scale", "path", *FIELDS])
+        for p in points:
+            writer.writerow([p.image, p.method, p.quality, p.scale, p.path, *p.row()])
+    summary = {
+        "codec": codec,
+        "images": str(folder),
+        "qualities": list(qualities),
+        "bd_rate_psnr_percent": bd_rate(plain["bpp"], plain["psnr-rgb"], hybrid["bpp"], hybrid["psnr-rgb"]),
+        "bd_psnr_db": bd_psnr(plain["bpp"], plain["psnr-rgb"], hybrid["bpp"], hybrid["psnr-rgb"]),
+        "bd_rate_ms_ssim_percent": bd_rate(plain["bpp"], plain["ms-ssim-rgb"], hybrid["bpp"], hybrid["ms-ssim-rgb"]),
+        "mean_decoding_time_s": {"plain": float(np.mean(plain["decoding_time"])),
+                                 "hybrid": float(np.mean(hybrid["decoding_time"]))},
+        "mean_encoding_time_s": {"plain": float(np.mean(plain["encoding_time"])),
+                                 "hybrid": float(np.mean(hybrid["encoding_time"]))},
+    }
+    (out / f"{codec}-summary.json").write_text(json.dumps(summary, indent=1))
+    plot(plain, hybrid, codec, out / f"{codec}-rd.png", summary)
+    return summary
+
+
+def plot(plain, hybrid, codec, path: Path, summary) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, metric in zip(axes, ("psnr-rgb", "ms-ssim-rgb")):
+        ax.plot(plain["bpp"], plain[metric], "o-", label=f"{codec}")
+        ax.plot(hybrid["bpp"], hybrid[metric], "s-", label=f"hybridcodec {codec}")
+        ax.set_xlabel("bpp")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    bd = summary["bd_rate_psnr_percent"]
+    fig.suptitle(f"{codec}: BD-rate (PSNR) {bd:+.1f}%" if bd is not None else codec)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+DEMO_QUALITIES = {"jpeg": [20, 50], "webp": [20, 50], "avif": [30, 60], "jpegxl": [20, 50]}
+
+
+def demo(image_path, stream=print) -> list[Point]:
+    """Compress and decompress one image with every codec: plain against hybridcodec."""
+    rgb = read_rgb(image_path)
+    stream(f"{image_path}: {rgb.shape[1]}x{rgb.shape[0]}")
+    stream(f"{'codec':<7} {'q':>3}  {'method':<7} {'bpp':>6} {'PSNR':>6} {'enc s':>6} {'dec s':>6}  path")
+    points = []
+    for codec, qualities in DEMO_QUALITIES.items():
+        if not codecs.get_codec(codec).available():
+            continue
+        for q in qualities:
+            _warm_up(codec, q, "auto")
+            for point in (code_plain(rgb, codec, q)[0], code_hybrid(rgb, codec, q)[0]):
+                points.append(point)
+                stream(f"{codec:<7} {q:>3}  {point.method:<7} {point.bpp:6.3f} {point.psnr:6.2f} "
+                       f"{point.encode_s:6.3f} {point.decode_s:6.3f}  {point.path}")
+    return points

@@ -1,0 +1,177 @@
+"""The ``.hc`` file: a small header, the codec's payload, optional alpha, ICC and metadata.
+
+The byte layout is specified in docs/FORMAT.md; this module is its only
+reader and writer. It imports neither TensorFlow nor imagecodecs, so
+``hybridcodec info`` is instant.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+from .errors import HybridCodecError
+
+MAGIC = b"\x89HCODEC\n"  # 8 bytes; the high first byte and newline catch text-mode mangling
+VERSION = 1
+MAX_SIDE = 65535  # largest width or height a version-1 file may declare
+DEFAULT_MAX_PIXELS = 2**28  # ~268 megapixels; decompression-bomb guard, raisable per call
+ROLES = {0: "pre", 1: "post"}
+CODEC_IDS = {0: "png", 1: "jpeg", 2: "webp", 3: "avif", 4: "jpegxl"}  # never reuse an id
+
+_FIXED = struct.Struct("<8sBBBBIIBBB")  # magic .. model count: 23 bytes
+_LENGTHS = struct.Struct("<IIII")  # payload, alpha, icc, metadata
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A network needed to decode: its role, name and the SHA-256 of its weights."""
+
+    role: str  # "pre" or "post"
+    name: str
+    sha256: str  # 64 hex digits
+
+
+@dataclass
+class Header:
+    codec: str
+    quality: int
+    width: int
+    height: int
+    channels: int  # 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA
+    scale: int = 1
+    bits: int = 8  # bits per sample of the original (16-bit inputs are coded at 8)
+    models: list[ModelRef] = field(default_factory=list)
+
+    def model(self, role: str) -> ModelRef | None:
+        return next((m for m in self.models if m.role == role), None)
+
+
+@dataclass
+class HCFile:
+    header: Header
+    payload: bytes
+    alpha: bytes = b""  # PNG-coded alpha plane at full size, or empty
+    icc: bytes = b""
+    metadata: bytes = b""  # EXIF, only with --keep-metadata
+
+
+def sniff(data: bytes) -> bool:
+    """True if ``data`` (at least its first 9 bytes) starts like a ``.hc`` file."""
+    return data[:8] == MAGIC
+
+
+def pack(hc: HCFile) -> bytes:
+    h = hc.header
+    codec_id = {name: i for i, name in CODEC_IDS.items()}.get(h.codec)
+    if codec_id is None:
+        raise HybridCodecError(f"unknown codec {h.codec!r}")
+    check_dimensions(h.width, h.height)
+    parts = [
+        _FIXED.pack(MAGIC, VERSION, codec_id, h.quality, h.scale, h.width, h.height,
+                    h.channels, h.bits, len(h.models))
+    ]
+    role_ids = {name: i for i, name in ROLES.items()}
+    for ref in h.models:
+        name = ref.name.encode("utf-8")
+        if len(name) > 255:
+            raise HybridCodecError(f"model name too long: {ref.name!r}")
+        parts.append(bytes([role_ids[ref.role], len(name)]) + name + bytes.fromhex(ref.sha256))
+    parts.append(_LENGTHS.pack(len(hc.payload), len(hc.alpha), len(hc.icc), len(hc.metadata)))
+    parts += [hc.payload, hc.alpha, hc.icc, hc.metadata]
+    body = b"".join(parts)
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def check_dimensions(width: int, height: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
+        raise HybridCodecError(f"image size {width}x{height} is outside 1..{MAX_SIDE} pixels a side")
+    if width * height > max_pixels:
+        raise HybridCodecError(
+            f"image of {width}x{height} = {width * height} pixels exceeds the limit of {max_pixels} "
+            "(raise it with --max-pixels)"
+        )
+
+
+class _Reader:
+    def __init__(self, data: bytes):
+        self.data, self.pos = data, 0
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise HybridCodecError(
+                f"truncated file: needs at least {self.pos + n} bytes, has {len(self.data)}"
+            )
+        chunk = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return chunk
+
+
+def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> HCFile:
+    """Parse and check a ``.hc`` file. Raises HybridCodecError with a one-line reason."""
+    data = bytes(data)
+    if len(data) >= 8 and not sniff(data):
+        raise HybridCodecError("not a hybridcodec file (wrong magic bytes)")
+    reader = _Reader(data)
+    magic, version = reader.take(9)[:8], data[8]
+    if magic != MAGIC:  # shorter than 8 bytes
+        raise HybridCodecError("not a hybridcodec file (wrong magic bytes)")
+    if version != VERSION:
+        raise HybridCodecError(f"unsupported .hc format version {version} (this reader knows {VERSION})")
+    reader.pos = 0
+    (_, _, codec_id, quality, scale, width, height, channels, bits, count) = _FIXED.unpack(
+        reader.take(_FIXED.size)
+    )
+    models = []
+    for _ in range(count):
+        role_id, name_length = reader.take(2)
+        name = reader.take(name_length).decode("utf-8", errors="replace")
+        sha = reader.take(32).hex()
+        if role_id not in ROLES:
+            raise HybridCodecError(f"unknown model role {role_id} in file")
+        models.append(ModelRef(ROLES[role_id], name, sha))
+    lengths = _LENGTHS.unpack(reader.take(_LENGTHS.size))
+    payload, alpha, icc, metadata = (reader.take(n) for n in lengths)
+    body_end = reader.pos
+    (crc,) = struct.unpack("<I", reader.take(4))
+    if reader.pos != len(data):
+        raise HybridCodecError(f"{len(data) - reader.pos} unexpected bytes after the end of the file")
+    if zlib.crc32(data[:body_end]) != crc:
+        raise HybridCodecError("CRC mismatch: the file is corrupt")
+    check_dimensions(width, height, max_pixels)
+    if codec_id not in CODEC_IDS:
+        raise HybridCodecError(f"unknown codec id {codec_id} in file")
+    if channels not in (1, 2, 3, 4) or scale not in (1, 2) or bits not in (8, 16):
+        raise HybridCodecError(f"invalid header: channels={channels}, scale={scale}, bits={bits}")
+    if (channels in (2, 4)) != bool(alpha):
+        raise HybridCodecError("invalid header: alpha payload does not match the channel count")
+    header = Header(CODEC_IDS[codec_id], quality, width, height, channels, scale, bits, models)
+    return HCFile(header, payload, alpha, icc, metadata)
+
+
+def describe(hc: HCFile, size: int | None = None) -> dict:
+    """What ``hybridcodec info`` prints: the header and the decoding path."""
+    h = hc.header
+    pre, post = h.model("pre"), h.model("post")
+    pixels = h.width * h.height
+    total = size if size is not None else len(pack(hc))
+    return {
+        "codec": h.codec,
+        "quality": h.quality,
+        "width": h.width,
+        "height": h.height,
+        "channels": h.channels,
+        "original_bits": h.bits,
+        "scale": h.scale,
+        "pre": f"network {pre.name} (sha256 {pre.sha256[:12]})" if pre else
+               ("area downscale (classical)" if h.scale > 1 else "none"),
+        "post": f"network {post.name} (sha256 {post.sha256[:12]})" if post else
+                ("bicubic upscale (classical)" if h.scale > 1 else "none"),
+        "payload_bytes": len(hc.payload),
+        "alpha_bytes": len(hc.alpha),
+        "icc_bytes": len(hc.icc),
+        "metadata_bytes": len(hc.metadata),
+        "file_bytes": total,
+        "bpp": round(8 * total / pixels, 4),
+    }

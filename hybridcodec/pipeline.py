@@ -1,0 +1,243 @@
+"""compress and decompress: the one path the CLI, the Python API and the Pillow plugin share.
+
+compress:   image -> pre-process (ComCNN, or area downscale, or nothing)
+                  -> uint8 -> codec -> .hc
+decompress: .hc -> codec -> post-process (restoration network, or bicubic
+                  upscale, or nothing) -> crop to the original size
+
+TensorFlow is imported only when a network actually runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import codecs, zoo
+from .container import DEFAULT_MAX_PIXELS, HCFile, Header, ModelRef, check_dimensions, pack, unpack
+from .errors import HybridCodecError
+from .resize import area_downscale, bicubic_upscale, coded_size
+
+DEFAULT_CODEC = "webp"
+DEFAULT_QUALITY = 50  # mid-range for every backend: about 0.4-0.7 bpp on photos
+
+
+# --------------------------------------------------------------------------
+# Arrays in and out
+# --------------------------------------------------------------------------
+
+
+def split_image(image: np.ndarray):
+    """(rgb uint8 (H, W, 3), alpha uint8 (H, W) or None, channels, bits) of an input array.
+
+    Accepts (H, W), (H, W, 1..4), uint8 or uint16 (16-bit is coded at 8 bits:
+    the backends are 8-bit).
+    """
+    image = np.asarray(image)
+    bits = 8
+    if image.dtype == np.uint16:
+        image = ((image.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+        bits = 16
+    elif image.dtype != np.uint8:
+        raise HybridCodecError(f"expected a uint8 or uint16 image, got {image.dtype}")
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.ndim != 3 or image.shape[2] not in (1, 2, 3, 4) or 0 in image.shape:
+        raise HybridCodecError(f"expected an image of shape (H, W) or (H, W, 1-4), got {image.shape}")
+    channels = image.shape[2]
+    color = image[:, :, : 1 if channels <= 2 else 3]
+    alpha = image[:, :, -1] if channels in (2, 4) else None
+    rgb = np.ascontiguousarray(np.repeat(color, 3, axis=2) if color.shape[2] == 1 else color)
+    return rgb, alpha, channels, bits
+
+
+def join_image(rgb: np.ndarray, alpha: np.ndarray | None, channels: int) -> np.ndarray:
+    """Inverse of split_image: gray images come back as (H, W), colour as (H, W, 3 or 4)."""
+    if channels <= 2:
+        color = np.rint(rgb.astype(np.float32).mean(axis=2)).astype(np.uint8)[:, :, None]
+    else:
+        color = rgb
+    if alpha is not None:
+        color = np.concatenate([color, alpha[:, :, None]], axis=2)
+    return color[:, :, 0] if color.shape[2] == 1 else np.ascontiguousarray(color)
+
+
+# --------------------------------------------------------------------------
+# Networks
+# --------------------------------------------------------------------------
+
+
+def _to_float(image: np.ndarray) -> np.ndarray:
+    return image[None].astype(np.float32) / 255.0
+
+
+def _to_uint8(batch) -> np.ndarray:
+    return np.clip(np.rint(np.asarray(batch)[0] * 255.0), 0, 255).astype(np.uint8)
+
+
+def run_pre(model, rgb: np.ndarray) -> np.ndarray:
+    """The compact uint8 image a pre-processing network makes of ``rgb``."""
+    return _to_uint8(model(_to_float(rgb), training=False))
+
+
+def run_post(model, decoded: np.ndarray, quality: int, width: int, height: int) -> np.ndarray:
+    """Restore ``decoded`` (coded size) to a ``width`` x ``height`` uint8 image."""
+    quality_input = np.array([[quality / 100.0]], np.float32)
+    restored = _to_uint8(model([_to_float(decoded), quality_input], training=False))
+    if restored.shape[0] < height or restored.shape[1] < width:
+        raise HybridCodecError(
+            f"restoration model returned {restored.shape[1]}x{restored.shape[0]}, "
+            f"smaller than the image ({width}x{height}): wrong scale for this file?"
+        )
+    return np.ascontiguousarray(restored[:height, :width])
+
+
+def load_user_model(model, role: str):
+    """(keras model, ModelRef) for a user's model: a ``.keras`` path or a Keras model."""
+    from . import models  # noqa: F401  (registers hybridcodec's layers for safe-mode loading)
+    from .models import weights_sha256
+
+    if isinstance(model, (str, Path)):
+        import keras
+
+        path = Path(model)
+        if not path.is_file():
+            raise HybridCodecError(f"model file not found: {path}")
+        try:
+            model = keras.models.load_model(path, safe_mode=True, compile=False)
+        except Exception as error:  # Keras raises many types for a bad file
+            raise HybridCodecError(f"cannot load model {path}: {str(error).splitlines()[0]}") from None
+        name = path.stem
+    else:
+        name = model.name
+    return model, ModelRef(role, name, weights_sha256(model))
+
+
+# --------------------------------------------------------------------------
+# compress / decompress
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Encoded:
+    data: bytes
+    hc: HCFile
+
+
+def encode(
+    image: np.ndarray,
+    codec: str = DEFAULT_CODEC,
+    quality: int = DEFAULT_QUALITY,
+    scale="auto",
+    pre_model=None,
+    post_model=None,
+    icc: bytes = b"",
+    metadata: bytes = b"",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Encoded:
+    """compress, also returning the parsed file (for ``info``-style reporting)."""
+    backend = codecs.get_codec(codec)
+    rgb, alpha, channels, bits = split_image(image)
+    height, width = rgb.shape[:2]
+    check_dimensions(width, height, max_pixels)
+    quality = codecs.clamp_quality(quality)
+    if scale not in ("auto", 1, 2, "1", "2"):
+        raise HybridCodecError(f"scale must be auto, 1 or 2, not {scale!r}")
+
+    point = zoo.operating_point(codec, quality, scale)
+    use_scale = point.scale if backend.lossy else 1
+    refs: list[ModelRef] = []
+    pre = post = None
+    if backend.lossy:
+        if pre_model is not None:
+            pre, ref = load_user_model(pre_model, "pre")
+            use_scale = int(pre.get_config().get("scale", use_scale))
+            refs.append(ref)
+        elif point.pre is not None:
+            pre = zoo.load(point.pre)
+            refs.append(point.pre.ref)
+        if post_model is not None:
+            post, ref = load_user_model(post_model, "post")
+            refs.append(ref)
+        elif point.post is not None:
+            refs.append(point.post.ref)
+
+    coded_w, coded_h = coded_size(width, height, use_scale)
+    backend.check_size(coded_w, coded_h)
+    compact = run_pre(pre, rgb) if pre is not None else area_downscale(rgb, use_scale)
+    try:
+        payload = backend.encode(np.ascontiguousarray(compact), quality)
+    except Exception as error:  # imagecodecs raises its own error types
+        raise HybridCodecError(f"{codec} cannot code this {coded_w}x{coded_h} image: {error}") from None
+    alpha_payload = codecs.get_codec("png").encode_plane(alpha) if alpha is not None else b""
+    header = Header(codec, quality, width, height, channels, use_scale, bits, refs)
+    hc = HCFile(header, payload, alpha_payload, bytes(icc or b""), bytes(metadata or b""))
+    return Encoded(pack(hc), hc)
+
+
+def compress(image: np.ndarray, codec: str = DEFAULT_CODEC, quality: int = DEFAULT_QUALITY,
+             scale="auto", **options) -> bytes:
+    """Compress an image array (uint8 or uint16; gray, gray+alpha, RGB or RGBA)
+    to the bytes of a ``.hc`` file. Raises HybridCodecError on bad input.
+
+    ``options``: pre_model, post_model (a ``.keras`` path or Keras model),
+    icc, metadata (bytes stored as they are), max_pixels.
+    """
+    return encode(image, codec, quality, scale, **options).data
+
+
+@dataclass
+class Decoded:
+    image: np.ndarray
+    hc: HCFile
+
+
+def decode(data: bytes, pre_model=None, post_model=None, max_pixels: int = DEFAULT_MAX_PIXELS,
+           allow_model_mismatch: bool = False) -> Decoded:
+    """decompress, also returning the parsed file (ICC profile, metadata, header)."""
+    hc = unpack(data, max_pixels)
+    h = hc.header
+    backend = codecs.get_codec(h.codec)
+    needed = h.model("post")
+    model = None
+    if post_model is not None:
+        model, ref = load_user_model(post_model, "post")
+        if needed is not None and ref.sha256 != needed.sha256 and not allow_model_mismatch:
+            raise HybridCodecError(
+                f"model {ref.name} is not the one this file was made for: it needs {needed.name} "
+                f"(weights sha256 {needed.sha256[:16]}...)"
+            )
+    elif needed is not None:
+        model = zoo.resolve(needed)
+    try:
+        decoded = backend.decode(hc.payload)
+    except Exception as error:  # imagecodecs raises its own error types
+        raise HybridCodecError(f"{h.codec} payload does not decode: {str(error).splitlines()[0]}") from None
+    coded_w, coded_h = coded_size(h.width, h.height, h.scale)
+    if decoded.shape[:2] != (coded_h, coded_w):
+        raise HybridCodecError(
+            f"payload is {decoded.shape[1]}x{decoded.shape[0]}, header says {coded_w}x{coded_h}"
+        )
+    if model is not None:
+        rgb = run_post(model, decoded, h.quality, h.width, h.height)
+    else:
+        rgb = bicubic_upscale(decoded, h.scale, h.width, h.height)
+    alpha = None
+    if hc.alpha:
+        alpha = codecs.get_codec("png").decode_plane(hc.alpha)
+        if alpha.shape != (h.height, h.width):
+            raise HybridCodecError("alpha payload does not match the image size")
+    return Decoded(join_image(rgb, alpha, h.channels), hc)
+
+
+def decompress(data: bytes, **options) -> np.ndarray:
+    """Decode the bytes of a ``.hc`` file to a uint8 array with the original's
+    channel count: (H, W) gray, (H, W, 2) gray+alpha, (H, W, 3) RGB or (H, W, 4) RGBA.
+    Raises HybridCodecError on a corrupt, truncated or refused file.
+
+    ``options``: post_model (a ``.keras`` path or Keras model to use instead of
+    the one the file names), max_pixels, allow_model_mismatch.
+    """
+    return decode(data, **options).image

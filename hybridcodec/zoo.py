@@ -1,0 +1,133 @@
+"""Shipped weights: which network serves which codec, scale and quality.
+
+The weights live in the repository's top-level ``models/`` folder, installed
+as ``hybridcodec/weights/`` (see setup.cfg). ``models/manifest.json`` is the
+one list of them:
+
+* ``models``: name, file, SHA-256 of the weights, role (pre/post), codec, scale.
+* ``operating_points``: per codec, quality ranges with the scale and the
+  networks to use, fixed offline on the validation photos so that hybridcodec
+  never does worse than the plain codec at the same bpp there.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .container import ModelRef
+from .errors import HybridCodecError
+
+# Used for a codec the manifest does not cover: full size, no networks, except
+# JPEG at low quality, where coding at half size beats full size without any
+# network (measured here: below about 0.4 bpp).
+CLASSICAL_OPERATING_POINTS = {"jpeg": [{"qualities": [1, 20], "scale": 2}]}
+
+
+def weights_dir() -> Path:
+    """The installed weights (wheel) or the repository's models/ (source checkout)."""
+    installed = Path(__file__).parent / "weights"
+    if (installed / "manifest.json").exists():
+        return installed
+    return Path(__file__).resolve().parent.parent / "models"
+
+
+@lru_cache(maxsize=1)
+def manifest() -> dict:
+    path = weights_dir() / "manifest.json"
+    if not path.exists():
+        return {"models": [], "operating_points": {}}
+    return json.loads(path.read_text())
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    name: str
+    file: str
+    sha256: str
+    role: str
+    codec: str
+    scale: int
+
+    @property
+    def ref(self) -> ModelRef:
+        return ModelRef(self.role, self.name, self.sha256)
+
+    @property
+    def path(self) -> Path:
+        return weights_dir() / self.file
+
+
+def entries() -> list[ZooEntry]:
+    fields = ZooEntry.__dataclass_fields__
+    return [ZooEntry(**{k: v for k, v in m.items() if k in fields}) for m in manifest()["models"]]
+
+
+def find(name: str | None = None, sha256: str | None = None) -> ZooEntry | None:
+    for entry in entries():
+        if (name is None or entry.name == name) and (sha256 is None or entry.sha256 == sha256):
+            return entry
+    return None
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    scale: int
+    pre: ZooEntry | None = None
+    post: ZooEntry | None = None
+
+
+def operating_point(codec: str, quality: int, scale="auto") -> OperatingPoint:
+    """Scale and networks for ``codec`` at ``quality``.
+
+    ``scale="auto"`` reads the manifest's table (or the classical one); an
+    explicit scale takes the shipped networks for that scale when the table
+    uses them at this quality, and the classical path otherwise.
+    """
+    if codec == "png":
+        return OperatingPoint(1)
+    table = manifest()["operating_points"].get(codec) or CLASSICAL_OPERATING_POINTS.get(codec, [])
+    rows = [r for r in table if r["qualities"][0] <= quality <= r["qualities"][1]]
+    if scale != "auto":
+        rows = [r for r in rows if r["scale"] == int(scale)]
+        if not rows:  # no network serves this scale here: the classical path
+            candidates = [r for r in table if r["scale"] == int(scale) and r.get("post")]
+            rows = candidates[:1] if candidates else [{"scale": int(scale)}]
+    row = rows[0] if rows else {"scale": 1}
+    return OperatingPoint(
+        row["scale"],
+        find(row["pre"]) if row.get("pre") else None,
+        find(row["post"]) if row.get("post") else None,
+    )
+
+
+@lru_cache(maxsize=8)
+def _load_file(path: str):
+    import keras
+
+    from . import models  # noqa: F401  (registers the classes for safe-mode loading)
+
+    return keras.models.load_model(path, safe_mode=True, compile=False)
+
+
+def load(entry_or_name) -> "keras.Model":  # noqa: F821
+    """The Keras model of a shipped entry (or its name), whatever its class."""
+    entry = entry_or_name if isinstance(entry_or_name, ZooEntry) else find(entry_or_name)
+    if entry is None:
+        raise HybridCodecError(f"no shipped model called {entry_or_name!r}")
+    if not entry.path.exists():
+        raise HybridCodecError(f"weights file missing for model {entry.name}: {entry.path}")
+    return _load_file(str(entry.path))
+
+
+def resolve(ref: ModelRef):
+    """The installed model a file asks for, by the SHA-256 of its weights."""
+    entry = find(sha256=ref.sha256)
+    if entry is None:
+        raise HybridCodecError(
+            f"this file needs the {ref.role}-processing model {ref.name} (weights sha256 "
+            f"{ref.sha256[:16]}...), which is not installed; pass it with --{ref.role}-model FILE"
+        )
+    return load(entry)

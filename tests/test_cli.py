@@ -1,0 +1,193 @@
+import io
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hybridcodec.cli import main
+from hybridcodec.container import unpack
+from hybridcodec.metrics import psnr
+
+
+@pytest.fixture
+def png(tmp_path, photo):
+    path = tmp_path / "x.png"
+    Image.fromarray(photo).save(path)
+    return path
+
+
+def files(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_compress_decompress_info(png, photo, capsys):
+    assert main(["compress", str(png), "--codec", "jpeg", "--quality", "60"]) == 0
+    hc = png.with_suffix(".hc")
+    assert hc.exists()
+    assert "jpeg quality 60" in capsys.readouterr().out
+    png.rename(png.with_name("original.png"))
+    assert main(["decompress", str(hc)]) == 0
+    out = np.asarray(Image.open(png))
+    assert psnr(photo, out) > 28
+    assert main(["info", str(hc)]) == 0
+    assert "codec" in capsys.readouterr().out
+
+
+def test_info_json(png, capsys):
+    main(["compress", str(png), "-q"])
+    capsys.readouterr()
+    assert main(["info", "--json", str(png.with_suffix(".hc"))]) == 0
+    import json
+
+    assert json.loads(capsys.readouterr().out)["codec"] == "webp"
+
+
+def test_existing_output_needs_force(png, capsys):
+    target = png.with_suffix(".hc")
+    target.write_bytes(b"precious")
+    assert main(["compress", str(png)]) == 1
+    assert target.read_bytes() == b"precious"
+    assert "--force" in capsys.readouterr().err
+    assert main(["compress", str(png), "--force"]) == 0
+    assert unpack(target.read_bytes()).header.codec == "webp"
+
+
+def test_input_is_never_written(png, capsys):
+    before = png.read_bytes()
+    assert main(["compress", str(png), "-o", str(png), "--force"]) == 1
+    assert png.read_bytes() == before
+    assert "is the input" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", [b"", b"not an image", b"\x89PNG\r\n\x1a\n" + b"\0" * 20])
+def test_bad_image_input_exits_1_with_one_line_and_no_output(tmp_path, content, capsys):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(content)
+    assert main(["compress", str(bad)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("hybridcodec: error:") and "\n" not in err
+    assert files(tmp_path) == ["bad.png"]
+
+
+def test_corrupt_and_truncated_hc_exit_1_and_leave_nothing(png, tmp_path, capsys):
+    main(["compress", str(png), "-q"])
+    data = png.with_suffix(".hc").read_bytes()
+    png.unlink()
+    for name, broken in (("trunc.hc", data[: len(data) // 2]), ("flip.hc", data[:-8] + b"\0" * 8)):
+        (tmp_path / name).write_bytes(broken)
+        assert main(["decompress", str(tmp_path / name)]) == 1
+        assert main(["info", str(tmp_path / name)]) == 1
+    assert files(tmp_path) == ["flip.hc", "trunc.hc", "x.hc"]
+    err = capsys.readouterr().err
+    assert "truncated" in err and "CRC" in err
+
+
+def test_missing_file_exits_1(tmp_path, capsys):
+    assert main(["decompress", str(tmp_path / "nope.hc")]) == 1
+    assert main(["compress", str(tmp_path / "nope.png")]) == 1
+
+
+def test_usage_errors_exit_2(png):
+    for argv in (["compress"], ["compress", str(png), "--codec", "gif"], ["compress", str(png), "--scale", "3"],
+                 ["frobnicate"], []):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+
+
+def test_help_for_every_command(capsys):
+    for command in ("compress", "decompress", "info", "train", "bench", "demo"):
+        with pytest.raises(SystemExit) as exit_info:
+            main([command, "--help"])
+        assert exit_info.value.code == 0
+        assert "usage: hybridcodec " + command in capsys.readouterr().out
+
+
+def test_failed_write_leaves_no_temporary_file(png, tmp_path, monkeypatch):
+    import hybridcodec.cli as cli
+
+    def explode(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.os, "replace", explode)
+    with pytest.raises(KeyboardInterrupt):
+        cli.write_atomic(tmp_path / "out.hc", b"data", force=False)
+    assert files(tmp_path) == ["x.png"]
+
+
+# -- inputs: anything Pillow reads ------------------------------------------------
+
+
+def round_trip(tmp_path, image: Image.Image, fmt: str, *extra, **save_options):
+    src = tmp_path / f"in.{fmt.lower()}"
+    image.save(src, format=fmt, **save_options)
+    assert main(["compress", str(src), "-o", str(tmp_path / "in.hc"), "-q", "--force", "--codec", "jpeg",
+                 "--quality", "90", *extra]) == 0
+    assert main(["decompress", str(tmp_path / "in.hc"), "-o", str(tmp_path / "out.png"), "-q", "--force"]) == 0
+    return Image.open(tmp_path / "out.png")
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "TIFF", "WEBP", "BMP"])
+def test_common_formats(tmp_path, photo, fmt):
+    out = round_trip(tmp_path, Image.fromarray(photo), fmt)
+    assert out.size == (128, 96) and out.mode == "RGB"
+    assert psnr(photo, np.asarray(out)) > 25
+
+
+def test_modes_are_converted(tmp_path, photo):
+    rgb = Image.fromarray(photo)
+    assert round_trip(tmp_path, rgb.convert("L"), "PNG").mode == "L"
+    assert round_trip(tmp_path, rgb.convert("RGBA"), "PNG").mode == "RGBA"
+    assert round_trip(tmp_path, rgb.convert("P"), "PNG").mode == "RGB"
+    assert round_trip(tmp_path, rgb.convert("CMYK"), "TIFF").mode == "RGB"
+    assert round_trip(tmp_path, rgb.convert("1"), "PNG").mode == "L"
+
+
+def test_16_bit_png(tmp_path, photo):
+    wide = Image.fromarray(photo[:, :, 0].astype(np.uint16) * 257)
+    out = round_trip(tmp_path, wide, "PNG")
+    assert out.mode == "L" and psnr(photo[:, :, 0], np.asarray(out)) > 30
+
+
+def test_animated_takes_first_frame_with_warning(tmp_path, photo, capsys):
+    frames = [Image.fromarray(photo), Image.fromarray(255 - photo)]
+    src = tmp_path / "anim.gif"
+    frames[0].save(src, save_all=True, append_images=frames[1:])
+    assert main(["compress", str(src), "--codec", "jpeg", "--quality", "90"]) == 0
+    assert "first frame" in capsys.readouterr().err
+    main(["decompress", str(tmp_path / "anim.hc"), "-q"])
+    out = np.asarray(Image.open(tmp_path / "anim.png").convert("RGB")).astype(int)
+    assert np.abs(out - photo).mean() < np.abs(out - (255 - photo)).mean()
+
+
+def test_exif_orientation_is_applied(tmp_path, photo):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    out = round_trip(tmp_path, Image.fromarray(photo), "JPEG", exif=exif.tobytes())
+    assert out.size == (96, 128)
+
+
+def test_icc_kept_and_metadata_only_on_request(tmp_path, photo):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x010E] = "a description"
+    out = round_trip(tmp_path, Image.fromarray(photo), "PNG", icc_profile=icc, exif=exif.tobytes())
+    assert out.info.get("icc_profile") == icc
+    assert not out.getexif()
+    out = round_trip(tmp_path, Image.fromarray(photo), "PNG", "--keep-metadata",
+                     icc_profile=icc, exif=exif.tobytes())
+    assert out.getexif()[0x010E] == "a description"
+
+
+def test_real_subprocess(png):
+    result = subprocess.run([sys.executable, "-m", "hybridcodec.cli", "compress", str(png), "--codec", "avif"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    result = subprocess.run([sys.executable, "-m", "hybridcodec.cli", "decompress", str(png.with_suffix(".hc"))],
+                            capture_output=True, text=True)
+    assert result.returncode == 1 and "exists" in result.stderr

@@ -1,0 +1,127 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import hybridcodec
+from hybridcodec import HybridCodecError, pipeline
+from hybridcodec.container import unpack
+from hybridcodec.metrics import psnr
+
+# Lower bounds on the 96x128 astronaut crop at quality 50: a broken pipeline
+# (shifted, swapped channels, wrong crop, no upscale) lands far below these.
+MIN_PSNR = {1: 28.0, 2: 22.0}
+
+
+@pytest.mark.parametrize("codec", ["jpeg", "webp", "avif", "jpegxl"])
+@pytest.mark.parametrize("scale", [1, 2])
+def test_round_trip_every_codec_and_scale(codec, scale, photo):
+    data = hybridcodec.compress(photo, codec=codec, quality=50, scale=scale)
+    out = hybridcodec.decompress(data)
+    assert out.shape == photo.shape and out.dtype == np.uint8
+    assert psnr(photo, out) > MIN_PSNR[scale]
+    header = unpack(data).header
+    assert (header.codec, header.scale, header.width, header.height) == (codec, scale, 128, 96)
+
+
+def test_half_scale_is_smaller(photo):
+    full = hybridcodec.compress(photo, codec="jpeg", quality=50, scale=1)
+    half = hybridcodec.compress(photo, codec="jpeg", quality=50, scale=2)
+    assert len(half) < 0.6 * len(full)
+
+
+def test_png_is_lossless_whatever_the_scale(photo):
+    data = hybridcodec.compress(photo, codec="png", scale=2)
+    assert unpack(data).header.scale == 1
+    assert np.array_equal(hybridcodec.decompress(data), photo)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (1, 7, 3), (13, 1, 3), (33, 17, 3)])
+@pytest.mark.parametrize("scale", [1, 2])
+def test_tiny_and_odd_sizes(shape, scale):
+    image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    out = hybridcodec.decompress(hybridcodec.compress(image, codec="jpeg", quality=90, scale=scale))
+    assert out.shape == shape
+
+
+def test_gray_comes_back_gray(photo):
+    gray = photo[:, :, 1]
+    out = hybridcodec.decompress(hybridcodec.compress(gray, codec="avif", quality=60))
+    assert out.shape == gray.shape
+    assert psnr(gray, out) > 28
+
+
+def test_alpha_is_kept_exactly(photo):
+    alpha = np.random.default_rng(1).integers(0, 256, photo.shape[:2], dtype=np.uint8)
+    for image in (np.dstack([photo, alpha]), np.dstack([photo[:, :, 0], alpha])):
+        out = hybridcodec.decompress(hybridcodec.compress(image, codec="webp", quality=50, scale=2))
+        assert out.shape == image.shape
+        assert np.array_equal(out[:, :, -1], alpha)
+
+
+def test_16_bit_is_coded_at_8_bits(photo):
+    wide = photo.astype(np.uint16) * 257
+    data = hybridcodec.compress(wide, codec="jpegxl", quality=80)
+    assert unpack(data).header.bits == 16
+    out = hybridcodec.decompress(data)
+    assert out.dtype == np.uint8 and psnr(photo, out) > 30
+
+
+@pytest.mark.parametrize("bad", [np.zeros((0, 4, 3), np.uint8), np.zeros((4, 4, 5), np.uint8),
+                                 np.zeros((4, 4, 3), np.float32), np.zeros(5, np.uint8)])
+def test_bad_arrays_raise_the_documented_error(bad):
+    with pytest.raises(HybridCodecError):
+        hybridcodec.compress(bad)
+
+
+def test_bad_scale_and_codec(photo):
+    with pytest.raises(HybridCodecError):
+        hybridcodec.compress(photo, scale=3)
+    with pytest.raises(HybridCodecError):
+        hybridcodec.compress(photo, codec="gif")
+
+
+def test_size_a_codec_cannot_take_is_a_clear_error():
+    wide = np.zeros((1, 16384 * 2 + 1, 3), np.uint8)
+    with pytest.raises(HybridCodecError, match="16383"):
+        hybridcodec.compress(wide, codec="webp", scale=1)
+    # at half size the same image fits
+    assert hybridcodec.decompress(hybridcodec.compress(wide[:, :20000], codec="webp", scale=2)).shape == (1, 20000, 3)
+
+
+def test_payload_that_does_not_decode_is_refused(photo):
+    from hybridcodec.container import pack
+
+    hc = unpack(hybridcodec.compress(photo, codec="jpeg"))
+    hc.payload = b"\xff\xd8garbage"
+    with pytest.raises(HybridCodecError, match="does not decode"):
+        hybridcodec.decompress(pack(hc))
+
+
+def test_import_and_info_do_not_import_tensorflow(tmp_path, photo):
+    path = tmp_path / "x.hc"
+    path.write_bytes(hybridcodec.compress(photo, codec="jpeg", quality=30, scale=2))
+    code = (
+        "import sys, hybridcodec; from hybridcodec.cli import main;"
+        f"assert main(['info', {str(path)!r}]) == 0;"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("codec,quality,scale", [("webp", 50, 2), ("jpeg", 10, "auto"), ("avif", 50, 1)])
+def test_file_records_exactly_the_path_used(photo, codec, quality, scale):
+    from hybridcodec import zoo
+    from hybridcodec.container import describe
+
+    hc = unpack(pipeline.compress(photo, codec=codec, quality=quality, scale=scale))
+    point = zoo.operating_point(codec, quality, scale)
+    info = describe(hc)
+    assert hc.header.scale == point.scale
+    if point.post is None:
+        assert hc.header.model("post") is None
+        assert info["post"] == ("bicubic upscale (classical)" if point.scale == 2 else "none")
+    else:
+        assert hc.header.model("post") == point.post.ref
+        assert info["post"].startswith(f"network {point.post.name}")
