@@ -52,7 +52,11 @@ class TrainConfig:
     val: str = ""
     mode: str = "post"  # "post" or "joint"
     model: str = "reccnn"  # key of models.RESTORATION_MODELS
-    loss: str = "l1"
+    # MSE, not L1: with 8-bit data most pixels of a good-quality decode have
+    # exactly zero error, so L1's median pulls a residual network to output
+    # nothing at all (measured: 0.00 dB gain after 1000 steps; MSE: +0.13 dB
+    # after 300). MSE is also what PSNR measures.
+    loss: str = "mse"
     scale: int = 1
     minutes: float | None = None  # wall-clock budget of this invocation
     steps: int = 4000  # total steps of the run
@@ -209,6 +213,17 @@ def _apply(model, batch_images, quality=None):
     return outputs
 
 
+def _strategy(distribute: bool):
+    """MirroredStrategy over the local GPUs (or, with none, the logical CPUs:
+    that is how the tests exercise it), else the default no-op strategy."""
+    import tensorflow as tf
+
+    if not distribute:
+        return tf.distribute.get_strategy()
+    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    return tf.distribute.MirroredStrategy([d.name for d in devices])
+
+
 class Trainer:
     """One training run: data, models, optimizers, checkpoints and the model card."""
 
@@ -223,9 +238,7 @@ class Trainer:
         self.out = Path(config.out)
         self.out.mkdir(parents=True, exist_ok=True)
         self.loss_fn = get_loss(config.loss)
-        self.strategy = (
-            tf.distribute.MirroredStrategy() if config.distribute else tf.distribute.get_strategy()
-        )
+        self.strategy = _strategy(config.distribute)
         if config.model not in RESTORATION_MODELS:
             raise ValueError(f"unknown model {config.model!r}; choose from {', '.join(RESTORATION_MODELS)}")
         paths = list_images(config.data)
@@ -388,7 +401,10 @@ class Trainer:
             self.log(f"round at step {self.step}: coding {len(self.train_images)} images x "
                      f"{len(config.qualities)} qualities with the real {config.codec} codec")
             cache = self.code(self.train_images, config.qualities)
-            batches = iter(batch_dataset(cache, config, self.step, round_end))
+            dataset = batch_dataset(cache, config, self.step, round_end)
+            if self.strategy.num_replicas_in_sync > 1:  # each replica gets its share of the batch
+                dataset = self.strategy.experimental_distribute_dataset(dataset)
+            batches = iter(dataset)
             while self.step < round_end and time.monotonic() < deadline:
                 original, decoded, coded, quality = next(batches)
                 if self._phase(self.step) == "post":

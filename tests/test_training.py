@@ -1,0 +1,128 @@
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("tensorflow")
+
+from hybridcodec import codecs  # noqa: E402
+from hybridcodec.training import TrainConfig, Trainer, code_images, make_batch, train  # noqa: E402
+
+TINY_MODEL = {"depth": 4, "width": 16}
+
+
+def synthetic_images(folder, count=3, size=96, seed=0):
+    """Smooth images with hard edges: what JPEG blocks and blurs."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    y, x = np.mgrid[0:size, 0:size] / size
+    for i in range(count):
+        image = np.stack([np.sin(6 * x + i) * 0.5 + 0.5, y, np.cos(5 * y * x + i) * 0.5 + 0.5], axis=2)
+        cx, cy, r = rng.uniform(0.2, 0.8, 3)
+        image[(x - cx) ** 2 + (y - cy) ** 2 < (r / 3) ** 2] = rng.uniform(0, 1, 3)
+        Image.fromarray((image * 255).astype(np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
+def tiny_config(tmp_path, **overrides):
+    options = dict(codec="jpeg", data=str(synthetic_images(tmp_path / "data")), val="", mode="post", scale=2,
+                   steps=150, batch=8, crop=32, lr=2e-3, qualities=[20, 50], out=str(tmp_path / "run"),
+                   model_kwargs=TINY_MODEL, val_every=10**6)
+    options.update(overrides)
+    return TrainConfig(**options)
+
+
+@pytest.mark.slow
+def test_tiny_training_gives_a_loadable_model_that_beats_bicubic(tmp_path):
+    import keras
+
+    from hybridcodec.metrics import psnr
+    from hybridcodec.pipeline import run_post
+    from hybridcodec.resize import bicubic_upscale
+
+    config = tiny_config(tmp_path)
+    card = json.loads(train(config).read_text())
+    assert card["steps"] == 150
+    model = keras.models.load_model(tmp_path / "run" / "post.keras", safe_mode=True)
+    trainer = Trainer(config)
+    coded = code_images(trainer.train_images, "jpeg", [20, 50], 2)
+    gains = []
+    for k, decoded in enumerate(coded.decoded):
+        original = coded.originals[coded.image_index[k]]
+        h, w = original.shape[:2]
+        restored = run_post(model, decoded, coded.quality[k], w, h)
+        gains.append(psnr(original, restored) - psnr(original, bicubic_upscale(decoded, 2, w, h)))
+    assert np.mean(gains) > 0.3, gains
+
+
+def test_same_seed_same_batches(tmp_path):
+    trainer = Trainer(tiny_config(tmp_path))
+    coded = trainer.code(trainer.train_images, [20])
+    a = make_batch(coded, 7, 0, 4, 32, 2)
+    b = make_batch(coded, 7, 0, 4, 32, 2)
+    c = make_batch(coded, 8, 0, 4, 32, 2)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not np.array_equal(a[0], c[0])
+    assert a[0].shape == (4, 32, 32, 3) and a[1].shape == (4, 16, 16, 3)
+
+
+def test_resume_continues_from_the_checkpoint_step(tmp_path):
+    train(tiny_config(tmp_path, steps=6))
+    log = []
+    trainer = Trainer(tiny_config(tmp_path, steps=12), log=log.append)
+    trainer.run()
+    assert any("resumed" in line and "step 6" in line for line in log)
+    assert trainer.step == 12
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [h["step"] for h in history] == list(range(1, 13))
+
+
+@pytest.fixture
+def counting_codec():
+    @codecs.register
+    class CountingJPEG(codecs.JPEG):
+        name, codec_id = "counting-jpeg", 250
+        calls = 0
+
+        def encode(self, rgb, quality):
+            type(self).calls += 1
+            return super().encode(rgb, quality)
+
+    yield CountingJPEG
+    del codecs._REGISTRY["counting-jpeg"]
+
+
+def test_joint_alternation_calls_the_real_codec_every_round(tmp_path, counting_codec):
+    config = tiny_config(tmp_path, codec="counting-jpeg", mode="joint", steps=12, rounds=2)
+    trainer = Trainer(config)
+    before = [w.copy() for w in trainer.pre.get_weights()]
+    trainer.run()
+    images, qualities = len(trainer.train_images), len(config.qualities)
+    assert counting_codec.calls == 2 * images * qualities
+    assert any(not np.array_equal(a, b) for a, b in zip(before, trainer.pre.get_weights()))
+    assert (tmp_path / "run" / "pre.keras").exists()
+
+
+@pytest.mark.slow
+def test_distribute_on_two_logical_cpus(tmp_path):
+    synthetic_images(tmp_path / "data")
+    code = textwrap.dedent(f"""
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from hybridcodec.training import TrainConfig, Trainer
+        config = TrainConfig(codec="jpeg", data={str(tmp_path / "data")!r}, scale=2, steps=4, batch=4, crop=32,
+                             qualities=[30], out={str(tmp_path / "run")!r}, model_kwargs={TINY_MODEL!r},
+                             distribute=True)
+        trainer = Trainer(config)
+        assert trainer.strategy.num_replicas_in_sync == 2
+        trainer.run()
+        assert trainer.step == 4
+        print("ok")
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-3000:]
