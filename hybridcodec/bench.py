@@ -187,3 +187,65 @@ def demo(image_path, stream=print) -> list[Point]:
                 stream(f"{codec:<7} {q:>3}  {point.method:<7} {point.bpp:6.3f} {point.psnr:6.2f} "
                        f"{point.encode_s:6.3f} {point.decode_s:6.3f}  {point.path}")
     return points
+
+
+# --------------------------------------------------------------------------
+# Model cost: parameters, FLOPs per pixel, milliseconds for 768x512
+# --------------------------------------------------------------------------
+
+
+def model_cost(model, width: int = 768, height: int = 512, runs: int = 10) -> dict:
+    """Parameters, FLOPs per output pixel (2 x multiply-adds of the convolutions)
+    and the median of ``runs`` warm timings for a ``width`` x ``height`` output."""
+    import keras
+
+    scale = getattr(model, "scale", 1)
+    pre = getattr(model, "role", "post") == "pre"
+    shape = (height, width) if pre else (height // scale, width // scale)
+    image = np.random.default_rng(0).random((1, *shape, 3), dtype=np.float32)
+    inputs = image if pre else [image, np.array([[0.5]], np.float32)]
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    probe = keras.Model(model.inputs, [layer.output for layer in convs])
+    macs = 0
+    for layer, out in zip(convs, probe(inputs, training=False)):
+        kh, kw, cin, cout = layer.kernel.shape
+        macs += int(out.shape[1]) * int(out.shape[2]) * kh * kw * cin * cout
+    model(inputs, training=False)  # warm up (graph building, allocation)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        model(inputs, training=False)
+        times.append(time.perf_counter() - start)
+    return {
+        "params": int(model.count_params()),
+        "flops_per_pixel": round(2 * macs / (width * height)),
+        "ms_768x512": round(1000 * float(np.median(times)), 1),
+    }
+
+
+def standard_models() -> dict:
+    """Every network configuration hybridcodec defines, by a readable name."""
+    from .models import ARCNN, ARCNNASPP, ComCNN, RecCNN
+
+    return {
+        "RecCNN default (scale 1)": lambda: RecCNN(scale=1),
+        "RecCNN default (scale 2)": lambda: RecCNN(scale=2),
+        "RecCNN.paper() (scale 2)": lambda: RecCNN.paper(scale=2),
+        "RecCNN.paper() (scale 1)": lambda: RecCNN.paper(scale=1),
+        "ARCNN (scale 1)": lambda: ARCNN(scale=1),
+        "ARCNN-ASPP (scale 1)": lambda: ARCNNASPP(scale=1),
+        "ARCNN-ASPP (scale 2)": lambda: ARCNNASPP(scale=2),
+        "ComCNN (scale 2)": lambda: ComCNN(scale=2),
+    }
+
+
+def cost_table(stream=print) -> list[dict]:
+    """Print a Markdown table of model_cost for every standard configuration."""
+    rows = []
+    stream("| model | parameters | FLOPs per pixel | ms for 768x512 (median of 10) |")
+    stream("|---|---:|---:|---:|")
+    for name, make in standard_models().items():
+        row = {"model": name, **model_cost(make())}
+        rows.append(row)
+        stream(f"| {name} | {row['params']:,} | {row['flops_per_pixel']:,} | {row['ms_768x512']} |")
+    return rows

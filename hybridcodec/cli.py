@@ -223,6 +223,62 @@ def _bench(args) -> int:
     return 0
 
 
+def _add_zoo(sub):
+    p = sub.add_parser("zoo", help="list shipped networks; add a trained run; fix the operating points",
+                       description="Manage the shipped networks in models/ (a source checkout).")
+    zoo_sub = p.add_subparsers(dest="zoo_command", metavar="ACTION")
+    p.set_defaults(func=_zoo_list)
+    add = zoo_sub.add_parser("add", help="copy a training run's weights and card into models/")
+    add.add_argument("run", help="training run folder (with card.json)")
+    add.add_argument("--name", required=True, help="name in the zoo, e.g. reccnn-jpeg-s1")
+    add.add_argument("--codec", required=True, choices=CODEC_CHOICES[:-1])
+    add.set_defaults(func=_zoo_add)
+    choose = zoo_sub.add_parser("choose", help="fix a codec's operating-point table on validation images")
+    choose.add_argument("--codec", required=True, choices=CODEC_CHOICES[:-1])
+    choose.add_argument("--val", required=True, help="folder of validation images (never the training set)")
+    choose.add_argument("--qualities", type=int, nargs="+", help="quality grid (default: the codec's)")
+    choose.set_defaults(func=_zoo_choose)
+
+
+def _zoo_list(args) -> int:
+    from . import zoo
+
+    print(json.dumps(zoo.manifest(), indent=1))
+    return 0
+
+
+def _zoo_add(args) -> int:
+    from .release import add
+
+    print(json.dumps(add(args.run, args.name, args.codec), indent=1))
+    return 0
+
+
+def _zoo_choose(args) -> int:
+    from .release import choose, evaluate_paths, set_operating_points
+    from .training import QUALITY_GRID
+
+    qualities = args.qualities or QUALITY_GRID[args.codec]
+    results = evaluate_paths(args.val, args.codec, qualities)
+    rows = choose(results, qualities)
+    set_operating_points(args.codec, rows, {"images": str(args.val), "results": results})
+    print(json.dumps(rows, indent=1))
+    return 0
+
+
+def _add_costs(sub):
+    p = sub.add_parser("costs", help="parameters, FLOPs per pixel and restore time of every network",
+                       description="Measure every network configuration on a 768x512 image on this machine.")
+    p.set_defaults(func=_costs)
+
+
+def _costs(args) -> int:
+    from .bench import cost_table
+
+    cost_table()
+    return 0
+
+
 def _add_demo(sub):
     p = sub.add_parser("demo", help="compress one image with every codec, plain against hybridcodec")
     p.add_argument("image", nargs="?", default=None, help="image (default: the bundled sample)")
@@ -248,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_info(sub)
     _add_train(sub)
     _add_bench(sub)
+    _add_zoo(sub)
+    _add_costs(sub)
     _add_demo(sub)
     return parser
 

@@ -16,6 +16,8 @@ layers anywhere, only the small layers defined below.
 
 from __future__ import annotations
 
+import inspect
+
 import keras
 from keras import layers, ops
 
@@ -140,6 +142,9 @@ class _ConfiguredModel(keras.Model):
     role = "post"  # "pre" for pre-processors
 
     def __init__(self, name=None, **config):
+        # Store every argument of _build, defaults included, so the config is complete.
+        defaults = {k: p.default for k, p in inspect.signature(self._build).parameters.items()}
+        config = {**defaults, **config}
         inputs, outputs = self._build(**config)
         super().__init__(inputs=inputs, outputs=outputs, name=name or type(self).__name__.lower())
         self._hc_config = config
@@ -177,6 +182,7 @@ class ComCNN(_ConfiguredModel):
     Compression Framework Based on Convolutional Neural Networks"
     (arXiv 1708.00838), section 3.1::
 
+        edge-pad to a multiple of s
         conv 3x3x64 + ReLU
         conv 3x3x64, stride s + BatchNorm + ReLU
         conv 3x3x3
@@ -192,12 +198,16 @@ class ComCNN(_ConfiguredModel):
 
     def _build(self, scale=2, width=64):
         image = keras.Input((None, None, 3), name="image")
-        x = _conv(width, activation="relu")(image)
+        # Even sizes first: TensorFlow's "same" padding of a stride-2 conv
+        # shifts the sampling grid by one pixel on odd sizes, so the output
+        # of a tile would differ from the same region of the whole image.
+        padded = PadToMultiple(scale)(image)
+        x = _conv(width, activation="relu")(padded)
         x = _conv(width, strides=scale)(x)
         x = layers.BatchNormalization()(x)
         x = layers.ReLU()(x)
         residual = _conv(3, kernel_initializer="zeros")(x)
-        base = image if scale == 1 else layers.AveragePooling2D(scale, padding="same")(image)
+        base = padded if scale == 1 else layers.AveragePooling2D(scale)(padded)
         compact = ClipUnit()(layers.Add()([base, residual]))
         return image, compact
 

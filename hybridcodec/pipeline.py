@@ -69,6 +69,15 @@ def join_image(rgb: np.ndarray, alpha: np.ndarray | None, channels: int) -> np.n
 # --------------------------------------------------------------------------
 
 
+# Networks run on tiles of at most TILE x TILE input pixels with OVERLAP pixels
+# of context on each side, so memory stays flat however large the image. The
+# overlap exceeds the receptive field of every shipped network (RecCNN.paper():
+# 20 px at full size), and tile origins are multiples of 16, so the codec's
+# block grid and the pixel-unshuffle phase are the same as on the whole image.
+TILE = 768
+OVERLAP = 32
+
+
 def _to_float(image: np.ndarray) -> np.ndarray:
     return image[None].astype(np.float32) / 255.0
 
@@ -77,15 +86,45 @@ def _to_uint8(batch) -> np.ndarray:
     return np.clip(np.rint(np.asarray(batch)[0] * 255.0), 0, 255).astype(np.uint8)
 
 
-def run_pre(model, rgb: np.ndarray) -> np.ndarray:
+def run_tiled(fn, image: np.ndarray, up: int = 1, down: int = 1, tile: int = TILE,
+              overlap: int = OVERLAP) -> np.ndarray:
+    """Apply ``fn`` (uint8 image -> uint8 image, ``up/down`` times its size) tile by tile."""
+    h, w = image.shape[:2]
+    if h <= tile + 2 * overlap and w <= tile + 2 * overlap:
+        return fn(image)
+    out_h, out_w = -(-h * up // down), -(-w * up // down)
+    out = np.zeros((out_h, out_w, 3), np.uint8)
+    for y in range(0, h, tile):
+        for x in range(0, w, tile):
+            y0, x0 = max(0, y - overlap), max(0, x - overlap)
+            y1, x1 = min(h, y + tile + overlap), min(w, x + tile + overlap)
+            result = fn(image[y0:y1, x0:x1])
+            # the part of the result that belongs to this tile, in output pixels
+            oy, ox = (y - y0) * up // down, (x - x0) * up // down
+            ty, tx = y * up // down, x * up // down
+            th = min(out_h, -(-min(h, y + tile) * up // down)) - ty
+            tw = min(out_w, -(-min(w, x + tile) * up // down)) - tx
+            out[ty : ty + th, tx : tx + tw] = result[oy : oy + th, ox : ox + tw]
+    return out
+
+
+def run_pre(model, rgb: np.ndarray, tile: int = TILE) -> np.ndarray:
     """The compact uint8 image a pre-processing network makes of ``rgb``."""
-    return _to_uint8(model(_to_float(rgb), training=False))
+    scale = int(getattr(model, "scale", 1))
+    return run_tiled(lambda part: _to_uint8(model(_to_float(part), training=False)), rgb, 1, scale,
+                     tile=tile - tile % (16 * scale))
 
 
-def run_post(model, decoded: np.ndarray, quality: int, width: int, height: int) -> np.ndarray:
+def run_post(model, decoded: np.ndarray, quality: int, width: int, height: int,
+             tile: int = TILE) -> np.ndarray:
     """Restore ``decoded`` (coded size) to a ``width`` x ``height`` uint8 image."""
     quality_input = np.array([[quality / 100.0]], np.float32)
-    restored = _to_uint8(model([_to_float(decoded), quality_input], training=False))
+    scale = int(getattr(model, "scale", 1))
+
+    def restore(part):
+        return _to_uint8(model([_to_float(part), quality_input], training=False))
+
+    restored = run_tiled(restore, decoded, scale, 1, tile=tile - tile % 16)
     if restored.shape[0] < height or restored.shape[1] < width:
         raise HybridCodecError(
             f"restoration model returned {restored.shape[1]}x{restored.shape[0]}, "

@@ -1,0 +1,41 @@
+"""Write the golden .hc files and their expected decodes. Run by hand, once per
+new case: the files already here must keep decoding the same forever.
+
+    python tests/golden/make_golden.py NAME...
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from skimage import data
+
+import hybridcodec
+
+HERE = Path(__file__).parent
+
+
+def cases():
+    photo = np.ascontiguousarray(data.astronaut()[100:196, 150:278])
+    alpha = np.tile(np.linspace(0, 255, 128, dtype=np.uint8), (96, 1))
+    return {
+        "jpeg-q20-classical-half": (photo, dict(codec="jpeg", quality=20, scale=2)),
+        "webp-q50-rgba": (np.dstack([photo, alpha]), dict(codec="webp", quality=50, scale=1)),
+        "avif-q60-gray-odd": (photo[:95, :127, 1], dict(codec="avif", quality=60, scale=1)),
+        "png-lossless": (photo[:31, :17], dict(codec="png")),
+    }
+
+
+def main(names):
+    for name, (image, options) in cases().items():
+        if name not in names:
+            continue
+        blob = hybridcodec.compress(image, **options)
+        (HERE / f"{name}.hc").write_bytes(blob)
+        Image.fromarray(hybridcodec.decompress(blob)).save(HERE / f"{name}.expected.png")
+        print(name, len(blob), "bytes")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
