@@ -1,0 +1,88 @@
+"""Property tests of the .hc reader: any bytes end in HybridCodecError or a correct image."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import hybridcodec
+from hybridcodec import HybridCodecError
+from hybridcodec.container import MAGIC, unpack
+
+SETTINGS = settings(deadline=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.fixture(scope="module")
+def real_files(photo):
+    small = photo[:24, :40]
+    alpha = np.dstack([small, small[:, :, 0]])
+    return [hybridcodec.compress(small, codec=c, quality=40, scale=s)
+            for c, s in (("jpeg", 2), ("webp", 1), ("avif", 1), ("jpegxl", 2), ("png", 1))] + [
+        hybridcodec.compress(alpha, codec="webp", quality=40)]
+
+
+def decode_or_refuse(data: bytes):
+    try:
+        image = hybridcodec.decompress(data, max_pixels=1 << 22)
+    except HybridCodecError as error:
+        assert "\n" not in str(error)
+        return None
+    assert image.dtype == np.uint8
+    header = unpack(data, max_pixels=1 << 22).header
+    assert image.shape[:2] == (header.height, header.width)
+    return image
+
+
+@SETTINGS
+@given(st.binary(max_size=512))
+def test_random_bytes(data):
+    decode_or_refuse(data)
+
+
+@SETTINGS
+@given(st.binary(max_size=256))
+def test_random_bytes_after_the_magic(tail):
+    decode_or_refuse(MAGIC + b"\x01" + tail)
+
+
+@SETTINGS
+@given(st.data())
+def test_mutated_real_files(real_files, data):
+    blob = bytearray(data.draw(st.sampled_from(real_files)))
+    for _ in range(data.draw(st.integers(1, 8))):
+        position = data.draw(st.integers(0, len(blob) - 1))
+        blob[position] = data.draw(st.integers(0, 255))
+    decode_or_refuse(bytes(blob))
+
+
+@SETTINGS
+@given(st.data())
+def test_truncated_and_extended_real_files(real_files, data):
+    blob = data.draw(st.sampled_from(real_files))
+    cut = data.draw(st.integers(0, len(blob)))
+    assert decode_or_refuse(blob[:cut] + data.draw(st.binary(max_size=8))) is None or cut == len(blob)
+
+
+def test_header_declaring_a_huge_image_is_refused_before_decoding(real_files):
+    import struct
+    import zlib
+
+    body = bytearray(real_files[0][:-4])
+    body[12:20] = struct.pack("<II", 60000, 60000)
+    data = bytes(body) + struct.pack("<I", zlib.crc32(bytes(body)))
+    with pytest.raises(HybridCodecError, match="exceeds the limit"):
+        hybridcodec.decompress(data)
+
+
+@SETTINGS
+@given(st.data())
+def test_mutated_real_files_with_a_valid_crc(real_files, data):
+    """Gets past the CRC, so header fields and codec payloads are really exercised."""
+    import struct
+    import zlib
+
+    blob = bytearray(data.draw(st.sampled_from(real_files))[:-4])
+    for _ in range(data.draw(st.integers(1, 4))):
+        position = data.draw(st.integers(9, len(blob) - 1))
+        blob[position] = data.draw(st.integers(0, 255))
+    decode_or_refuse(bytes(blob) + struct.pack("<I", zlib.crc32(bytes(blob))))
