@@ -4,10 +4,13 @@
     >>> data = hybridcodec.compress(image, codec="webp", quality=50)   # bytes of a .hc file
     >>> restored = hybridcodec.decompress(data)                         # uint8 array
 
-Importing hybridcodec does not import TensorFlow; it is imported only when a
+Importing hybridcodec registers the ``.hc`` format with Pillow
+(``Image.open("x.hc")``, ``im.save("x.hc", codec="webp", quality=50)``). It
+does not import TensorFlow; it is imported only when a
 network runs. Every refusal of bad input raises HybridCodecError.
 """
 
+from . import pillow_plugin  # noqa: F401  (registers .hc with Pillow)
 from .errors import HybridCodecError
 from .pipeline import compress, decompress
 
