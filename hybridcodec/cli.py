@@ -51,11 +51,21 @@ def _read_bytes(path) -> bytes:
         raise HybridCodecError(f"cannot read {path}: {error.strerror or error}") from None
 
 
+def _add_batch_options(p):
+    p.add_argument("-o", "--output",
+                   help="output file, or folder for many inputs (default: beside each input)")
+    p.add_argument("--max-pixels", type=int, default=None, help="refuse larger images (default: 2^28)")
+    p.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes for many inputs (default: 1)")
+    p.add_argument("--scheduler", help="Dask scheduler address (tcp://HOST:PORT) to run many inputs on")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+
+
 def _add_compress(sub):
-    p = sub.add_parser("compress", help="compress an image to a .hc file",
-                       description="Compress an image (anything Pillow reads) to a .hc file.")
-    p.add_argument("input", help="image file: PNG, JPEG, TIFF, WebP, BMP, ...")
-    p.add_argument("-o", "--output", help="output file (default: the input's name with .hc)")
+    p = sub.add_parser("compress", help="compress images to .hc files",
+                       description="Compress images (anything Pillow reads) to .hc files. Many files "
+                       "or folders can be given: existing outputs are then skipped unless --force.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders: PNG, JPEG, TIFF, WebP, BMP, ...")
     p.add_argument("--codec", choices=CODEC_CHOICES, default="webp", help="codec backend (default: webp)")
     p.add_argument("--quality", type=int, default=50,
                    help="the codec's own quality, 1-99, clamped (default: 50)")
@@ -64,72 +74,99 @@ def _add_compress(sub):
     p.add_argument("--pre-model", help="your own pre-processing .keras model (ComCNN contract)")
     p.add_argument("--post-model", help="your own restoration .keras model to record in the file")
     p.add_argument("--keep-metadata", action="store_true", help="keep EXIF metadata (the ICC profile is always kept)")
-    p.add_argument("--max-pixels", type=int, default=None, help="refuse larger images (default: 2^28)")
-    p.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
-    p.set_defaults(func=_compress)
+    _add_batch_options(p)
+    p.set_defaults(func=_run_files, suffix=".hc")
 
 
-def _compress(args) -> int:
+def compress_file(source: Path, output: Path, force=False, codec="webp", quality=50, scale="auto",
+                  pre_model=None, post_model=None, keep_metadata=False, max_pixels=None) -> str:
+    """Compress one file; returns the line to print. Raises HybridCodecError."""
     from .container import DEFAULT_MAX_PIXELS, describe
     from .images import load_image
     from .pipeline import encode
 
-    source = Path(args.input)
-    output = Path(args.output) if args.output else source.with_suffix(".hc")
-    check_output(output, source, args.force)  # fail before the work, not after
-    max_pixels = args.max_pixels or DEFAULT_MAX_PIXELS
+    check_output(output, source, force)  # fail before the work, not after
+    max_pixels = max_pixels or DEFAULT_MAX_PIXELS
     image = load_image(source, max_pixels=max_pixels)
     for warning in image.warnings:
         print(f"hybridcodec: warning: {warning}", file=sys.stderr)
-    scale = args.scale if args.scale == "auto" else int(args.scale)
     encoded = encode(
-        image.pixels, args.codec, args.quality, scale, pre_model=args.pre_model,
-        post_model=args.post_model, icc=image.icc,
-        metadata=image.exif if args.keep_metadata else b"", max_pixels=max_pixels,
+        image.pixels, codec, quality, scale if scale == "auto" else int(scale), pre_model=pre_model,
+        post_model=post_model, icc=image.icc, metadata=image.exif if keep_metadata else b"",
+        max_pixels=max_pixels,
     )
-    write_atomic(output, encoded.data, args.force, source)
-    if not args.quiet:
-        info = describe(encoded.hc, len(encoded.data))
-        print(f"{source} -> {output}: {info['codec']} quality {info['quality']}, scale {info['scale']}, "
-              f"{info['file_bytes']} bytes, {info['bpp']} bpp; pre: {info['pre']}; post: {info['post']}")
-    return 0
+    write_atomic(output, encoded.data, force, source)
+    info = describe(encoded.hc, len(encoded.data))
+    return (f"{source} -> {output}: {info['codec']} quality {info['quality']}, scale {info['scale']}, "
+            f"{info['file_bytes']} bytes, {info['bpp']} bpp; pre: {info['pre']}; post: {info['post']}")
 
 
 def _add_decompress(sub):
-    p = sub.add_parser("decompress", help="decode a .hc file to PNG",
-                       description="Decode a .hc file, restore it and write a PNG.")
-    p.add_argument("input", help=".hc file")
-    p.add_argument("-o", "--output", help="output PNG (default: the input's name with .png)")
+    p = sub.add_parser("decompress", help="decode .hc files to PNG",
+                       description="Decode .hc files, restore them and write PNGs. Many files or "
+                       "folders can be given: existing outputs are then skipped unless --force.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help=".hc files or folders")
     p.add_argument("--post-model", help="restoration .keras model to use instead of the installed one")
     p.add_argument("--allow-model-mismatch", action="store_true",
                    help="accept a --post-model whose weights differ from the one the file names")
-    p.add_argument("--max-pixels", type=int, default=None, help="refuse larger images (default: 2^28)")
-    p.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
-    p.set_defaults(func=_decompress)
+    _add_batch_options(p)
+    p.set_defaults(func=_run_files, suffix=".png")
 
 
-def _decompress(args) -> int:
+def decompress_file(source: Path, output: Path, force=False, post_model=None,
+                    allow_model_mismatch=False, max_pixels=None) -> str:
+    """Decompress one file; returns the line to print. Raises HybridCodecError."""
     import io
 
     from .container import DEFAULT_MAX_PIXELS
     from .images import save_png
     from .pipeline import decode
 
-    source = Path(args.input)
-    output = Path(args.output) if args.output else source.with_suffix(".png")
-    check_output(output, source, args.force)
-    decoded = decode(_read_bytes(source), post_model=args.post_model,
-                     max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
-                     allow_model_mismatch=args.allow_model_mismatch)
+    check_output(output, source, force)
+    decoded = decode(_read_bytes(source), post_model=post_model,
+                     max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
+                     allow_model_mismatch=allow_model_mismatch)
     buffer = io.BytesIO()
     save_png(buffer, decoded.image, decoded.hc.icc, decoded.hc.metadata)
-    write_atomic(output, buffer.getvalue(), args.force, source)
-    if not args.quiet:
-        h = decoded.hc.header
-        print(f"{source} -> {output}: {h.width}x{h.height}, {h.channels} channel(s)")
-    return 0
+    write_atomic(output, buffer.getvalue(), force, source)
+    h = decoded.hc.header
+    return f"{source} -> {output}: {h.width}x{h.height}, {h.channels} channel(s)"
+
+
+def _file_options(args) -> dict:
+    options = {"force": args.force, "max_pixels": args.max_pixels, "post_model": args.post_model}
+    if args.command == "compress":
+        options.update(codec=args.codec, quality=args.quality, scale=args.scale,
+                       pre_model=args.pre_model, keep_metadata=args.keep_metadata)
+    else:
+        options.update(allow_model_mismatch=args.allow_model_mismatch)
+    return options
+
+
+def _run_files(args) -> int:
+    from . import batch
+
+    options = _file_options(args)
+    single = (len(args.inputs) == 1 and not Path(args.inputs[0]).is_dir()
+              and not (args.output and Path(args.output).is_dir()))
+    if single:  # one file: errors are errors (exit 1), the output name may be given
+        source = Path(args.inputs[0])
+        output = Path(args.output) if args.output else source.with_suffix(args.suffix)
+        work = compress_file if args.command == "compress" else decompress_file
+        message = work(source, output, **options)
+        if not args.quiet:
+            print(message)
+        return 0
+    if args.output:
+        Path(args.output).mkdir(parents=True, exist_ok=True)
+    tasks = batch.plan(args.inputs, args.command, args.output, options)
+    outcomes = []
+    for outcome in batch.run_tasks(tasks, args.jobs, args.scheduler, progress=not args.quiet):
+        outcomes.append(outcome)
+    failed = any(o.status == "failed" for o in outcomes)
+    if failed or not args.quiet:
+        print(batch.summary(outcomes), file=sys.stderr if failed else sys.stdout)
+    return 1 if failed else 0
 
 
 def _add_info(sub):
@@ -310,9 +347,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt_on_sigterm() -> None:
+    """`kill` unwinds like Ctrl-C, so temporary files are removed on the way out."""
+    import signal
+    import threading
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
+    if argv is None:  # a real command-line run, not a call from Python
+        _interrupt_on_sigterm()
     try:
         return args.func(args)
     except HybridCodecError as error:

@@ -1,0 +1,120 @@
+"""Batch work: one pure function per file, mapped in this process, over
+worker processes, or over a Dask cluster.
+
+Each task writes its output through a temporary file and a rename, so an
+interrupted run leaves no partial files, and running it again finishes the
+rest: existing outputs are skipped unless ``force``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import HybridCodecError
+from .images import IMAGE_SUFFIXES
+
+
+@dataclass(frozen=True)
+class Task:
+    command: str  # "compress" or "decompress"
+    source: str
+    target: str
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    task: Task
+    status: str  # "done", "skipped" or "failed"
+    message: str = ""
+
+
+def expand_inputs(inputs, command: str) -> list[Path]:
+    """Files as given, folders as the files in them that the command takes."""
+    suffixes = {".hc"} if command == "decompress" else IMAGE_SUFFIXES
+    paths = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            paths += sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+        else:
+            paths.append(item)
+    return paths
+
+
+def plan(inputs, command: str, outdir, options: dict) -> list[Task]:
+    suffix = ".hc" if command == "compress" else ".png"
+    tasks = []
+    for source in expand_inputs(inputs, command):
+        folder = Path(outdir) if outdir else source.parent
+        tasks.append(Task(command, str(source), str(folder / (source.stem + suffix)), options))
+    return tasks
+
+
+def run_task(task: Task) -> Outcome:
+    """Do one task; never raises for bad input (that is an outcome)."""
+    from .cli import compress_file, decompress_file
+
+    target = Path(task.target)
+    if target.exists() and not task.options.get("force"):
+        return Outcome(task, "skipped", "output exists")
+    try:
+        work = compress_file if task.command == "compress" else decompress_file
+        message = work(Path(task.source), target, **task.options)
+    except HybridCodecError as error:
+        return Outcome(task, "failed", str(error))
+    except OSError as error:
+        return Outcome(task, "failed", f"{error.strerror or error}")
+    return Outcome(task, "done", message)
+
+
+def _init_worker(threads: int) -> None:
+    """Size each worker's thread pools so that N workers do not oversubscribe the cores."""
+    os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def run_tasks(tasks: list[Task], jobs: int = 1, scheduler: str | None = None, progress: bool = True):
+    """Yield an Outcome per task as it finishes: here, over ``jobs`` spawned
+    processes, or on the Dask scheduler at ``scheduler``."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(tasks), unit="file", disable=not progress or len(tasks) < 2)
+    try:
+        if scheduler:
+            try:
+                from dask.distributed import Client, as_completed
+            except ImportError:
+                raise HybridCodecError("--scheduler needs Dask: pip install 'hybridcodec[distributed]'") from None
+            with Client(scheduler) as client:
+                for future in as_completed(client.map(run_task, tasks, pure=False)):
+                    bar.update(1)
+                    yield future.result()
+        elif jobs > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            threads = max(1, (os.cpu_count() or 1) // jobs)
+            context = multiprocessing.get_context("spawn")  # no forked TensorFlow state
+            with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
+                                     initargs=(threads,)) as pool:
+                for future in as_completed([pool.submit(run_task, t) for t in tasks]):
+                    bar.update(1)
+                    yield future.result()
+        else:
+            for task in tasks:
+                outcome = run_task(task)
+                bar.update(1)
+                yield outcome
+    finally:
+        bar.close()
+
+
+def summary(outcomes: list[Outcome]) -> str:
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("done", "skipped", "failed")}
+    lines = [f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed"]
+    lines += [f"  failed: {o.task.source}: {o.message}" for o in outcomes if o.status == "failed"]
+    return "\n".join(lines)
