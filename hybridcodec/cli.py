@@ -74,12 +74,17 @@ def _add_compress(sub):
     p.add_argument("--pre-model", help="your own pre-processing .keras model (ComCNN contract)")
     p.add_argument("--post-model", help="your own restoration .keras model to record in the file")
     p.add_argument("--keep-metadata", action="store_true", help="keep EXIF metadata (the ICC profile is always kept)")
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--target-size", help="best file not over this size (e.g. 30KB); searches quality and scale")
+    target.add_argument("--target-bpp", type=float, help="best file not over this many bits per pixel")
+    target.add_argument("--target-psnr", type=float, help="smallest file whose restored image reaches this PSNR (dB)")
     _add_batch_options(p)
     p.set_defaults(func=_run_files, suffix=".hc")
 
 
 def compress_file(source: Path, output: Path, force=False, codec="webp", quality=50, scale="auto",
-                  pre_model=None, post_model=None, keep_metadata=False, max_pixels=None) -> str:
+                  pre_model=None, post_model=None, keep_metadata=False, max_pixels=None,
+                  target_size=None, target_bpp=None, target_psnr=None) -> str:
     """Compress one file; returns the line to print. Raises HybridCodecError."""
     from .container import DEFAULT_MAX_PIXELS, describe
     from .images import load_image
@@ -90,11 +95,20 @@ def compress_file(source: Path, output: Path, force=False, codec="webp", quality
     image = load_image(source, max_pixels=max_pixels)
     for warning in image.warnings:
         print(f"hybridcodec: warning: {warning}", file=sys.stderr)
-    encoded = encode(
-        image.pixels, codec, quality, scale if scale == "auto" else int(scale), pre_model=pre_model,
-        post_model=post_model, icc=image.icc, metadata=image.exif if keep_metadata else b"",
-        max_pixels=max_pixels,
-    )
+    options = dict(pre_model=pre_model, post_model=post_model, icc=image.icc,
+                   metadata=image.exif if keep_metadata else b"", max_pixels=max_pixels)
+    if target_size or target_bpp:
+        from .ratecontrol import fit_size, parse_size
+
+        height, width = image.pixels.shape[:2]
+        limit = parse_size(target_size) if target_size else int(target_bpp * width * height / 8)
+        encoded = fit_size(image.pixels, codec, limit, **options)
+    elif target_psnr:
+        from .ratecontrol import reach_psnr
+
+        encoded = reach_psnr(image.pixels, codec, target_psnr, **options)
+    else:
+        encoded = encode(image.pixels, codec, quality, scale if scale == "auto" else int(scale), **options)
     write_atomic(output, encoded.data, force, source)
     info = describe(encoded.hc, len(encoded.data))
     return (f"{source} -> {output}: {info['codec']} quality {info['quality']}, scale {info['scale']}, "
@@ -137,7 +151,9 @@ def _file_options(args) -> dict:
     options = {"force": args.force, "max_pixels": args.max_pixels, "post_model": args.post_model}
     if args.command == "compress":
         options.update(codec=args.codec, quality=args.quality, scale=args.scale,
-                       pre_model=args.pre_model, keep_metadata=args.keep_metadata)
+                       pre_model=args.pre_model, keep_metadata=args.keep_metadata,
+                       target_size=args.target_size, target_bpp=args.target_bpp,
+                       target_psnr=args.target_psnr)
     else:
         options.update(allow_model_mismatch=args.allow_model_mismatch)
     return options

@@ -1,0 +1,94 @@
+"""Rate control: the best file under a size, or the smallest that reaches a PSNR.
+
+Like ``cwebp -size``, a search: for each scale (full and half size), a
+bisection over the quality, each step a real encode (and, for a PSNR target,
+a real decode and restoration). About 7 encodes per scale, so rate control
+takes roughly 14 times a plain encode, more with a PSNR target.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from .errors import HybridCodecError
+from .metrics import psnr
+from .pipeline import Encoded, decode, encode
+
+_UNITS = {"": 1, "B": 1, "KB": 1000, "K": 1000, "KIB": 1024, "MB": 1000**2, "M": 1000**2, "MIB": 1024**2}
+
+
+def parse_size(text: str) -> int:
+    """'30KB' -> 30000, '1.5MiB' -> 1572864, '800' -> 800 (bytes)."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]*)\s*", text)
+    if not match or match.group(2).upper() not in _UNITS:
+        raise HybridCodecError(f"cannot read the size {text!r}: use e.g. 800, 30KB or 1.5MiB")
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+
+
+def _bisect(ok, low=1, high=99):
+    """Largest q in [low, high] with ok(q) true, given ok is true up to a point; None if none."""
+    if not ok(low):
+        return None
+    while low < high:
+        mid = (low + high + 1) // 2
+        if ok(mid):
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def _restored_psnr(image: np.ndarray, encoded: Encoded, **options) -> float:
+    out = decode(encoded.data, post_model=options.get("post_model")).image
+    return psnr(image, out)
+
+
+def fit_size(image, codec: str, max_bytes: int, **options) -> Encoded:
+    """The file of at most ``max_bytes`` with the highest PSNR after restoration."""
+    image = np.asarray(image)
+    best, best_psnr = None, -np.inf
+    for scale in (1, 2):
+        cache = {}
+
+        def encoded(q, scale=scale, cache=cache):
+            if q not in cache:
+                cache[q] = encode(image, codec, q, scale, **options)
+            return cache[q]
+
+        q = _bisect(lambda q: len(encoded(q).data) <= max_bytes)
+        if q is None:
+            continue
+        value = _restored_psnr(image, encoded(q), **options)
+        if value > best_psnr:
+            best, best_psnr = encoded(q), value
+    if best is None:
+        raise HybridCodecError(f"no {codec} file of this image fits in {max_bytes} bytes")
+    return best
+
+
+def reach_psnr(image, codec: str, target_db: float, **options) -> Encoded:
+    """The smallest file whose restored image reaches ``target_db`` PSNR."""
+    image = np.asarray(image)
+    best = None
+    for scale in (1, 2):
+        cache = {}
+
+        def value(q, scale=scale, cache=cache):
+            if q not in cache:
+                enc = encode(image, codec, q, scale, **options)
+                cache[q] = (enc, _restored_psnr(image, enc, **options))
+            return cache[q]
+
+        # largest q that still misses the target, plus one, is the smallest that reaches it
+        if value(99)[1] < target_db:
+            continue
+        below = _bisect(lambda q: value(q)[1] < target_db)
+        q = 1 if below is None else below + 1
+        candidate = value(q)[0]
+        if best is None or len(candidate.data) < len(best.data):
+            best = candidate
+    if best is None:
+        raise HybridCodecError(f"{codec} cannot reach {target_db} dB PSNR on this image")
+    return best

@@ -1,0 +1,59 @@
+import pytest
+from PIL import Image
+
+import hybridcodec
+from hybridcodec import HybridCodecError
+from hybridcodec.cli import main
+from hybridcodec.container import unpack
+from hybridcodec.metrics import psnr
+from hybridcodec.ratecontrol import fit_size, parse_size, reach_psnr
+
+
+@pytest.mark.parametrize("text,expected", [("800", 800), ("30KB", 30000), ("2kib", 2048), ("1.5MB", 1500000)])
+def test_parse_size(text, expected):
+    assert parse_size(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["", "KB", "12 parsecs", "-3KB"])
+def test_parse_size_refuses(bad):
+    with pytest.raises(HybridCodecError):
+        parse_size(bad)
+
+
+@pytest.mark.parametrize("codec", ["jpeg", "webp"])
+def test_fit_size_is_the_best_file_not_over_the_limit(photo, codec):
+    limit = 2500
+    encoded = fit_size(photo, codec, limit)
+    assert len(encoded.data) <= limit
+    header = encoded.hc.header
+    if header.quality < 99:  # one quality step more at the same scale would not fit
+        bigger = hybridcodec.compress(photo, codec, header.quality + 1, header.scale)
+        assert len(bigger) > limit
+
+
+def test_fit_size_impossible(photo):
+    with pytest.raises(HybridCodecError, match="fits"):
+        fit_size(photo, "jpeg", 100)
+
+
+def test_reach_psnr_is_the_smallest_that_reaches_it(photo):
+    target = 31.0
+    encoded = reach_psnr(photo, "webp", target)
+    assert psnr(photo, hybridcodec.decompress(encoded.data)) >= target
+    header = encoded.hc.header
+    if header.quality > 1:
+        smaller = hybridcodec.compress(photo, "webp", header.quality - 1, header.scale)
+        assert psnr(photo, hybridcodec.decompress(smaller)) < target
+
+
+def test_cli_target_options(tmp_path, photo):
+    src = tmp_path / "x.png"
+    Image.fromarray(photo).save(src)
+    assert main(["compress", str(src), "--codec", "jpeg", "--target-size", "3KB", "-q"]) == 0
+    assert (tmp_path / "x.hc").stat().st_size <= 3000
+    assert main(["compress", str(src), "--target-bpp", "1.0", "-f", "-q"]) == 0
+    assert (tmp_path / "x.hc").stat().st_size * 8 <= 1.0 * photo.shape[0] * photo.shape[1]
+    assert main(["compress", str(src), "--codec", "avif", "--target-psnr", "30", "-f", "-q"]) == 0
+    assert unpack((tmp_path / "x.hc").read_bytes()).header.codec == "avif"
+    with pytest.raises(SystemExit):
+        main(["compress", str(src), "--target-bpp", "1", "--target-psnr", "30"])
