@@ -14,8 +14,9 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/hybridcodec demo
 
+# The notebooks run too, with small settings and scikit-image's images.
 test: $(STAMP)
-	$(PY) -m pytest -q
+	HYBRIDCODEC_NOTEBOOK_SMALL=1 $(PY) -m pytest -q tests --nbmake notebooks
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
