@@ -249,3 +249,45 @@ def cost_table(stream=print) -> list[dict]:
         rows.append(row)
         stream(f"| {name} | {row['params']:,} | {row['flops_per_pixel']:,} | {row['ms_768x512']} |")
     return rows
+
+
+# --------------------------------------------------------------------------
+# Large images: peak memory and time against pixel count
+# --------------------------------------------------------------------------
+
+_LARGE_CHILD = """
+import sys, time, resource, numpy as np, hybridcodec
+from skimage import data
+megapixels, codec, quality = float(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+side = int((megapixels * 1e6 / 1.5) ** 0.5)
+width, height = int(side * 1.5), side
+tile = data.astronaut()
+image = np.tile(tile, (height // 512 + 1, width // 512 + 1, 1))[:height, :width]
+image = np.ascontiguousarray(image)
+start = time.perf_counter(); blob = hybridcodec.compress(image, codec, quality)
+encoded = time.perf_counter(); out = hybridcodec.decompress(blob)
+decoded = time.perf_counter()
+assert out.shape == image.shape
+print(width, height, len(blob), encoded - start, decoded - encoded,
+      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def large_images(megapixels=(1, 12, 50), codec="jpeg", quality=30, stream=print) -> list[dict]:
+    """Compress and decompress synthetic images of each size in a fresh process;
+    print peak RSS and seconds (the networks run tiled, so memory stays flat)."""
+    import subprocess
+    import sys
+
+    rows = []
+    stream(f"{'MP':>5} {'size':>12} {'bpp':>6} {'encode s':>9} {'decode s':>9} {'peak RSS MB':>12}")
+    for mp in megapixels:
+        result = subprocess.run([sys.executable, "-c", _LARGE_CHILD, str(mp), codec, str(quality)],
+                                capture_output=True, text=True, check=True)
+        width, height, size, enc, dec, rss = result.stdout.split()
+        row = {"megapixels": mp, "width": int(width), "height": int(height), "bytes": int(size),
+               "encode_s": float(enc), "decode_s": float(dec), "peak_rss_mb": float(rss)}
+        rows.append(row)
+        stream(f"{mp:>5} {width + 'x' + height:>12} {8 * row['bytes'] / (row['width'] * row['height']):6.3f} "
+               f"{row['encode_s']:9.2f} {row['decode_s']:9.2f} {row['peak_rss_mb']:12.0f}")
+    return rows

@@ -332,6 +332,23 @@ def _costs(args) -> int:
     return 0
 
 
+def _add_large(sub):
+    p = sub.add_parser("bench-large", help="peak memory and time at 1, 12 and 50 megapixels",
+                       description="Compress and decompress synthetic images of growing size, each in "
+                       "a fresh process, and print peak RSS and seconds.")
+    p.add_argument("--megapixels", type=float, nargs="+", default=[1, 12, 50])
+    p.add_argument("--codec", choices=CODEC_CHOICES[:-1], default="jpeg")
+    p.add_argument("--quality", type=int, default=30)
+    p.set_defaults(func=_large)
+
+
+def _large(args) -> int:
+    from .bench import large_images
+
+    large_images(args.megapixels, args.codec, args.quality)
+    return 0
+
+
 def _add_demo(sub):
     p = sub.add_parser("demo", help="compress one image with every codec, plain against hybridcodec")
     p.add_argument("image", nargs="?", default=None, help="image (default: the bundled sample)")
@@ -359,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench(sub)
     _add_zoo(sub)
     _add_costs(sub)
+    _add_large(sub)
     _add_demo(sub)
     return parser
 
