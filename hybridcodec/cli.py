@@ -233,6 +233,7 @@ def _add_train(sub):
     p.add_argument("--val-every", type=int, default=500, help="steps between validations")
     p.add_argument("--depth", type=int, help="reccnn: number of conv layers")
     p.add_argument("--width", type=int, help="reccnn: channels per layer")
+    p.add_argument("--init", default="", help="start from this .keras restoration model (warm start)")
     p.add_argument("--distribute", action="store_true",
                    help="train under tf.distribute.MirroredStrategy (all local GPUs)")
     p.add_argument("--out", default="runs/default", help="run folder: checkpoint, log, weights, card")
@@ -248,7 +249,7 @@ def _train(args) -> int:
         loss=args.loss, scale=args.scale, minutes=args.minutes, steps=args.steps,
         rounds=args.rounds, batch=args.batch, crop=args.crop, lr=args.lr, seed=args.seed,
         out=args.out, qualities=args.qualities or [], val_every=args.val_every,
-        model_kwargs=model_kwargs, distribute=args.distribute,
+        model_kwargs=model_kwargs, distribute=args.distribute, init=args.init,
     )
     card = train(config, log=lambda message: print(message, file=sys.stderr))
     print(card)

@@ -72,6 +72,7 @@ class TrainConfig:
     val_every: int = 500
     model_kwargs: dict = field(default_factory=dict)
     distribute: bool = False
+    init: str = ""  # .keras restoration model to start from (layers whose shapes match)
 
     def __post_init__(self):
         if self.mode not in ("post", "joint"):
@@ -213,6 +214,25 @@ def _apply(model, batch_images, quality=None):
     return outputs
 
 
+def init_from(model, path) -> int:
+    """Copy weights from the model saved at ``path`` into ``model``, layer by layer
+    in order, wherever the shapes match (a warm start from another codec's
+    network). Returns how many layers were copied."""
+    import keras
+
+    from . import models  # noqa: F401  (registers the classes)
+
+    source = keras.models.load_model(path, safe_mode=True, compile=False)
+    donors = [layer for layer in source.layers if layer.weights]
+    copied = 0
+    for layer, donor in zip([layer for layer in model.layers if layer.weights], donors):
+        weights = donor.get_weights()
+        if [w.shape for w in weights] == [w.shape for w in layer.get_weights()]:
+            layer.set_weights(weights)
+            copied += 1
+    return copied
+
+
 def _strategy(distribute: bool):
     """MirroredStrategy over the local GPUs (or, with none, the logical CPUs:
     that is how the tests exercise it), else the default no-op strategy."""
@@ -257,6 +277,8 @@ class Trainer:
             if self.pre is not None:
                 self.pre_opt = keras.optimizers.Adam(schedule)
                 self.pre_opt.build(self.pre.trainable_variables)
+        if config.init:
+            self.log(f"initialised {init_from(self.post, config.init)} layers from {config.init}")
         self.step = 0
         self.history: list[dict] = []
         self._build_steps()

@@ -126,3 +126,14 @@ def test_distribute_on_two_logical_cpus(tmp_path):
     """)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-3000:]
+
+
+def test_warm_start_copies_matching_layers(tmp_path):
+    from hybridcodec.models import RecCNN
+
+    donor = RecCNN(scale=1, **TINY_MODEL)
+    donor.set_weights([w + 0.5 for w in donor.get_weights()])
+    donor.save(tmp_path / "donor.keras")
+    trainer = Trainer(tiny_config(tmp_path, scale=1, init=str(tmp_path / "donor.keras")))
+    for a, b in zip(trainer.post.get_weights(), donor.get_weights()):
+        np.testing.assert_array_equal(a, b)
