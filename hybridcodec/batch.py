@@ -33,7 +33,7 @@ class Outcome:
 
 def expand_inputs(inputs, command: str) -> list[Path]:
     """Files as given, folders as the files in them that the command takes."""
-    suffixes = {".hc"} if command == "decompress" else IMAGE_SUFFIXES
+    suffixes = {".hc", ".jpg", ".jpeg", ".webp", ".avif", ".jxl"} if command == "decompress" else IMAGE_SUFFIXES
     paths = []
     for item in map(Path, inputs):
         if item.is_dir():
@@ -44,7 +44,12 @@ def expand_inputs(inputs, command: str) -> list[Path]:
 
 
 def plan(inputs, command: str, outdir, options: dict) -> list[Task]:
-    suffix = ".hc" if command == "compress" else ".png"
+    from .native import EXTENSIONS
+
+    if command == "decompress":
+        suffix = ".png"
+    else:
+        suffix = ".hc" + EXTENSIONS[options["codec"]] if options.get("native") else ".hc"
     tasks = []
     for source in expand_inputs(inputs, command):
         folder = Path(outdir) if outdir else source.parent

@@ -74,6 +74,9 @@ def _add_compress(sub):
     p.add_argument("--pre-model", help="your own pre-processing .keras model (ComCNN contract)")
     p.add_argument("--post-model", help="your own restoration .keras model to record in the file")
     p.add_argument("--keep-metadata", action="store_true", help="keep EXIF metadata (the ICC profile is always kept)")
+    p.add_argument("--native", action="store_true",
+                   help="write a standard .jpg/.webp/.avif/.jxl that any viewer opens, with the "
+                   "hybridcodec header inside (default output: IN.hc.EXT; scale 1 unless --scale 2)")
     target = p.add_mutually_exclusive_group()
     target.add_argument("--target-size", help="best file not over this size (e.g. 30KB); searches quality and scale")
     target.add_argument("--target-bpp", type=float, help="best file not over this many bits per pixel")
@@ -84,7 +87,7 @@ def _add_compress(sub):
 
 def compress_file(source: Path, output: Path, force=False, codec="webp", quality=50, scale="auto",
                   pre_model=None, post_model=None, keep_metadata=False, max_pixels=None,
-                  target_size=None, target_bpp=None, target_psnr=None) -> str:
+                  target_size=None, target_bpp=None, target_psnr=None, native=False) -> str:
     """Compress one file; returns the line to print. Raises HybridCodecError."""
     from .container import DEFAULT_MAX_PIXELS, describe
     from .images import load_image
@@ -96,7 +99,7 @@ def compress_file(source: Path, output: Path, force=False, codec="webp", quality
     for warning in image.warnings:
         print(f"hybridcodec: warning: {warning}", file=sys.stderr)
     options = dict(pre_model=pre_model, post_model=post_model, icc=image.icc,
-                   metadata=image.exif if keep_metadata else b"", max_pixels=max_pixels)
+                   metadata=image.exif if keep_metadata else b"", max_pixels=max_pixels, native=native)
     if target_size or target_bpp:
         from .ratecontrol import fit_size, parse_size
 
@@ -119,7 +122,10 @@ def _add_decompress(sub):
     p = sub.add_parser("decompress", help="decode .hc files to PNG",
                        description="Decode .hc files, restore them and write PNGs. Many files or "
                        "folders can be given: existing outputs are then skipped unless --force.")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help=".hc files or folders")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help=".hc files, native or plain .jpg/.webp/.avif/.jxl files, or folders")
+    p.add_argument("--quality", type=int, help="quality of a plain WebP/AVIF/JPEG XL file "
+                   "(read from a JPEG's tables, and from the header of .hc and native files)")
     p.add_argument("--post-model", help="restoration .keras model to use instead of the installed one")
     p.add_argument("--allow-model-mismatch", action="store_true",
                    help="accept a --post-model whose weights differ from the one the file names")
@@ -128,7 +134,7 @@ def _add_decompress(sub):
 
 
 def decompress_file(source: Path, output: Path, force=False, post_model=None,
-                    allow_model_mismatch=False, max_pixels=None) -> str:
+                    allow_model_mismatch=False, max_pixels=None, quality=None) -> str:
     """Decompress one file; returns the line to print. Raises HybridCodecError."""
     import io
 
@@ -139,7 +145,7 @@ def decompress_file(source: Path, output: Path, force=False, post_model=None,
     check_output(output, source, force)
     decoded = decode(_read_bytes(source), post_model=post_model,
                      max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
-                     allow_model_mismatch=allow_model_mismatch)
+                     allow_model_mismatch=allow_model_mismatch, quality=quality)
     buffer = io.BytesIO()
     save_png(buffer, decoded.image, decoded.hc.icc, decoded.hc.metadata)
     write_atomic(output, buffer.getvalue(), force, source)
@@ -153,21 +159,32 @@ def _file_options(args) -> dict:
         options.update(codec=args.codec, quality=args.quality, scale=args.scale,
                        pre_model=args.pre_model, keep_metadata=args.keep_metadata,
                        target_size=args.target_size, target_bpp=args.target_bpp,
-                       target_psnr=args.target_psnr)
+                       target_psnr=args.target_psnr, native=args.native)
     else:
-        options.update(allow_model_mismatch=args.allow_model_mismatch)
+        options.update(allow_model_mismatch=args.allow_model_mismatch, quality=args.quality)
     return options
+
+
+def default_output(source: Path, args) -> Path:
+    """x.png -> x.hc; with --native, x.png -> x.hc.webp; x.hc (or x.hc.webp) -> x.png / x.hc.png."""
+    if getattr(args, "native", False):
+        from .native import EXTENSIONS
+
+        return source.with_suffix(".hc" + EXTENSIONS[args.codec])
+    return source.with_suffix(args.suffix)
 
 
 def _run_files(args) -> int:
     from . import batch
 
+    if getattr(args, "native", False) and args.codec == "png":
+        raise HybridCodecError("--native needs a lossy codec: jpeg, webp, avif or jpegxl")
     options = _file_options(args)
     single = (len(args.inputs) == 1 and not Path(args.inputs[0]).is_dir()
               and not (args.output and Path(args.output).is_dir()))
     if single:  # one file: errors are errors (exit 1), the output name may be given
         source = Path(args.inputs[0])
-        output = Path(args.output) if args.output else source.with_suffix(args.suffix)
+        output = Path(args.output) if args.output else default_output(source, args)
         work = compress_file if args.command == "compress" else decompress_file
         message = work(source, output, **options)
         if not args.quiet:

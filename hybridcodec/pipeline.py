@@ -10,13 +10,15 @@ TensorFlow is imported only when a network actually runs.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import codecs, zoo
-from .container import DEFAULT_MAX_PIXELS, HCFile, Header, ModelRef, check_dimensions, pack, unpack
+from . import native as native_format
+from .container import DEFAULT_MAX_PIXELS, HCFile, Header, ModelRef, check_dimensions, pack, sniff, unpack
 from .errors import HybridCodecError
 from .resize import area_downscale, bicubic_upscale, coded_size
 
@@ -175,9 +177,16 @@ def encode(
     icc: bytes = b"",
     metadata: bytes = b"",
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    native: bool = False,
 ) -> Encoded:
     """compress, also returning the parsed file (for ``info``-style reporting)."""
     backend = codecs.get_codec(codec)
+    if native and not backend.lossy:
+        raise HybridCodecError("--native needs a lossy codec: jpeg, webp, avif or jpegxl")
+    if native and scale == "auto":
+        scale = 1  # a viewer shows a native file as it is: full size
+    elif native and int(scale) == 2:
+        warnings.warn("a native file at scale 2 shows at half size in other viewers", stacklevel=2)
     rgb, alpha, channels, bits = split_image(image)
     height, width = rgb.shape[:2]
     check_dimensions(width, height, max_pixels)
@@ -213,6 +222,9 @@ def encode(
     alpha_payload = codecs.get_codec("png").encode_plane(alpha) if alpha is not None else b""
     header = Header(codec, quality, width, height, channels, use_scale, bits, refs)
     hc = HCFile(header, payload, alpha_payload, bytes(icc or b""), bytes(metadata or b""))
+    if native:
+        blob = pack(HCFile(header, b"", hc.alpha, hc.icc, hc.metadata))
+        return Encoded(native_format.embed(codec, payload, blob, coded_w, coded_h), hc)
     return Encoded(pack(hc), hc)
 
 
@@ -222,7 +234,8 @@ def compress(image: np.ndarray, codec: str = DEFAULT_CODEC, quality: int = DEFAU
     to the bytes of a ``.hc`` file. Raises HybridCodecError on bad input.
 
     ``options``: pre_model, post_model (a ``.keras`` path or Keras model),
-    icc, metadata (bytes stored as they are), max_pixels.
+    icc, metadata (bytes stored as they are), max_pixels, native (a standard
+    JPEG/WebP/AVIF/JPEG XL file with the header inside, see native.py).
     """
     return encode(image, codec, quality, scale, **options).data
 
@@ -233,10 +246,45 @@ class Decoded:
     hc: HCFile
 
 
+def read_file(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, quality: int | None = None) -> HCFile:
+    """Parse a ``.hc`` file, a native file with a hybridcodec header, or a plain
+    JPEG/WebP/AVIF/JPEG XL file (whose quality is estimated from a JPEG's
+    quantization tables, or must be given)."""
+    data = bytes(data)
+    if sniff(data) or native_format.sniff(data) is None:
+        return unpack(data, max_pixels)
+    codec, payload, blob = native_format.extract(data)
+    if blob is not None:
+        hc = unpack(blob, max_pixels)
+        if hc.header.codec != codec:
+            raise HybridCodecError(f"header says {hc.header.codec} but the file is {codec}")
+        hc.payload = payload
+        return hc
+    # A plain file: restore it with the network that serves its codec and quality.
+    if quality is None and codec == "jpeg":
+        quality = native_format.jpeg_quality(data)
+    if quality is None:
+        raise HybridCodecError(f"plain {codec} file without a hybridcodec header: give its --quality")
+    decoded = _decode_payload(codecs.get_codec(codec), payload)
+    height, width = decoded.shape[:2]
+    check_dimensions(width, height, max_pixels)
+    quality = codecs.clamp_quality(quality)
+    point = zoo.operating_point(codec, quality, 1)
+    models = [point.post.ref] if point.post is not None else []
+    return HCFile(Header(codec, quality, width, height, 3, 1, 8, models), payload)
+
+
+def _decode_payload(backend, payload: bytes) -> np.ndarray:
+    try:
+        return backend.decode(payload)
+    except Exception as error:  # imagecodecs raises its own error types
+        raise HybridCodecError(f"{backend.name} payload does not decode: {str(error).splitlines()[0]}") from None
+
+
 def decode(data: bytes, pre_model=None, post_model=None, max_pixels: int = DEFAULT_MAX_PIXELS,
-           allow_model_mismatch: bool = False) -> Decoded:
+           allow_model_mismatch: bool = False, quality: int | None = None) -> Decoded:
     """decompress, also returning the parsed file (ICC profile, metadata, header)."""
-    hc = unpack(data, max_pixels)
+    hc = read_file(data, max_pixels, quality)
     h = hc.header
     backend = codecs.get_codec(h.codec)
     needed = h.model("post")
@@ -250,10 +298,7 @@ def decode(data: bytes, pre_model=None, post_model=None, max_pixels: int = DEFAU
             )
     elif needed is not None:
         model = zoo.resolve(needed)
-    try:
-        decoded = backend.decode(hc.payload)
-    except Exception as error:  # imagecodecs raises its own error types
-        raise HybridCodecError(f"{h.codec} payload does not decode: {str(error).splitlines()[0]}") from None
+    decoded = _decode_payload(backend, hc.payload)
     coded_w, coded_h = coded_size(h.width, h.height, h.scale)
     if decoded.shape[:2] != (coded_h, coded_w):
         raise HybridCodecError(
@@ -272,11 +317,12 @@ def decode(data: bytes, pre_model=None, post_model=None, max_pixels: int = DEFAU
 
 
 def decompress(data: bytes, **options) -> np.ndarray:
-    """Decode the bytes of a ``.hc`` file to a uint8 array with the original's
+    """Decode the bytes of a ``.hc`` file (or of a native or plain codec file) to a uint8 array with the original's
     channel count: (H, W) gray, (H, W, 2) gray+alpha, (H, W, 3) RGB or (H, W, 4) RGBA.
     Raises HybridCodecError on a corrupt, truncated or refused file.
 
     ``options``: post_model (a ``.keras`` path or Keras model to use instead of
-    the one the file names), max_pixels, allow_model_mismatch.
+    the one the file names), max_pixels, allow_model_mismatch, quality (of a
+    plain WebP/AVIF/JPEG XL file).
     """
     return decode(data, **options).image
