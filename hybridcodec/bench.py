@@ -42,6 +42,8 @@ class Point:
     decode_s: float
     scale: int = 1
     path: str = ""
+    header_bytes: int = 0  # bytes of the file that are not the codec's payload
+    pixels: int = 0
 
     def row(self):
         return [self.bpp, self.psnr, self.ms_ssim, self.encode_s, self.decode_s]
@@ -72,7 +74,8 @@ def code_hybrid(rgb: np.ndarray, codec: str, quality: int, name: str = "", scale
     post = header.model("post")
     path = f"scale {header.scale}, " + (f"post {post.name}" if post else "classical")
     point = Point(name, "hybrid", quality, bpp(len(encoded.data), w, h), psnr(rgb, out),
-                  ms_ssim(rgb, out), t1 - t0, t2 - t1, header.scale, path)
+                  ms_ssim(rgb, out), t1 - t0, t2 - t1, header.scale, path,
+                  len(encoded.data) - len(encoded.hc.payload), w * h)
     return point, out
 
 
@@ -127,9 +130,9 @@ def write_results(points, codec, qualities, out: Path, folder) -> dict:
         (out / f"{codec}-{method}.json").write_text(json.dumps(doc, indent=1))
     with open(out / f"{codec}-per-image.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["image", "method", "quality", "scale", "path", *FIELDS])
+        writer.writerow(["image", "method", "quality", "scale", "path", "header_bytes", *FIELDS])
         for p in points:
-            writer.writerow([p.image, p.method, p.quality, p.scale, p.path, *p.row()])
+            writer.writerow([p.image, p.method, p.quality, p.scale, p.path, p.header_bytes, *p.row()])
     summary = {
         "codec": codec,
         "images": str(folder),
@@ -137,6 +140,9 @@ def write_results(points, codec, qualities, out: Path, folder) -> dict:
         "bd_rate_psnr_percent": bd_rate(plain["bpp"], plain["psnr-rgb"], hybrid["bpp"], hybrid["psnr-rgb"]),
         "bd_psnr_db": bd_psnr(plain["bpp"], plain["psnr-rgb"], hybrid["bpp"], hybrid["psnr-rgb"]),
         "bd_rate_ms_ssim_percent": bd_rate(plain["bpp"], plain["ms-ssim-rgb"], hybrid["bpp"], hybrid["ms-ssim-rgb"]),
+        # what the .hc header costs: bytes per file and their share of the hybrid bpp
+        "header_bytes_mean": float(np.mean([p.header_bytes for p in points if p.method == "hybrid"])),
+        "header_bpp_mean": float(np.mean([8 * p.header_bytes / p.pixels for p in points if p.method == "hybrid"])),
         "mean_decoding_time_s": {"plain": float(np.mean(plain["decoding_time"])),
                                  "hybrid": float(np.mean(hybrid["decoding_time"]))},
         "mean_encoding_time_s": {"plain": float(np.mean(plain["encoding_time"])),

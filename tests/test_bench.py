@@ -1,0 +1,38 @@
+import json
+
+import numpy as np
+from PIL import Image
+
+from hybridcodec import bench
+from hybridcodec.cli import main
+
+
+def test_bench_writes_compressai_json_csv_plot_and_bd_rate(tmp_path, photo):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(np.roll(photo, 11 * i, axis=1)).save(folder / f"{i}.png")
+    out = tmp_path / "results"
+    assert main(["bench", str(folder), "--codec", "jpeg", "--qualities", "10", "30", "50", "70", "90",
+                 "--out", str(out)]) == 0
+    for method in ("plain", "hybrid"):
+        doc = json.loads((out / f"jpeg-{method}.json").read_text())
+        assert doc["name"] == f"jpeg-{method}"
+        assert set(doc["results"]) == {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"}
+        assert len(doc["results"]["bpp"]) == 5
+        assert doc["results"]["bpp"] == sorted(doc["results"]["bpp"]) or method == "hybrid"
+    rows = (out / "jpeg-per-image.csv").read_text().splitlines()
+    assert len(rows) == 1 + 2 * 5 * 2
+    summary = json.loads((out / "jpeg-summary.json").read_text())
+    assert summary["bd_rate_psnr_percent"] is not None
+    assert 40 < summary["header_bytes_mean"] < 200
+    assert (out / "jpeg-rd.png").stat().st_size > 1000
+
+
+def test_demo_prints_every_codec(capsys):
+    points = bench.demo(bench.Path(bench.__file__).parent / "samples" / "astronaut.png")
+    assert {p.method for p in points} == {"plain", "hybrid"}
+    assert len(points) == 2 * 2 * 4
+    out = capsys.readouterr().out
+    for codec in ("jpeg", "webp", "avif", "jpegxl"):
+        assert codec in out
