@@ -234,8 +234,9 @@ def standard_models() -> dict:
     from .models import ARCNN, ARCNNASPP, ComCNN, RecCNN
 
     return {
-        "RecCNN default (scale 1)": lambda: RecCNN(scale=1),
-        "RecCNN default (scale 2)": lambda: RecCNN(scale=2),
+        "RecCNN default 8x32 (scale 1)": lambda: RecCNN(scale=1),
+        "RecCNN default 8x32 (scale 2)": lambda: RecCNN(scale=2),
+        "RecCNN half resolution 10x64 (scale 1)": lambda: RecCNN(scale=1, depth=10, width=64, half_resolution=True),
         "RecCNN.paper() (scale 2)": lambda: RecCNN.paper(scale=2),
         "RecCNN.paper() (scale 1)": lambda: RecCNN.paper(scale=1),
         "ARCNN (scale 1)": lambda: ARCNN(scale=1),

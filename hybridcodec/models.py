@@ -220,28 +220,30 @@ class ComCNN(_ConfiguredModel):
 @keras.saving.register_keras_serializable(PACKAGE)
 class RecCNN(_ConfiguredModel):
     """Reconstruction CNN of Jiang et al. 2017 (arXiv 1708.00838), section 3.2,
-    sized for a 2-core CPU by default.
-
-    ``RecCNN.paper()`` is the paper's network, at full output resolution::
+    sized for a 2-core CPU by default::
 
         bicubic upsample (scale 2) -> [image, quality plane]
-        conv 3x3x64 + ReLU
-        18 x (conv 3x3x64 + BatchNorm + ReLU)
-        conv 3x3x3  -> residual added to the upsampled image
+        conv 3x3 x width + ReLU
+        (depth - 2) x (conv 3x3 x width [+ BatchNorm] + ReLU)
+        conv 3x3x3 (zero-initialised) -> residual added to the upsampled image
 
-    The default (``fast=True``) does the same work at half the output
-    resolution: the full-size estimate is folded into channels with a pixel
-    unshuffle (scale 1) or taken as is (scale 2, where the decoded image is
-    already at half size), a stack of ``depth`` 3x3 convolutions of ``width``
-    channels runs there, and a pixel shuffle (Shi et al. 2016) unfolds the
-    residual to full size. That is a quarter of the multiply-adds per output
-    pixel, which is what lets a useful network restore 768x512 in ~0.2 s here.
+    ``RecCNN.paper()`` is the paper's network: depth 20, width 64, batch norm.
+    It restores 768x512 in about 2.6 s here; the default (depth 8, width 32,
+    no batch norm) in about 0.2 s.
+
+    ``half_resolution=True`` runs the stack at half the output resolution
+    (pixel unshuffle in, pixel shuffle out, Shi et al. 2016), a quarter of the
+    multiply-adds per layer. Measured on JPEG (600 steps each, same data and
+    seed, gain over the decoded image on validation crops at quality
+    10/30/50): half resolution 10x64 +0.28/+0.15/+0.12 dB, full resolution
+    8x32 +0.63/+0.71/+0.71 dB, at the same restore time. Block artefacts are
+    a full-resolution pattern, so the default stays at full resolution.
     """
 
-    def _build(self, scale=1, depth=10, width=64, fast=True, batch_norm=False):
+    def _build(self, scale=1, depth=8, width=32, half_resolution=False, batch_norm=False):
         decoded, quality = _restoration_inputs()
         base = _upsampled_base(decoded, scale)
-        if fast:
+        if half_resolution:
             if scale == 1:
                 padded = PadToMultiple(2)(base)
                 x = PixelUnshuffle(2)(padded)
@@ -259,7 +261,7 @@ class RecCNN(_ConfiguredModel):
                 x = layers.BatchNormalization()(x)
             x = layers.ReLU()(x)
         residual = _conv(out_channels, kernel_initializer="zeros")(x)
-        if fast:
+        if half_resolution:
             residual = PixelShuffle(2)(residual)
         restored = layers.Add()([padded, residual])
         return [decoded, quality], CropLike(scale)([restored, decoded])
@@ -267,7 +269,7 @@ class RecCNN(_ConfiguredModel):
     @classmethod
     def paper(cls, scale=2):
         """The configuration of the paper: 20 layers of 3x3x64 with batch norm, full resolution."""
-        return cls(scale=scale, depth=20, width=64, fast=False, batch_norm=True)
+        return cls(scale=scale, depth=20, width=64, batch_norm=True)
 
 
 @keras.saving.register_keras_serializable(PACKAGE)

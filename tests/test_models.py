@@ -9,7 +9,9 @@ from hybridcodec.models import ARCNN, ARCNNASPP, ComCNN, RecCNN, weights_sha256 
 RESTORATION = [
     lambda: RecCNN(scale=1, depth=4, width=16),
     lambda: RecCNN(scale=2, depth=4, width=16),
-    lambda: RecCNN(scale=2, depth=4, width=16, fast=False, batch_norm=True),
+    lambda: RecCNN(scale=2, depth=4, width=16, batch_norm=True),
+    lambda: RecCNN(scale=1, depth=4, width=16, half_resolution=True),
+    lambda: RecCNN(scale=2, depth=4, width=16, half_resolution=True),
     lambda: ARCNN(scale=1),
     lambda: ARCNNASPP(scale=1),
     lambda: ARCNNASPP(scale=2),

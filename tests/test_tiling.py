@@ -25,9 +25,9 @@ def big(photo):
     return np.ascontiguousarray(np.tile(data.astronaut(), (1, 2, 1))[:301, :517])  # odd sizes
 
 
-@pytest.mark.parametrize("make", [lambda: RecCNN(scale=1, depth=6, width=16),
+@pytest.mark.parametrize("make", [lambda: RecCNN(scale=1, depth=6, width=16, half_resolution=True),
                                   lambda: RecCNN(scale=2, depth=6, width=16),
-                                  lambda: RecCNN(scale=2, depth=20, width=8, fast=False),
+                                  lambda: RecCNN(scale=2, depth=20, width=8),
                                   lambda: ARCNNASPP(scale=1)])
 def test_tiled_restoration_matches_whole_image(make, big):
     model = perturbed(make())
