@@ -1,0 +1,72 @@
+"""Short controlled comparisons of restoration networks and losses on JPEG.
+
+Each run trains one configuration for a fixed number of steps (same data,
+seed and schedule), then prints the PSNR gain over the decoded image on
+384x384 centre crops of the first validation photos, per quality:
+
+    python scripts/ablation.py --name full32x8 --kwargs '{"depth": 8, "width": 32}'
+    python scripts/ablation.py --name half64x10 --kwargs '{"depth": 10, "width": 64, "half_resolution": true}'
+    python scripts/ablation.py --name arcnn-aspp --model arcnn-aspp
+    python scripts/ablation.py --name msssim-l1 --loss ms-ssim+l1
+
+One TensorFlow thread per run, so two runs side by side compare fairly.
+"""
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--model", default="reccnn")
+    parser.add_argument("--kwargs", default="{}", help="model config as JSON")
+    parser.add_argument("--loss", default="mse")
+    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--mode", default="post")
+    parser.add_argument("--scale", type=int, default=1)
+    parser.add_argument("--data", default="../shared/data/train")
+    parser.add_argument("--val", default="../shared/data/val")
+    parser.add_argument("--out", default="runs/ablation")
+    args = parser.parse_args()
+
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    from hybridcodec.images import list_images, read_rgb
+    from hybridcodec.metrics import psnr
+    from hybridcodec.resize import bicubic_upscale
+    from hybridcodec.training import TrainConfig, Trainer, _apply
+
+    qualities = [10, 30, 50]
+    config = TrainConfig(codec="jpeg", data=args.data, val="", mode=args.mode, model=args.model,
+                         loss=args.loss, scale=args.scale, steps=args.steps, batch=16, crop=96,
+                         qualities=[10, 20, 30, 40, 50], out=f"{args.out}/{args.name}",
+                         model_kwargs=json.loads(args.kwargs), checkpoint_minutes=999)
+    trainer = Trainer(config, log=lambda message: None)
+    start = time.time()
+    trainer.run()
+    seconds = time.time() - start
+
+    crops = []
+    for path in list_images(args.val)[:7:3]:
+        image = read_rgb(path)
+        h, w = image.shape[:2]
+        crops.append(np.ascontiguousarray(image[h // 2 - 192 : h // 2 + 192, w // 2 - 192 : w // 2 + 192]))
+    coded = trainer.code(crops, qualities)
+    restored = _apply(trainer.post, coded.decoded, coded.quality)
+    gains = {q: [] for q in qualities}
+    for k, decoded in enumerate(coded.decoded):
+        original = coded.originals[coded.image_index[k]]
+        classical = bicubic_upscale(decoded, args.scale, 384, 384)
+        gains[coded.quality[k]].append(psnr(original, restored[k][:384, :384]) - psnr(original, classical))
+    print(json.dumps({"name": args.name, "seconds": round(seconds),
+                      "gain_db": {q: round(float(np.mean(g)), 3) for q, g in gains.items()}}))
+
+
+if __name__ == "__main__":
+    main()
