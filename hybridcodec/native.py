@@ -104,18 +104,18 @@ def jpeg_quality(data: bytes) -> int | None:
             continue
         size = 2 if precision else 1
         values = [int.from_bytes(body[1 + k * size : 1 + (k + 1) * size], "big") for k in range(64)]
-        zigzag = _zigzag()
         table = [0] * 64
-        for k, v in enumerate(values):
-            table[zigzag[k]] = v
-
-        def error(q):
-            scale = 5000 / q if q < 50 else 200 - 2 * q
-            expected = [min(255, max(1, (t * scale + 50) // 100)) for t in _IJG_LUMA]
-            return sum(abs(a - b) for a, b in zip(expected, table))
-
-        return min(range(1, 101), key=error)
+        for k, position in enumerate(_zigzag()):
+            table[position] = values[k]
+        return min(range(1, 101), key=lambda q: _table_distance(table, q))
     return None
+
+
+def _table_distance(table, quality) -> int:
+    """How far a luminance table is from the IJG table scaled to ``quality``."""
+    scale = 5000 / quality if quality < 50 else 200 - 2 * quality
+    expected = [min(255, max(1, (t * scale + 50) // 100)) for t in _IJG_LUMA]
+    return sum(abs(a - b) for a, b in zip(expected, table))
 
 
 def _zigzag():

@@ -249,7 +249,6 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, log=print):
         import keras
-        import tensorflow as tf
 
         from .losses import get_loss
         from .models import RESTORATION_MODELS, ComCNN
@@ -439,7 +438,9 @@ class Trainer:
                 if self.step % config.val_every == 0 or self.step == config.steps:
                     record.update(self.validate())
                     self.log(json.dumps(record))
-                    bar.set_postfix(loss=f"{record['loss']:.4f}", gain=f"{record.get('val_gain_db', 0):+.2f}dB")
+                    if "val_psnr" in record:
+                        bar.set_postfix(loss=f"{record['loss']:.4f}", val_psnr=f"{record['val_psnr']:.2f}dB",
+                                        gain=f"{record['val_gain_db']:+.2f}dB")
                 elif self.step % 20 == 0:
                     bar.set_postfix(loss=f"{record['loss']:.4f}")
                 self.history.append(record)
