@@ -181,6 +181,8 @@ def encode(
 ) -> Encoded:
     """compress, also returning the parsed file (for ``info``-style reporting)."""
     backend = codecs.get_codec(codec)
+    if scale not in ("auto", 1, 2, "1", "2"):
+        raise HybridCodecError(f"scale must be auto, 1 or 2, not {scale!r}")
     if native and not backend.lossy:
         raise HybridCodecError("--native needs a lossy codec: jpeg, webp, avif or jpegxl")
     if native and scale == "auto":
@@ -191,24 +193,21 @@ def encode(
     height, width = rgb.shape[:2]
     check_dimensions(width, height, max_pixels)
     quality = codecs.clamp_quality(quality)
-    if scale not in ("auto", 1, 2, "1", "2"):
-        raise HybridCodecError(f"scale must be auto, 1 or 2, not {scale!r}")
 
-    point = zoo.operating_point(codec, quality, scale)
-    use_scale = point.scale if backend.lossy else 1
     refs: list[ModelRef] = []
-    pre = post = None
+    pre = None
+    if backend.lossy and pre_model is not None:
+        pre, ref = load_user_model(pre_model, "pre")
+        scale = int(pre.get_config().get("scale", 1))  # the pre-processor fixes the scale
+        refs.append(ref)
+    point = zoo.operating_point(codec, quality, scale)
+    use_scale = point.scale
     if backend.lossy:
-        if pre_model is not None:
-            pre, ref = load_user_model(pre_model, "pre")
-            use_scale = int(pre.get_config().get("scale", use_scale))
-            refs.append(ref)
-        elif point.pre is not None:
+        if pre is None and point.pre is not None:
             pre = zoo.load(point.pre)
             refs.append(point.pre.ref)
         if post_model is not None:
-            post, ref = load_user_model(post_model, "post")
-            refs.append(ref)
+            refs.append(load_user_model(post_model, "post")[1])
         elif point.post is not None:
             refs.append(point.post.ref)
 
