@@ -8,6 +8,11 @@ seed and schedule), then prints the PSNR gain over the decoded image on
     python scripts/ablation.py --name half64x10 --kwargs '{"depth": 10, "width": 64, "half_resolution": true}'
     python scripts/ablation.py --name arcnn-aspp --model arcnn-aspp
     python scripts/ablation.py --name msssim-l1 --loss ms-ssim+l1
+    python scripts/ablation.py --name joint-s2 --mode joint --scale 2
+
+It prints, per quality, the gain over the classical path at the same scale,
+and the bpp (codec payload) and PSNR, so that runs which change the rate
+(joint mode: the ComCNN shapes what the codec sees) compare on both axes.
 
 One TensorFlow thread per run, so two runs side by side compare fairly.
 """
@@ -26,6 +31,7 @@ def main():
     parser.add_argument("--kwargs", default="{}", help="model config as JSON")
     parser.add_argument("--loss", default="mse")
     parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--rounds", type=int, default=2, help="joint mode: alternation rounds")
     parser.add_argument("--mode", default="post")
     parser.add_argument("--scale", type=int, default=1)
     parser.add_argument("--data", default="../shared/data/train")
@@ -38,7 +44,7 @@ def main():
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     from hybridcodec.images import list_images, read_rgb
-    from hybridcodec.metrics import psnr
+    from hybridcodec.metrics import bpp, psnr
     from hybridcodec.resize import bicubic_upscale
     from hybridcodec.training import TrainConfig, Trainer, _apply
 
@@ -46,7 +52,7 @@ def main():
     config = TrainConfig(codec="jpeg", data=args.data, val="", mode=args.mode, model=args.model,
                          loss=args.loss, scale=args.scale, steps=args.steps, batch=16, crop=96,
                          qualities=[10, 20, 30, 40, 50], out=f"{args.out}/{args.name}",
-                         model_kwargs=json.loads(args.kwargs), checkpoint_minutes=999)
+                         model_kwargs=json.loads(args.kwargs), checkpoint_minutes=999, rounds=args.rounds)
     trainer = Trainer(config, log=lambda message: None)
     start = time.time()
     trainer.run()
@@ -57,15 +63,19 @@ def main():
         image = read_rgb(path)
         h, w = image.shape[:2]
         crops.append(np.ascontiguousarray(image[h // 2 - 192 : h // 2 + 192, w // 2 - 192 : w // 2 + 192]))
-    coded = trainer.code(crops, qualities)
+    coded = trainer.code(crops, qualities)  # through the trained ComCNN in joint mode
     restored = _apply(trainer.post, coded.decoded, coded.quality)
-    gains = {q: [] for q in qualities}
+    rows = {q: [] for q in qualities}
     for k, decoded in enumerate(coded.decoded):
         original = coded.originals[coded.image_index[k]]
         classical = bicubic_upscale(decoded, args.scale, 384, 384)
-        gains[coded.quality[k]].append(psnr(original, restored[k][:384, :384]) - psnr(original, classical))
+        ours = psnr(original, restored[k][:384, :384])
+        rows[coded.quality[k]].append((bpp(coded.num_bytes[k], 384, 384), ours, ours - psnr(original, classical)))
+    means = {q: np.mean(r, axis=0) for q, r in rows.items()}
     print(json.dumps({"name": args.name, "seconds": round(seconds),
-                      "gain_db": {q: round(float(np.mean(g)), 3) for q, g in gains.items()}}))
+                      "gain_db": {q: round(float(m[2]), 3) for q, m in means.items()},
+                      "bpp": {q: round(float(m[0]), 4) for q, m in means.items()},
+                      "psnr": {q: round(float(m[1]), 3) for q, m in means.items()}}))
 
 
 if __name__ == "__main__":
