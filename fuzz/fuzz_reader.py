@@ -17,7 +17,7 @@ import atheris
 with atheris.instrument_imports():
     import hybridcodec
     from hybridcodec import HybridCodecError
-    from hybridcodec.container import unpack
+    from hybridcodec.pipeline import read_file
 
 
 def test_one_input(data: bytes) -> None:
@@ -30,7 +30,7 @@ def test_one_input(data: bytes) -> None:
         image = hybridcodec.decompress(data, max_pixels=1 << 22)
     except HybridCodecError:
         return
-    header = unpack(data, max_pixels=1 << 22).header
+    header = read_file(data, max_pixels=1 << 22).header
     assert image.shape[:2] == (header.height, header.width)
 
 

@@ -77,6 +77,8 @@ def _jpeg_segments(data):
         if marker == 0xDA:  # start of scan: entropy-coded data follows
             return
         (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        if length < 2:  # malformed: a length counts its own two bytes
+            return
         yield marker, data[pos + 4 : pos + 2 + length]
         pos += 2 + length
 
@@ -97,12 +99,14 @@ def jpeg_quality(data: bytes) -> int | None:
     """Estimate the IJG quality (1-100) of a JPEG from its luminance quantization
     table: the quality whose scaled standard table is closest. None if no table."""
     for marker, body in _jpeg_segments(data):
-        if marker != 0xDB:
+        if marker != 0xDB or not body:
             continue
         precision, table_id = body[0] >> 4, body[0] & 15
         if table_id != 0:
             continue
         size = 2 if precision else 1
+        if len(body) < 1 + 64 * size:
+            return None  # truncated table
         values = [int.from_bytes(body[1 + k * size : 1 + (k + 1) * size], "big") for k in range(64)]
         table = [0] * 64
         for k, position in enumerate(_zigzag()):

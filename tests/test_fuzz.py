@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 import hybridcodec
 from hybridcodec import HybridCodecError
-from hybridcodec.container import MAGIC, unpack
+from hybridcodec.container import MAGIC
+from hybridcodec.pipeline import read_file
 
 SETTINGS = settings(deadline=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 
@@ -28,7 +29,7 @@ def decode_or_refuse(data: bytes):
         assert "\n" not in str(error)
         return None
     assert image.dtype == np.uint8
-    header = unpack(data, max_pixels=1 << 22).header
+    header = read_file(data, max_pixels=1 << 22).header
     assert image.shape[:2] == (header.height, header.width)
     return image
 
@@ -86,3 +87,24 @@ def test_mutated_real_files_with_a_valid_crc(real_files, data):
         position = data.draw(st.integers(9, len(blob) - 1))
         blob[position] = data.draw(st.integers(0, 255))
     decode_or_refuse(bytes(blob) + struct.pack("<I", zlib.crc32(bytes(blob))))
+
+
+def test_atheris_finding_malformed_jpeg_quantization_table():
+    """Found by fuzz/fuzz_reader.py: a DQT segment of length 0 raised IndexError."""
+    import base64
+
+    with pytest.raises(HybridCodecError):
+        hybridcodec.decompress(base64.b64decode("/9j/2wAA29vb29vb29vb29vb2wo="))
+
+
+@SETTINGS
+@given(st.binary(max_size=300))
+def test_random_bytes_after_a_jpeg_marker(tail):
+    decode_or_refuse(b"\xff\xd8\xff" + tail)
+
+
+@SETTINGS
+@given(st.sampled_from([b"RIFF\x00\x00\x00\x00WEBP", b"\x00\x00\x00\x18ftypavif", b"\xff\x0a",
+                        bytes.fromhex("0000000c4a584c200d0a870a")]), st.binary(max_size=300))
+def test_random_bytes_after_other_native_signatures(head, tail):
+    decode_or_refuse(head + tail)
