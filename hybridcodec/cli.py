@@ -326,14 +326,14 @@ def _zoo_add(args) -> int:
 
 
 def _zoo_choose(args) -> int:
-    from .release import choose, evaluate_paths, set_operating_points
+    from .release import choose, describe_table, evaluate_paths, set_operating_points
     from .training import QUALITY_GRID
 
     qualities = args.qualities or QUALITY_GRID[args.codec]
     results = evaluate_paths(args.val, args.codec, qualities)
-    rows = choose(results, qualities)
-    set_operating_points(args.codec, rows, {"images": str(args.val), "results": results})
-    print(json.dumps(rows, indent=1))
+    table = choose(results)
+    set_operating_points(args.codec, table, {"images": str(args.val), "results": results})
+    print("\n".join(describe_table(table)))
     return 0
 
 

@@ -201,7 +201,7 @@ def encode(
         scale = int(pre.get_config().get("scale", 1))  # the pre-processor fixes the scale
         refs.append(ref)
     point = zoo.operating_point(codec, quality, scale)
-    use_scale = point.scale
+    use_scale, quality = point.scale, point.codec_quality
     if backend.lossy:
         if pre is None and point.pre is not None:
             pre = zoo.load(point.pre)

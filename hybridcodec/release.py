@@ -6,9 +6,9 @@
 ``add`` copies a run's weights and model card into ``models/`` and lists them
 in ``models/manifest.json``. ``choose`` codes every validation image at every
 quality on each path (full or half size, classical or with each shipped
-network), and keeps, per quality, the path with the highest PSNR gain over the
-plain codec at the same bpp; where no path gains, the plain codec's own path
-(scale 1, no network). The result replaces the codec's row in the manifest.
+network) and fixes, for every quality 1-99, the path and codec quality with
+the best PSNR within the plain codec's bpp at that quality (see ``choose``).
+The table replaces the codec's entry in the manifest.
 """
 
 from __future__ import annotations
@@ -62,21 +62,23 @@ def _header_bytes(codec: str, width: int, height: int, scale: int, model_name: s
 
 
 def evaluate_paths(folder, codec: str, qualities, progress=True) -> dict:
-    """Mean bpp (whole .hc file) and PSNR per path and quality on ``folder``."""
+    """Mean bpp (whole .hc file) and PSNR per path and codec quality on
+    ``folder``. Half-size paths are also tried at qualities up to 95, since
+    they spend fewer bits at the same quality."""
     from tqdm import tqdm
 
     backend = codecs.get_codec(codec)
     networks = [e for e in zoo.entries() if e.codec == codec and e.role == "post"]
     paths = {"s1-classical": (1, None), "s2-classical": (2, None)}
     paths.update({f"s{e.scale}-{e.name}": (e.scale, e) for e in networks})
-    sums = {p: {q: [] for q in qualities} for p in paths}
+    sums = {p: {q: [] for q in sorted(set(qualities) | {92, 95})} for p in paths}
     images = list_images(folder)
     for path in tqdm(images, desc=f"paths {codec}", disable=not progress):
         rgb = read_rgb(path)
         h, w = rgb.shape[:2]
         for scale in (1, 2):
             compact = area_downscale(rgb, scale)
-            for q in qualities:
+            for q in (qualities if scale == 1 else sorted(set(qualities) | {92, 95})):
                 payload = backend.encode(compact, q)
                 decoded = backend.decode(payload)
                 for name, (path_scale, entry) in paths.items():
@@ -88,39 +90,59 @@ def evaluate_paths(folder, codec: str, qualities, progress=True) -> dict:
                         out = run_post(zoo.load(entry), decoded, q, w, h)
                     size = len(payload) + _header_bytes(codec, w, h, scale, entry.name if entry else None)
                     sums[name][q].append((bpp(size, w, h), psnr(rgb, out)))
-    return {name: {q: np.mean(v, axis=0).tolist() for q, v in per_q.items()} for name, per_q in sums.items()}
+    return {name: {q: np.mean(v, axis=0).tolist() for q, v in per_q.items() if v}
+            for name, per_q in sums.items()}
 
 
-def choose(results: dict, qualities) -> list[dict]:
-    """Per quality, the path with the largest PSNR gain over the plain curve at
-    its own bpp; the plain path where nothing gains. Adjacent qualities with
-    the same choice are merged into one row."""
-    plain = np.array([results["s1-classical"][q] for q in qualities])
-    log_rates, plain_psnr = np.log(plain[:, 0]), plain[:, 1]
-    picks = []
-    for q in qualities:
-        best, best_gain = "s1-classical", 0.0
+def choose(results: dict) -> list[dict]:
+    """The operating point of every quality 1-99, fixed on measured results.
+
+    ``results[path][codec_quality] = [mean bpp, mean PSNR]`` for the paths
+    ``s1-classical`` (the plain codec), ``s2-classical`` and ``sS-NETWORK``.
+    Quality q keeps the plain codec's meaning of a size: the plain codec's
+    bpp at q on the validation photos is the budget, and q gets the path and
+    codec quality with the highest PSNR whose bpp stays within that budget
+    (the plain codec itself where nothing beats it). So a higher quality never
+    gives a smaller file, and hybridcodec is never worse than the plain codec
+    at the same bpp on the photos it was chosen on.
+    """
+    plain = results["s1-classical"]
+    grid = sorted(plain)
+    plain_log_bpp = np.log([plain[q][0] for q in grid])
+    plain_psnr = [plain[q][1] for q in grid]
+    table = []
+    for q in range(1, 100):
+        budget = float(np.interp(q, grid, plain_log_bpp))
+        best = {"quality": q, "scale": 1, "codec_quality": q, "post": None,
+                "psnr": float(np.interp(q, grid, plain_psnr))}
         for name, per_q in results.items():
-            rate, quality_db = per_q[q]
-            if not log_rates[0] <= np.log(rate) <= log_rates[-1]:
-                continue  # outside the plain curve: no fair comparison
-            gain = quality_db - float(np.interp(np.log(rate), log_rates, plain_psnr))
-            if gain > best_gain:
-                best, best_gain = name, gain
-        picks.append((q, best, best_gain))
-    rows = []
-    for k, (q, name, gain) in enumerate(picks):
-        low = 1 if k == 0 else q
-        high = 99 if k == len(picks) - 1 else picks[k + 1][0] - 1
-        scale = int(name[1])
-        post = None if name.endswith("classical") else name.split("-", 1)[1]
-        if rows and rows[-1]["path"] == name:
-            rows[-1]["qualities"][1] = high
-            rows[-1]["gain_db"].append(round(gain, 3))
-        else:
-            rows.append({"qualities": [low, high], "scale": scale, "post": post, "path": name,
-                         "gain_db": [round(gain, 3)]})
-    return rows
+            qs = sorted(per_q)
+            log_bpp = np.log([per_q[k][0] for k in qs])
+            if name.startswith("s1"):
+                fit = q  # full size: the plain codec's own payload (plus the header)
+            elif log_bpp[0] <= budget and np.all(np.diff(log_bpp) > 0):
+                # the largest codec quality of this path whose bpp fits the budget
+                fit = min(99, max(1, int(np.floor(np.interp(budget, log_bpp, qs)))))
+            else:
+                continue
+            value = float(np.interp(fit, qs, [per_q[k][1] for k in qs]))
+            if value > best["psnr"] + 1e-6:
+                post = None if name.endswith("classical") else name.split("-", 1)[1]
+                best = {"quality": q, "scale": int(name[1]), "codec_quality": fit, "post": post, "psnr": value}
+        table.append({k: v for k, v in best.items() if k != "psnr"})
+    return table
+
+
+def describe_table(table: list[dict]) -> list[str]:
+    """Readable ranges of the table, for the log: 'q 1-17: scale 2, net, codec q 5-38'."""
+    lines, start = [], 0
+    for k in range(1, len(table) + 1):
+        if k == len(table) or (table[k]["scale"], table[k]["post"]) != (table[start]["scale"], table[start]["post"]):
+            a, b = table[start], table[k - 1]
+            lines.append(f"q {a['quality']}-{b['quality']}: scale {a['scale']}, {a['post'] or 'classical'}, "
+                         f"codec q {a['codec_quality']}-{b['codec_quality']}")
+            start = k
+    return lines
 
 
 def set_operating_points(codec: str, rows: list[dict], evidence: dict) -> None:

@@ -5,9 +5,11 @@ as ``hybridcodec/weights/`` (see setup.cfg). ``models/manifest.json`` is the
 one list of them:
 
 * ``models``: name, file, SHA-256 of the weights, role (pre/post), codec, scale.
-* ``operating_points``: per codec, quality ranges with the scale and the
-  networks to use, fixed offline on the validation photos so that hybridcodec
-  never does worse than the plain codec at the same bpp there.
+* ``operating_points``: per codec, for every quality 1-99, the scale, the
+  codec quality and the network to use, fixed offline on the validation
+  photos so that hybridcodec never does worse than the plain codec at the
+  same bpp there (``hybridcodec zoo choose``, see release.py).
+* ``evidence``: the measurements each table was chosen from.
 """
 
 from __future__ import annotations
@@ -19,12 +21,6 @@ from pathlib import Path
 
 from .container import ModelRef
 from .errors import HybridCodecError
-
-# Used for a codec the manifest does not cover: full size, no networks, except
-# JPEG at low quality, where coding at half size beats full size without any
-# network (measured here: below about 0.4 bpp).
-CLASSICAL_OPERATING_POINTS = {"jpeg": [{"qualities": [1, 20], "scale": 2}]}
-
 
 def weights_dir() -> Path:
     """The installed weights (wheel) or the repository's models/ (source checkout)."""
@@ -75,32 +71,34 @@ def find(name: str | None = None, sha256: str | None = None) -> ZooEntry | None:
 @dataclass(frozen=True)
 class OperatingPoint:
     scale: int
+    codec_quality: int
     pre: ZooEntry | None = None
     post: ZooEntry | None = None
 
 
 def operating_point(codec: str, quality: int, scale="auto") -> OperatingPoint:
-    """Scale and networks for ``codec`` at ``quality``.
+    """Scale, codec quality and networks for ``codec`` at ``quality``.
 
-    ``scale="auto"`` reads the manifest's table (or the classical one); an
-    explicit scale takes the shipped networks for that scale when the table
-    uses them at this quality, and the classical path otherwise.
+    ``scale="auto"`` reads the codec's table in the manifest (fixed on the
+    validation photos by ``hybridcodec zoo choose``: quality q gets the best
+    path within the plain codec's size at q); a codec without a table is
+    coded as the plain codec would be (scale 1, no network). An explicit
+    scale codes at the given quality with the shipped network for that
+    scale, if there is one.
     """
     if codec == "png":
-        return OperatingPoint(1)
-    table = manifest()["operating_points"].get(codec) or CLASSICAL_OPERATING_POINTS.get(codec, [])
-    rows = [r for r in table if r["qualities"][0] <= quality <= r["qualities"][1]]
-    if scale != "auto":
-        rows = [r for r in rows if r["scale"] == int(scale)]
-        if not rows:  # no network serves this scale here: the classical path
-            candidates = [r for r in table if r["scale"] == int(scale) and r.get("post")]
-            rows = candidates[:1] if candidates else [{"scale": int(scale)}]
-    row = rows[0] if rows else {"scale": 1}
-    return OperatingPoint(
-        row["scale"],
-        find(row["pre"]) if row.get("pre") else None,
-        find(row["post"]) if row.get("post") else None,
-    )
+        return OperatingPoint(1, quality)
+    if scale == "auto":
+        table = manifest()["operating_points"].get(codec, [])
+        row = next((r for r in table if r["quality"] == quality), None)
+        if row is None:
+            return OperatingPoint(1, quality)
+        return OperatingPoint(row["scale"], row["codec_quality"],
+                              find(row["pre"]) if row.get("pre") else None,
+                              find(row["post"]) if row.get("post") else None)
+    scale = int(scale)
+    post = next((e for e in entries() if e.codec == codec and e.role == "post" and e.scale == scale), None)
+    return OperatingPoint(scale, quality, None, post)
 
 
 @lru_cache(maxsize=8)

@@ -1,27 +1,36 @@
-"""Choosing operating points: never worse than the plain codec at the same bpp."""
+"""Choosing operating points: within the plain codec's size, never worse than it."""
 
-from hybridcodec.release import choose
+from hybridcodec.release import choose, describe_table
+
+PLAIN = {10: [0.2, 28.0], 30: [0.5, 32.0], 50: [0.7, 34.0], 70: [1.0, 36.0], 90: [2.0, 40.0]}
 
 
-def test_choose_keeps_the_plain_path_where_nothing_gains_and_merges_rows():
-    qualities = [10, 30, 50, 70]
+def test_half_size_wins_at_low_rates_with_a_higher_codec_quality():
     results = {
-        "s1-classical": {10: [0.2, 28.0], 30: [0.5, 32.0], 50: [0.7, 34.0], 70: [1.0, 36.0]},
-        # half size: better than plain at its bpp for q10 and q30 only
-        "s2-classical": {10: [0.25, 29.5], 30: [0.55, 33.0], 50: [0.75, 33.0], 70: [1.1, 34.0]},
-        # a network at full size: a small gain everywhere
-        "s1-net": {10: [0.2, 28.1], 30: [0.5, 32.1], 50: [0.7, 34.2], 70: [1.0, 36.0]},
+        "s1-classical": PLAIN,
+        # half size: a quarter of the bits at the same quality, better below ~0.5 bpp
+        "s2-classical": {10: [0.06, 25.0], 30: [0.13, 28.0], 50: [0.2, 30.0], 70: [0.3, 31.0], 90: [0.5, 32.5]},
     }
-    rows = choose(results, qualities)
-    assert [(r["qualities"], r["path"]) for r in rows] == [
-        ([1, 49], "s2-classical"), ([50, 69], "s1-net"), ([70, 99], "s1-classical")]
-    assert rows[1]["post"] == "net" and rows[0]["post"] is None and rows[0]["scale"] == 2
+    table = choose(results)
+    assert len(table) == 99 and [row["quality"] for row in table] == list(range(1, 100))
+    row10 = table[9]
+    assert (row10["scale"], row10["post"]) == (2, None)
+    assert 30 <= row10["codec_quality"] <= 50  # the half-size quality whose bpp fits 0.2
+    assert (table[69]["scale"], table[69]["codec_quality"]) == (1, 70)  # plain wins at 1 bpp
+    # a higher quality never means a smaller budget, so never a lower scale-2 codec quality
+    scale2 = [row["codec_quality"] for row in table if row["scale"] == 2]
+    assert scale2 == sorted(scale2)
 
 
-def test_points_outside_the_plain_curve_are_not_chosen():
-    qualities = [10, 30, 50, 70]
-    plain = {10: [0.2, 28.0], 30: [0.5, 32.0], 50: [0.7, 34.0], 70: [1.0, 36.0]}
-    low = {q: [0.05, 40.0] for q in qualities}  # "better", but below the plain range
-    rows = choose({"s1-classical": plain, "s2-classical": low}, qualities)
-    assert rows == [{"qualities": [1, 99], "scale": 1, "post": None, "path": "s1-classical",
-                     "gain_db": [0.0, 0.0, 0.0, 0.0]}]
+def test_a_network_that_gains_everywhere_is_used_everywhere_in_range():
+    results = {"s1-classical": PLAIN, "s1-net": {q: [b, p + 0.5] for q, (b, p) in PLAIN.items()}}
+    table = choose(results)
+    assert all(row["post"] == "net" for row in table[9:90])
+    assert all(row["codec_quality"] == row["quality"] for row in table)
+    assert describe_table(table)[0].startswith("q 1-")
+
+
+def test_nothing_better_means_the_plain_codec():
+    worse = {q: [b, p - 1] for q, (b, p) in PLAIN.items()}
+    table = choose({"s1-classical": PLAIN, "s2-classical": worse, "s1-net": worse})
+    assert all((r["scale"], r["post"], r["codec_quality"]) == (1, None, r["quality"]) for r in table)
