@@ -1,0 +1,58 @@
+"""The shipped weights: listed, loadable by hash, documented, and useful."""
+
+import json
+
+import numpy as np
+import pytest
+
+from hybridcodec import codecs, zoo
+from hybridcodec.metrics import psnr
+
+ENTRIES = zoo.entries()
+
+
+def test_manifest_files_and_cards():
+    for entry in ENTRIES:
+        assert entry.path.exists()
+        card = json.loads((zoo.weights_dir() / f"{entry.name}.json").read_text())
+        assert card["models"][entry.role]["sha256"] == entry.sha256
+        for field in ("command", "data", "steps", "wall_seconds", "val"):
+            assert card[field], field
+        assert card["val"]["quality"] and card["val"]["plain"]["psnr-rgb"]
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)
+def test_loads_by_hash_and_restores_better_than_the_classical_path(entry, photo):
+    from hybridcodec.container import ModelRef
+    from hybridcodec.models import weights_sha256
+    from hybridcodec.pipeline import run_post
+    from hybridcodec.resize import area_downscale, bicubic_upscale
+
+    model = zoo.resolve(ModelRef(entry.role, entry.name, entry.sha256))
+    assert weights_sha256(model) == entry.sha256
+    backend = codecs.get_codec(entry.codec)
+    quality = 30 if entry.scale == 1 else 60
+    decoded = backend.decode(backend.encode(area_downscale(photo, entry.scale), quality))
+    h, w = photo.shape[:2]
+    classical = psnr(photo, bicubic_upscale(decoded, entry.scale, w, h))
+    restored = psnr(photo, run_post(model, decoded, quality, w, h))
+    assert restored > classical + 0.05, (restored, classical)
+
+
+def test_operating_points_cover_every_quality_and_name_shipped_models():
+    for codec, table in zoo.manifest()["operating_points"].items():
+        assert [row["quality"] for row in table] == list(range(1, 100)), codec
+        for row in table:
+            assert row["scale"] in (1, 2) and 1 <= row["codec_quality"] <= 99
+            assert row["post"] is None or zoo.find(row["post"]) is not None
+        scale2 = [row["codec_quality"] for row in table if row["scale"] == 2]
+        assert scale2 == sorted(scale2), codec
+
+
+def test_auto_scale_files_grow_with_quality(photo):
+    import hybridcodec
+
+    for codec in zoo.manifest()["operating_points"]:
+        sizes = [len(hybridcodec.compress(photo, codec, q)) for q in (5, 15, 30, 60, 90)]
+        assert sizes == sorted(sizes), (codec, sizes)
+        assert np.all(np.diff(sizes) >= 0)
