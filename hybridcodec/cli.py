@@ -1,4 +1,5 @@
-"""The ``hybridcodec`` command line: compress, decompress, info, train, bench, demo.
+"""The ``hybridcodec`` command line: compress, decompress, info, train, bench,
+zoo, costs, bench-large, demo.
 
 Exit status: 0 success, 1 bad or refused input, 2 wrong usage (argparse).
 """
@@ -68,9 +69,12 @@ def _add_compress(sub):
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders: PNG, JPEG, TIFF, WebP, BMP, ...")
     p.add_argument("--codec", choices=CODEC_CHOICES, default="webp", help="codec backend (default: webp)")
     p.add_argument("--quality", type=int, default=50,
-                   help="the codec's own quality, 1-99, clamped (default: 50)")
+                   help="1-99 on the codec's own scale (default: 50). With --scale auto the file "
+                   "stays within about the plain codec's size at this quality, and hybridcodec "
+                   "picks the scale, codec quality and network that restore best in it")
     p.add_argument("--scale", choices=["auto", "1", "2"], default="auto",
-                   help="code at full (1) or half (2) size; auto picks per codec and quality (default)")
+                   help="code at full (1) or half (2) size at exactly --quality; auto (default) "
+                   "uses the table fixed on validation photos, see models/manifest.json")
     p.add_argument("--pre-model", help="your own pre-processing .keras model (ComCNN contract)")
     p.add_argument("--post-model", help="your own restoration .keras model to record in the file")
     p.add_argument("--keep-metadata", action="store_true", help="keep EXIF metadata (the ICC profile is always kept)")
