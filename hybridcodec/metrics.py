@@ -48,31 +48,28 @@ def bd_rate(rate_anchor, dist_anchor, rate_test, dist_test) -> float | None:
     """Bjontegaard delta rate in percent (negative: the test saves bits), with
     the `bjontegaard` package's Akima interpolation over the overlapping range.
     None when the curves do not overlap or have fewer than 4 points."""
-    import bjontegaard
-
-    anchor = _monotone(rate_anchor, dist_anchor)
-    test = _monotone(rate_test, dist_test)
-    if min(len(anchor[0]), len(test[0])) < 4:
-        return None
-    if max(anchor[1][0], test[1][0]) >= min(anchor[1][-1], test[1][-1]):
-        return None
-    try:
-        return float(bjontegaard.bd_rate(*anchor, *test, method="akima", require_matching_points=False))
-    except (ValueError, AssertionError):  # the package refuses curves that overlap too little
-        return None
+    return _bjontegaard("bd_rate", rate_anchor, dist_anchor, rate_test, dist_test, needs_overlap=True)
 
 
 def bd_psnr(rate_anchor, dist_anchor, rate_test, dist_test) -> float | None:
     """Bjontegaard delta of the distortion axis (dB for PSNR); None as for bd_rate."""
+    return _bjontegaard("bd_psnr", rate_anchor, dist_anchor, rate_test, dist_test, needs_overlap=False)
+
+
+def _bjontegaard(function, rate_anchor, dist_anchor, rate_test, dist_test, needs_overlap) -> float | None:
+    """Call ``bjontegaard.<function>`` on monotone curves; None where it cannot answer.
+    BD-rate integrates over the shared distortion range, so it also needs one."""
     import bjontegaard
 
     anchor = _monotone(rate_anchor, dist_anchor)
     test = _monotone(rate_test, dist_test)
     if min(len(anchor[0]), len(test[0])) < 4:
         return None
+    if needs_overlap and max(anchor[1][0], test[1][0]) >= min(anchor[1][-1], test[1][-1]):
+        return None
     try:
-        return float(bjontegaard.bd_psnr(*anchor, *test, method="akima", require_matching_points=False))
-    except (ValueError, AssertionError):
+        return float(getattr(bjontegaard, function)(*anchor, *test, method="akima", require_matching_points=False))
+    except (ValueError, AssertionError):  # the package refuses curves that overlap too little
         return None
 
 
