@@ -240,7 +240,7 @@ def _add_train(sub):
     p.add_argument("--val", default="", help="folder of validation images (never trained on)")
     p.add_argument("--mode", choices=["joint", "post"], default="post",
                    help="post: restoration network alone; joint: alternate ComCNN and restoration")
-    p.add_argument("--model", choices=["reccnn", "arcnn", "arcnn-aspp"], default="reccnn")
+    p.add_argument("--model", choices=["reccnn", "recunet", "arcnn", "arcnn-aspp"], default="reccnn")
     p.add_argument("--loss", default="mse", help="mse, l1, ssim, ms-ssim or ms-ssim+l1 (default: mse)")
     p.add_argument("--scale", type=int, choices=[1, 2], default=1)
     p.add_argument("--minutes", type=float, default=None, help="wall-clock budget of this invocation")
@@ -253,7 +253,7 @@ def _add_train(sub):
     p.add_argument("--qualities", type=int, nargs="+", help="training quality grid")
     p.add_argument("--val-every", type=int, default=500, help="steps between validations")
     p.add_argument("--depth", type=int, help="reccnn: number of conv layers")
-    p.add_argument("--width", type=int, help="reccnn: channels per layer")
+    p.add_argument("--width", type=int, help="reccnn: channels per layer; recunet: channels at full resolution")
     p.add_argument("--init", default="", help="start from this .keras restoration model (warm start)")
     p.add_argument("--distribute", action="store_true",
                    help="train under tf.distribute.MirroredStrategy (all local GPUs)")

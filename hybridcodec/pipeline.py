@@ -74,8 +74,9 @@ def join_image(rgb: np.ndarray, alpha: np.ndarray | None, channels: int) -> np.n
 # Networks run on tiles of at most TILE x TILE input pixels with OVERLAP pixels
 # of context on each side, so memory stays flat however large the image. The
 # overlap exceeds the receptive field of every shipped network (RecCNN.paper():
-# 20 px at full size), and tile origins are multiples of 16, so the codec's
-# block grid and the pixel-unshuffle phase are the same as on the whole image.
+# 20 px at full size; RecUNet with 3 blocks: about 30), and tile origins are
+# multiples of 16, so the codec's block grid and the phase of every stride-2
+# layer are the same as on the whole image.
 TILE = 768
 OVERLAP = 32
 

@@ -4,7 +4,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from hybridcodec.losses import LOSSES, get_loss, ms_ssim_scales  # noqa: E402
-from hybridcodec.models import ARCNN, ARCNNASPP, ComCNN, RecCNN, weights_sha256  # noqa: E402
+from hybridcodec.models import ARCNN, ARCNNASPP, ComCNN, RecCNN, RecUNet, weights_sha256  # noqa: E402
 
 RESTORATION = [
     lambda: RecCNN(scale=1, depth=4, width=16),
@@ -12,6 +12,8 @@ RESTORATION = [
     lambda: RecCNN(scale=2, depth=4, width=16, batch_norm=True),
     lambda: RecCNN(scale=1, depth=4, width=16, half_resolution=True),
     lambda: RecCNN(scale=2, depth=4, width=16, half_resolution=True),
+    lambda: RecUNet(scale=1, width=8),
+    lambda: RecUNet(scale=2, width=8, blocks=1),
     lambda: ARCNN(scale=1),
     lambda: ARCNNASPP(scale=1),
     lambda: ARCNNASPP(scale=2),

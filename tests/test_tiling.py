@@ -6,7 +6,7 @@ import pytest
 pytest.importorskip("keras")
 
 from hybridcodec.metrics import psnr  # noqa: E402
-from hybridcodec.models import ARCNNASPP, ComCNN, RecCNN  # noqa: E402
+from hybridcodec.models import ARCNNASPP, ComCNN, RecCNN, RecUNet  # noqa: E402
 from hybridcodec.pipeline import run_post, run_pre  # noqa: E402
 
 
@@ -28,6 +28,8 @@ def big(photo):
 @pytest.mark.parametrize("make", [lambda: RecCNN(scale=1, depth=6, width=16, half_resolution=True),
                                   lambda: RecCNN(scale=2, depth=6, width=16),
                                   lambda: RecCNN(scale=2, depth=20, width=8),
+                                  lambda: RecUNet(scale=1, width=8, blocks=3),
+                                  lambda: RecUNet(scale=2, width=8),
                                   lambda: ARCNNASPP(scale=1)])
 def test_tiled_restoration_matches_whole_image(make, big):
     model = perturbed(make())
