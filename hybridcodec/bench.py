@@ -231,12 +231,14 @@ def model_cost(model, width: int = 768, height: int = 512, runs: int = 10) -> di
 
 def standard_models() -> dict:
     """Every network configuration hybridcodec defines, by a readable name."""
-    from .models import ARCNN, ARCNNASPP, ComCNN, RecCNN
+    from .models import ARCNN, ARCNNASPP, ComCNN, RecCNN, RecUNet
 
     return {
         "RecCNN default 8x32 (scale 1)": lambda: RecCNN(scale=1),
         "RecCNN default 8x32 (scale 2)": lambda: RecCNN(scale=2),
         "RecCNN half resolution 10x64 (scale 1)": lambda: RecCNN(scale=1, depth=10, width=64, half_resolution=True),
+        "RecUNet 24, 2 blocks (scale 1)": lambda: RecUNet(scale=1),
+        "RecUNet 24, 2 blocks (scale 2)": lambda: RecUNet(scale=2),
         "RecCNN.paper() (scale 2)": lambda: RecCNN.paper(scale=2),
         "RecCNN.paper() (scale 1)": lambda: RecCNN.paper(scale=1),
         "ARCNN (scale 1)": lambda: ARCNN(scale=1),

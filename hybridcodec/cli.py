@@ -85,13 +85,16 @@ def _add_compress(sub):
     target.add_argument("--target-size", help="best file not over this size (e.g. 30KB); searches quality and scale")
     target.add_argument("--target-bpp", type=float, help="best file not over this many bits per pixel")
     target.add_argument("--target-psnr", type=float, help="smallest file whose restored image reaches this PSNR (dB)")
+    target.add_argument("--search", action="store_true",
+                        help="try full and half size on this image and keep the one that restores best "
+                        "within the full-size file's bytes at --quality (about 14 encodes)")
     _add_batch_options(p)
     p.set_defaults(func=_run_files, suffix=".hc")
 
 
 def compress_file(source: Path, output: Path, force=False, codec="webp", quality=50, scale="auto",
                   pre_model=None, post_model=None, keep_metadata=False, max_pixels=None,
-                  target_size=None, target_bpp=None, target_psnr=None, native=False) -> str:
+                  target_size=None, target_bpp=None, target_psnr=None, search=False, native=False) -> str:
     """Compress one file; returns the line to print. Raises HybridCodecError."""
     from .container import DEFAULT_MAX_PIXELS, describe
     from .images import load_image
@@ -114,6 +117,10 @@ def compress_file(source: Path, output: Path, force=False, codec="webp", quality
         from .ratecontrol import reach_psnr
 
         encoded = reach_psnr(image.pixels, codec, target_psnr, **options)
+    elif search:
+        from .ratecontrol import search as search_path
+
+        encoded = search_path(image.pixels, codec, quality, **options)
     else:
         encoded = encode(image.pixels, codec, quality, scale if scale == "auto" else int(scale), **options)
     write_atomic(output, encoded.data, force, source)
@@ -163,7 +170,7 @@ def _file_options(args) -> dict:
         options.update(codec=args.codec, quality=args.quality, scale=args.scale,
                        pre_model=args.pre_model, keep_metadata=args.keep_metadata,
                        target_size=args.target_size, target_bpp=args.target_bpp,
-                       target_psnr=args.target_psnr, native=args.native)
+                       target_psnr=args.target_psnr, search=args.search, native=args.native)
     else:
         options.update(allow_model_mismatch=args.allow_model_mismatch, quality=args.quality)
     return options
@@ -241,7 +248,7 @@ def _add_train(sub):
     p.add_argument("--mode", choices=["joint", "post"], default="post",
                    help="post: restoration network alone; joint: alternate ComCNN and restoration")
     p.add_argument("--model", choices=["reccnn", "recunet", "arcnn", "arcnn-aspp"], default="reccnn")
-    p.add_argument("--loss", default="mse", help="mse, l1, ssim, ms-ssim or ms-ssim+l1 (default: mse)")
+    p.add_argument("--loss", default="mse", help="mse, log-mse (mean PSNR), l1, ssim, ms-ssim or ms-ssim+l1 (default: mse)")
     p.add_argument("--scale", type=int, choices=[1, 2], default=1)
     p.add_argument("--minutes", type=float, default=None, help="wall-clock budget of this invocation")
     p.add_argument("--steps", type=int, default=4000, help="total steps of the run (default: 4000)")

@@ -10,9 +10,10 @@ seed and schedule), then prints the PSNR gain over the decoded image on
     python scripts/ablation.py --name msssim-l1 --loss ms-ssim+l1
     python scripts/ablation.py --name joint-s2 --mode joint --scale 2
 
-It prints, per quality, the gain over the classical path at the same scale,
-and the bpp (codec payload) and PSNR, so that runs which change the rate
-(joint mode: the ComCNN shapes what the codec sees) compare on both axes.
+It prints, per quality, the PSNR gain over the classical path at the same
+scale, the bpp (codec payload), PSNR and MS-SSIM (ours and classical), so
+that runs which change the rate (joint mode: the ComCNN shapes what the codec
+sees) compare on both axes, and losses compare on both metrics.
 
 One TensorFlow thread per run, so two runs side by side compare fairly.
 """
@@ -34,6 +35,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=2, help="joint mode: alternation rounds")
     parser.add_argument("--mode", default="post")
     parser.add_argument("--scale", type=int, default=1)
+    parser.add_argument("--qualities", type=int, nargs="+", default=[10, 20, 30, 40, 50], help="training grid")
+    parser.add_argument("--eval-qualities", type=int, nargs="+", default=[10, 30, 50])
     parser.add_argument("--data", default="../shared/data/train")
     parser.add_argument("--val", default="../shared/data/val")
     parser.add_argument("--out", default="runs/ablation")
@@ -44,14 +47,14 @@ def main():
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     from hybridcodec.images import list_images, read_rgb
-    from hybridcodec.metrics import bpp, psnr
+    from hybridcodec.metrics import bpp, ms_ssim, psnr
     from hybridcodec.resize import bicubic_upscale
     from hybridcodec.training import TrainConfig, Trainer, _apply
 
-    qualities = [10, 30, 50]
+    qualities = args.eval_qualities
     config = TrainConfig(codec="jpeg", data=args.data, val="", mode=args.mode, model=args.model,
                          loss=args.loss, scale=args.scale, steps=args.steps, batch=16, crop=96,
-                         qualities=[10, 20, 30, 40, 50], out=f"{args.out}/{args.name}",
+                         qualities=args.qualities, out=f"{args.out}/{args.name}",
                          model_kwargs=json.loads(args.kwargs), checkpoint_minutes=999, rounds=args.rounds)
     trainer = Trainer(config, log=lambda message: None)
     start = time.time()
@@ -69,13 +72,17 @@ def main():
     for k, decoded in enumerate(coded.decoded):
         original = coded.originals[coded.image_index[k]]
         classical = bicubic_upscale(decoded, args.scale, 384, 384)
-        ours = psnr(original, restored[k][:384, :384])
-        rows[coded.quality[k]].append((bpp(coded.num_bytes[k], 384, 384), ours, ours - psnr(original, classical)))
+        ours = restored[k][:384, :384]
+        rows[coded.quality[k]].append((bpp(coded.num_bytes[k], 384, 384), psnr(original, ours),
+                                       psnr(original, ours) - psnr(original, classical),
+                                       ms_ssim(original, ours), ms_ssim(original, classical)))
     means = {q: np.mean(r, axis=0) for q, r in rows.items()}
-    print(json.dumps({"name": args.name, "seconds": round(seconds),
+    print(json.dumps({"name": args.name, "steps": args.steps, "seconds": round(seconds),
                       "gain_db": {q: round(float(m[2]), 3) for q, m in means.items()},
                       "bpp": {q: round(float(m[0]), 4) for q, m in means.items()},
-                      "psnr": {q: round(float(m[1]), 3) for q, m in means.items()}}))
+                      "psnr": {q: round(float(m[1]), 3) for q, m in means.items()},
+                      "ms_ssim": {q: round(float(m[3]), 4) for q, m in means.items()},
+                      "ms_ssim_classical": {q: round(float(m[4]), 4) for q, m in means.items()}}))
 
 
 if __name__ == "__main__":

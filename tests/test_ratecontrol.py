@@ -6,7 +6,7 @@ from hybridcodec import HybridCodecError
 from hybridcodec.cli import main
 from hybridcodec.container import unpack
 from hybridcodec.metrics import psnr
-from hybridcodec.ratecontrol import fit_size, parse_size, reach_psnr
+from hybridcodec.ratecontrol import fit_size, parse_size, reach_psnr, search
 
 
 @pytest.mark.parametrize("text,expected", [("800", 800), ("30KB", 30000), ("2kib", 2048), ("1.5MB", 1500000)])
@@ -46,6 +46,18 @@ def test_reach_psnr_is_the_smallest_that_reaches_it(photo):
         assert psnr(photo, hybridcodec.decompress(smaller)) < target
 
 
+@pytest.mark.parametrize("codec,quality", [("jpeg", 8), ("jpeg", 60), ("webp", 30)])
+def test_search_restores_best_within_the_full_size_file(photo, codec, quality):
+    full = hybridcodec.compress(photo, codec, quality, 1)
+    found = search(photo, codec, quality)
+    assert len(found.data) <= len(full)
+    value = psnr(photo, hybridcodec.decompress(found.data))
+    for scale in (1, 2, "auto"):  # no path the table or a fixed scale would take restores better here
+        other = hybridcodec.compress(photo, codec, quality, scale)
+        if len(other) <= len(full):
+            assert value >= psnr(photo, hybridcodec.decompress(other)) - 1e-9
+
+
 def test_cli_target_options(tmp_path, photo):
     src = tmp_path / "x.png"
     Image.fromarray(photo).save(src)
@@ -55,5 +67,7 @@ def test_cli_target_options(tmp_path, photo):
     assert (tmp_path / "x.hc").stat().st_size * 8 <= 1.0 * photo.shape[0] * photo.shape[1]
     assert main(["compress", str(src), "--codec", "avif", "--target-psnr", "30", "-f", "-q"]) == 0
     assert unpack((tmp_path / "x.hc").read_bytes()).header.codec == "avif"
+    assert main(["compress", str(src), "--codec", "jpeg", "--quality", "8", "--search", "-f", "-q"]) == 0
+    assert (tmp_path / "x.hc").stat().st_size <= len(hybridcodec.compress(photo, "jpeg", 8, 1))
     with pytest.raises(SystemExit):
         main(["compress", str(src), "--target-bpp", "1", "--target-psnr", "30"])
