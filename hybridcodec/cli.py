@@ -248,7 +248,7 @@ def _add_train(sub):
     p.add_argument("--mode", choices=["joint", "post"], default="post",
                    help="post: restoration network alone; joint: alternate ComCNN and restoration")
     p.add_argument("--model", choices=["reccnn", "recunet", "arcnn", "arcnn-aspp"], default="reccnn")
-    p.add_argument("--loss", default="mse", help="mse, log-mse (mean PSNR), l1, ssim, ms-ssim or ms-ssim+l1 (default: mse)")
+    p.add_argument("--loss", default="mse", help="mse, l1, ssim, ms-ssim or ms-ssim+l1 (default: mse)")
     p.add_argument("--scale", type=int, choices=[1, 2], default=1)
     p.add_argument("--minutes", type=float, default=None, help="wall-clock budget of this invocation")
     p.add_argument("--steps", type=int, default=4000, help="total steps of the run (default: 4000)")

@@ -39,20 +39,6 @@ def mse_loss(y_true, y_pred):
     return tf.reduce_mean(tf.square(y_true - y_pred))
 
 
-def log_mse_loss(y_true, y_pred):
-    """Mean over crops of log10(1 + MSE / 1e-6): (60 dB - PSNR) / 10 per crop, so
-    minimising it maximises the mean PSNR of the crops.
-
-    Plain MSE is dominated by the worst-coded crops (low qualities, busy
-    texture), so a network trained on it spends its capacity there; the
-    benchmark averages PSNR per image and quality, which weighs a 0.1 dB gain
-    at quality 90 as much as one at quality 10. The floor of 1e-6 (60 dB)
-    keeps flat, perfectly coded crops from dominating instead.
-    """
-    per_crop = tf.reduce_mean(tf.square(y_true - y_pred), axis=[1, 2, 3])
-    return tf.reduce_mean(tf.math.log(1.0 + per_crop / 1e-6)) / tf.math.log(10.0)
-
-
 def l1_loss(y_true, y_pred):
     return tf.reduce_mean(tf.abs(y_true - y_pred))
 
@@ -72,7 +58,6 @@ def ms_ssim_l1_loss(y_true, y_pred):
 
 LOSSES = {
     "mse": mse_loss,
-    "log-mse": log_mse_loss,
     "l1": l1_loss,
     "ssim": ssim_loss,
     "ms-ssim": ms_ssim_loss,
