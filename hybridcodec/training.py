@@ -214,10 +214,12 @@ def _apply(model, batch_images, quality=None):
     return outputs
 
 
-def init_from(model, path) -> int:
+def init_from(model, path) -> tuple[int, str]:
     """Copy weights from the model saved at ``path`` into ``model``, layer by layer
     in order, wherever the shapes match (a warm start from another codec's
-    network). Returns how many layers were copied."""
+    network). Returns how many layers were copied and the SHA-256 of the
+    source's weights (the model card records it: run folders come and go,
+    the hash names the shipped model it started from)."""
     import keras
 
     from . import models  # noqa: F401  (registers the classes)
@@ -230,7 +232,7 @@ def init_from(model, path) -> int:
         if [w.shape for w in weights] == [w.shape for w in layer.get_weights()]:
             layer.set_weights(weights)
             copied += 1
-    return copied
+    return copied, models.weights_sha256(source)
 
 
 def _strategy(distribute: bool):
@@ -277,7 +279,8 @@ class Trainer:
                 self.pre_opt = keras.optimizers.Adam(schedule)
                 self.pre_opt.build(self.pre.trainable_variables)
         if config.init:
-            self.log(f"initialised {init_from(self.post, config.init)} layers from {config.init}")
+            copied, self.init_sha256 = init_from(self.post, config.init)
+            self.log(f"initialised {copied} layers from {config.init}")
         self.step = 0
         self.history: list[dict] = []
         self._build_steps()
@@ -473,6 +476,7 @@ class Trainer:
             "steps": self.step,
             "wall_seconds": previous.get("wall_seconds", 0.0) + wall_seconds,
             "models": files,
+            "warm_start": {"file": self.config.init, "sha256": self.init_sha256} if self.config.init else None,
             "val": self.evaluate() if self.val_images else None,
         }
         card_path.write_text(json.dumps(card, indent=1))

@@ -129,7 +129,7 @@ def test_distribute_on_two_logical_cpus(tmp_path):
 
 
 def test_warm_start_copies_matching_layers(tmp_path):
-    from hybridcodec.models import RecCNN
+    from hybridcodec.models import RecCNN, weights_sha256
 
     donor = RecCNN(scale=1, **TINY_MODEL)
     donor.set_weights([w + 0.5 for w in donor.get_weights()])
@@ -137,3 +137,4 @@ def test_warm_start_copies_matching_layers(tmp_path):
     trainer = Trainer(tiny_config(tmp_path, scale=1, init=str(tmp_path / "donor.keras")))
     for a, b in zip(trainer.post.get_weights(), donor.get_weights()):
         np.testing.assert_array_equal(a, b)
+    assert trainer.init_sha256 == weights_sha256(donor)  # what the model card records
