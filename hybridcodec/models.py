@@ -288,11 +288,12 @@ class RecUNet(_ConfiguredModel):
 
     A 3x3 conv on 4w channels at quarter resolution costs what one on w
     channels costs at full resolution, but sees 4x as far: a receptive field
-    of about 50 pixels, which spans the 16x16 macroblocks of WebP and the
-    larger transforms of AVIF and JPEG XL, and lets chroma (coded at half
-    resolution by every codec here) borrow edges from luma. The full-resolution
-    path keeps the block-grid detail that a half-resolution stack loses (see
-    ``RecCNN``).
+    about 50 pixels across (RecCNN 8x32: 17), which spans the 16x16
+    macroblocks of WebP and the larger transforms of AVIF and JPEG XL. The
+    full-resolution path keeps the block-grid detail that a half-resolution
+    stack loses (see ``RecCNN``). Measured (docs/MODELS.md): as good as
+    RecCNN 8x32 after 400 steps on JPEG, slower to learn from scratch on WebP;
+    not shipped.
     """
 
     def _build(self, scale=1, width=24, blocks=2):
