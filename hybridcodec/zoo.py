@@ -83,8 +83,8 @@ def operating_point(codec: str, quality: int, scale="auto") -> OperatingPoint:
     validation photos by ``hybridcodec zoo choose``: quality q gets the best
     path within the plain codec's size at q); a codec without a table is
     coded as the plain codec would be (scale 1, no network). An explicit
-    scale codes at the given quality with the shipped network for that
-    scale, if there is one.
+    scale codes at the given quality with the network the table uses at that
+    scale (else the newest shipped one for it), if there is one.
     """
     if codec == "png":
         return OperatingPoint(1, quality)
@@ -97,8 +97,14 @@ def operating_point(codec: str, quality: int, scale="auto") -> OperatingPoint:
                               find(row["pre"]) if row.get("pre") else None,
                               find(row["post"]) if row.get("post") else None)
     scale = int(scale)
-    post = next((e for e in entries() if e.codec == codec and e.role == "post" and e.scale == scale), None)
-    return OperatingPoint(scale, quality, None, post)
+    # The network the table uses at this scale, nearest this quality: the zoo
+    # keeps superseded models (old files name them), so "the first network of
+    # this scale" could be one the table no longer uses.
+    rows = [r for r in manifest()["operating_points"].get(codec, []) if r["scale"] == scale and r.get("post")]
+    if rows:
+        return OperatingPoint(scale, quality, None, find(min(rows, key=lambda r: abs(r["quality"] - quality))["post"]))
+    post = [e for e in entries() if e.codec == codec and e.role == "post" and e.scale == scale]
+    return OperatingPoint(scale, quality, None, post[-1] if post else None)
 
 
 @lru_cache(maxsize=8)

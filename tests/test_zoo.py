@@ -56,3 +56,12 @@ def test_auto_scale_files_grow_with_quality(photo):
         sizes = [len(hybridcodec.compress(photo, codec, q)) for q in (5, 15, 30, 60, 90)]
         assert sizes == sorted(sizes), (codec, sizes)
         assert np.all(np.diff(sizes) >= 0)
+
+
+def test_explicit_scale_uses_the_network_the_table_uses():
+    # The zoo keeps superseded networks so old files decode; --scale 1/2,
+    # --search and plain-file restoration must not fall back to them.
+    for codec, table in zoo.manifest()["operating_points"].items():
+        for row in table:
+            if row["post"] is not None:
+                assert zoo.operating_point(codec, row["quality"], row["scale"]).post.name == row["post"]
