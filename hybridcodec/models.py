@@ -42,6 +42,34 @@ class QualityPlane(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(PACKAGE)
+class BlockPosition(layers.Layer):
+    """Append where each pixel sits in the codec's block grid: one-hot planes of
+    ``row mod period`` and ``column mod period`` (2 x period channels).
+
+    A 3x3 stack with a 17-pixel receptive field cannot tell a block edge from
+    an image edge in texture; the codec's grid starts at the image origin, so
+    the position is known exactly. Tiles must start on multiples of
+    ``period`` (the pipeline's tile origins are multiples of 16 coded pixels).
+    """
+
+    def __init__(self, period=8, **kwargs):
+        super().__init__(**kwargs)
+        self.period = period
+
+    def call(self, x):
+        n, h, w = ops.shape(x)[0], ops.shape(x)[1], ops.shape(x)[2]
+        p = self.period
+        rows = ops.one_hot(ops.mod(ops.arange(h), p), p, dtype=x.dtype)  # (h, p)
+        cols = ops.one_hot(ops.mod(ops.arange(w), p), p, dtype=x.dtype)  # (w, p)
+        rows = ops.broadcast_to(rows[None, :, None, :], (n, h, w, p))
+        cols = ops.broadcast_to(cols[None, None, :, :], (n, h, w, p))
+        return ops.concatenate([x, rows, cols], axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "period": self.period}
+
+
+@keras.saving.register_keras_serializable(PACKAGE)
 class PixelUnshuffle(layers.Layer):
     """Space-to-depth: (N, H, W, C) -> (N, H/f, W/f, C*f*f). H and W must be multiples of f."""
 
@@ -239,9 +267,13 @@ class RecCNN(_ConfiguredModel):
     10/30/50): half resolution 10x64 +0.28/+0.15/+0.12 dB, full resolution
     8x32 +0.63/+0.71/+0.71 dB, at the same restore time. Block artefacts are
     a full-resolution pattern, so the default stays at full resolution.
+
+    ``block=P`` (full resolution only) appends the position of each output
+    pixel in a grid of period P (``BlockPosition``): 8 for JPEG's 8x8 DCT at
+    scale 1, 16 for its 4:2:0 chroma blocks or at scale 2.
     """
 
-    def _build(self, scale=1, depth=8, width=32, half_resolution=False, batch_norm=False):
+    def _build(self, scale=1, depth=8, width=32, half_resolution=False, batch_norm=False, block=0):
         decoded, quality = _restoration_inputs()
         base = _upsampled_base(decoded, scale)
         if half_resolution:
@@ -254,6 +286,8 @@ class RecCNN(_ConfiguredModel):
             out_channels = 12
         else:
             padded, x = base, QualityPlane()([base, quality])
+            if block:
+                x = BlockPosition(block)(x)
             out_channels = 3
         x = _conv(width, activation="relu")(x)
         for _ in range(depth - 2):

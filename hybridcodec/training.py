@@ -129,9 +129,9 @@ def make_batch(cache: CodedSet, step: int, seed: int, batch: int, crop: int, sca
 
     Returns float32 arrays in [0, 1]: originals (B, crop, crop, 3), decoded
     crops and the matching codec-input crops (B, crop/scale, crop/scale, 3),
-    and quality/100 (B, 1). Crops start on a multiple of 8 coded pixels, so
-    the pixel-unshuffle phase and the codec block grid line up as they do on
-    a whole image.
+    and quality/100 (B, 1). Crops start on a multiple of 16 coded pixels (a
+    JPEG 4:2:0 MCU, a WebP macroblock), so the pixel-unshuffle phase and the
+    codec's block grid line up as they do on a whole image.
     """
     rng = np.random.default_rng([seed, step])
     small = crop // scale
@@ -139,8 +139,8 @@ def make_batch(cache: CodedSet, step: int, seed: int, batch: int, crop: int, sca
     for _ in range(batch):
         k = int(rng.integers(len(cache.decoded)))
         dec = cache.decoded[k]
-        y = 8 * int(rng.integers(max(1, (dec.shape[0] - small) // 8 + 1)))
-        x = 8 * int(rng.integers(max(1, (dec.shape[1] - small) // 8 + 1)))
+        y = 16 * int(rng.integers(max(1, (dec.shape[0] - small) // 16 + 1)))
+        x = 16 * int(rng.integers(max(1, (dec.shape[1] - small) // 16 + 1)))
         orig = cache.originals[cache.image_index[k]]
         o = _pad_to(orig[y * scale : y * scale + crop, x * scale : x * scale + crop], crop)
         d = _pad_to(dec[y : y + small, x : x + small], small)
@@ -232,7 +232,24 @@ def init_from(model, path) -> tuple[int, str]:
         if [w.shape for w in weights] == [w.shape for w in layer.get_weights()]:
             layer.set_weights(weights)
             copied += 1
+        elif _grown_inputs(weights, layer.get_weights()):
+            # The same conv with input channels appended (e.g. BlockPosition
+            # planes): copy the old channels, zero the new ones, so the warm
+            # start computes exactly what the source did.
+            kernel = np.zeros_like(layer.get_weights()[0])
+            kernel[:, :, : weights[0].shape[2]] = weights[0]
+            layer.set_weights([kernel, *weights[1:]])
+            copied += 1
     return copied, models.weights_sha256(source)
+
+
+def _grown_inputs(old, new) -> bool:
+    """True when ``new`` is a conv layer's weights with more input channels than ``old``."""
+    if len(old) != len(new) or not old or old[0].ndim != 4:
+        return False
+    (kh, kw, cin, cout), shape = old[0].shape, new[0].shape
+    return (shape[:2] == (kh, kw) and shape[2] > cin and shape[3] == cout
+            and [w.shape for w in old[1:]] == [w.shape for w in new[1:]])
 
 
 def _strategy(distribute: bool):

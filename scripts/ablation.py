@@ -40,6 +40,7 @@ def main():
     parser.add_argument("--data", default="../shared/data/train")
     parser.add_argument("--val", default="../shared/data/val")
     parser.add_argument("--out", default="runs/ablation")
+    parser.add_argument("--init", default="", help=".keras model to warm-start from (layers whose shapes match)")
     args = parser.parse_args()
 
     import tensorflow as tf
@@ -55,7 +56,8 @@ def main():
     config = TrainConfig(codec="jpeg", data=args.data, val="", mode=args.mode, model=args.model,
                          loss=args.loss, scale=args.scale, steps=args.steps, batch=16, crop=96,
                          qualities=args.qualities, out=f"{args.out}/{args.name}",
-                         model_kwargs=json.loads(args.kwargs), checkpoint_minutes=999, rounds=args.rounds)
+                         model_kwargs=json.loads(args.kwargs), checkpoint_minutes=999, rounds=args.rounds,
+                         init=args.init)
     trainer = Trainer(config, log=lambda message: None)
     start = time.time()
     trainer.run()
@@ -77,7 +79,7 @@ def main():
                                        psnr(original, ours) - psnr(original, classical),
                                        ms_ssim(original, ours), ms_ssim(original, classical)))
     means = {q: np.mean(r, axis=0) for q, r in rows.items()}
-    print(json.dumps({"name": args.name, "steps": args.steps, "seconds": round(seconds),
+    print(json.dumps({"name": args.name, "init": args.init, "steps": args.steps, "seconds": round(seconds),
                       "gain_db": {q: round(float(m[2]), 3) for q, m in means.items()},
                       "bpp": {q: round(float(m[0]), 4) for q, m in means.items()},
                       "psnr": {q: round(float(m[1]), 3) for q, m in means.items()},

@@ -4,7 +4,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from hybridcodec.losses import LOSSES, get_loss, ms_ssim_scales  # noqa: E402
-from hybridcodec.models import ARCNN, ARCNNASPP, ComCNN, RecCNN, RecUNet, weights_sha256  # noqa: E402
+from hybridcodec.models import ARCNN, ARCNNASPP, BlockPosition, ComCNN, RecCNN, RecUNet, weights_sha256  # noqa: E402
 
 RESTORATION = [
     lambda: RecCNN(scale=1, depth=4, width=16),
@@ -12,6 +12,8 @@ RESTORATION = [
     lambda: RecCNN(scale=2, depth=4, width=16, batch_norm=True),
     lambda: RecCNN(scale=1, depth=4, width=16, half_resolution=True),
     lambda: RecCNN(scale=2, depth=4, width=16, half_resolution=True),
+    lambda: RecCNN(scale=1, depth=4, width=16, block=8),
+    lambda: RecCNN(scale=2, depth=4, width=16, block=16),
     lambda: RecUNet(scale=1, width=8),
     lambda: RecUNet(scale=2, width=8, blocks=1),
     lambda: ARCNN(scale=1),
@@ -58,6 +60,15 @@ def test_save_and_load_in_safe_mode_give_identical_outputs(make, tmp_path):
     np.testing.assert_array_equal(np.asarray(model(inputs)), np.asarray(loaded(inputs)))
     assert type(loaded) is type(model)
     assert weights_sha256(loaded) == weights_sha256(model)
+
+
+def test_block_position_marks_row_and_column_phase():
+    planes = np.asarray(BlockPosition(8)(np.zeros((2, 19, 12, 3), np.float32)))[..., 3:]
+    assert planes.shape == (2, 19, 12, 16)
+    for y, x in [(0, 0), (7, 11), (17, 8)]:
+        expected = np.zeros(16)
+        expected[y % 8], expected[8 + x % 8] = 1, 1
+        np.testing.assert_array_equal(planes[1, y, x], expected)
 
 
 def test_weights_hash_changes_with_the_weights():

@@ -28,6 +28,8 @@ def big(photo):
 @pytest.mark.parametrize("make", [lambda: RecCNN(scale=1, depth=6, width=16, half_resolution=True),
                                   lambda: RecCNN(scale=2, depth=6, width=16),
                                   lambda: RecCNN(scale=2, depth=20, width=8),
+                                  lambda: RecCNN(scale=1, depth=6, width=16, block=16),
+                                  lambda: RecCNN(scale=2, depth=6, width=16, block=32),
                                   lambda: RecUNet(scale=1, width=8, blocks=3),
                                   lambda: RecUNet(scale=2, width=8),
                                   lambda: ARCNNASPP(scale=1)])

@@ -138,3 +138,19 @@ def test_warm_start_copies_matching_layers(tmp_path):
     for a, b in zip(trainer.post.get_weights(), donor.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert trainer.init_sha256 == weights_sha256(donor)  # what the model card records
+
+
+def test_warm_start_into_block_position_inputs_keeps_the_function(tmp_path):
+    # New input planes get zero weights, so the warm-started network restores
+    # exactly as its donor did before training moves it.
+    from hybridcodec.models import RecCNN
+
+    donor = RecCNN(scale=1, **TINY_MODEL)
+    rng = np.random.default_rng(0)
+    donor.set_weights([w + rng.normal(0, 0.05, w.shape).astype(np.float32) for w in donor.get_weights()])
+    donor.save(tmp_path / "donor.keras")
+    trainer = Trainer(tiny_config(tmp_path, scale=1, init=str(tmp_path / "donor.keras"),
+                                  model_kwargs={**TINY_MODEL, "block": 8}))
+    inputs = [rng.random((1, 24, 40, 3), dtype=np.float32), np.array([[0.4]], np.float32)]
+    assert trainer.post.count_params() > donor.count_params()
+    np.testing.assert_allclose(np.asarray(trainer.post(inputs)), np.asarray(donor(inputs)), atol=1e-6)
