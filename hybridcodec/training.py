@@ -217,7 +217,7 @@ def _apply(model, batch_images, quality=None):
 def init_from(model, path) -> tuple[int, str]:
     """Copy weights from the model saved at ``path`` into ``model``, layer by layer
     in order, wherever the shapes match (a warm start from another codec's
-    network). Returns how many layers were copied and the SHA-256 of the
+    network); a deeper RecCNN gets identity layers in the middle. Returns how many layers were copied and the SHA-256 of the
     source's weights (the model card records it: run folders come and go,
     the hash names the shipped model it started from)."""
     import keras
@@ -226,8 +226,21 @@ def init_from(model, path) -> tuple[int, str]:
 
     source = keras.models.load_model(path, safe_mode=True, compile=False)
     donors = [layer for layer in source.layers if layer.weights]
+    targets = [layer for layer in model.layers if layer.weights]
+    if _deeper_reccnn(model, source):
+        # Net2DeeperNet (Chen et al. 2015, arXiv 1511.05641): the extra middle
+        # convs start as the identity. Their inputs come out of a ReLU, so
+        # ReLU(identity(x)) = x and the deeper network computes exactly what
+        # the source did; the last layer goes to the last layer.
+        extra = len(targets) - len(donors)
+        for layer in targets[len(donors) - 1 : -1]:
+            kernel, bias = (np.zeros_like(w) for w in layer.get_weights())
+            kernel[1, 1] = np.eye(kernel.shape[2], dtype=kernel.dtype)
+            layer.set_weights([kernel, bias])
+        targets = targets[: len(donors) - 1] + targets[-1:]
+        assert len(targets) == len(donors) and extra > 0
     copied = 0
-    for layer, donor in zip([layer for layer in model.layers if layer.weights], donors):
+    for layer, donor in zip(targets, donors):
         weights = donor.get_weights()
         if [w.shape for w in weights] == [w.shape for w in layer.get_weights()]:
             layer.set_weights(weights)
@@ -241,6 +254,17 @@ def init_from(model, path) -> tuple[int, str]:
             layer.set_weights([kernel, *weights[1:]])
             copied += 1
     return copied, models.weights_sha256(source)
+
+
+def _deeper_reccnn(model, source) -> bool:
+    """True when ``model`` is ``source``, a RecCNN without batch norm, with more layers."""
+    from .models import RecCNN
+
+    if not (isinstance(model, RecCNN) and isinstance(source, RecCNN)):
+        return False
+    a, b = source.get_config(), model.get_config()
+    same = all(a.get(k) == b.get(k) for k in ("scale", "width", "half_resolution", "block"))
+    return same and not a.get("batch_norm") and not b.get("batch_norm") and b["depth"] > a["depth"]
 
 
 def _grown_inputs(old, new) -> bool:

@@ -154,3 +154,17 @@ def test_warm_start_into_block_position_inputs_keeps_the_function(tmp_path):
     inputs = [rng.random((1, 24, 40, 3), dtype=np.float32), np.array([[0.4]], np.float32)]
     assert trainer.post.count_params() > donor.count_params()
     np.testing.assert_allclose(np.asarray(trainer.post(inputs)), np.asarray(donor(inputs)), atol=1e-6)
+
+
+def test_warm_start_into_a_deeper_reccnn_keeps_the_function(tmp_path):
+    from hybridcodec.models import RecCNN
+
+    donor = RecCNN(scale=2, **TINY_MODEL)
+    rng = np.random.default_rng(1)
+    donor.set_weights([w + rng.normal(0, 0.05, w.shape).astype(np.float32) for w in donor.get_weights()])
+    donor.save(tmp_path / "donor.keras")
+    trainer = Trainer(tiny_config(tmp_path, scale=2, init=str(tmp_path / "donor.keras"),
+                                  model_kwargs={**TINY_MODEL, "depth": TINY_MODEL["depth"] + 2}))
+    inputs = [rng.random((1, 20, 28, 3), dtype=np.float32), np.array([[0.4]], np.float32)]
+    assert len(trainer.post.get_weights()) == len(donor.get_weights()) + 4
+    np.testing.assert_allclose(np.asarray(trainer.post(inputs)), np.asarray(donor(inputs)), atol=1e-5)
