@@ -44,9 +44,11 @@ def test_tiny_training_gives_a_loadable_model_that_beats_bicubic(tmp_path):
     from hybridcodec.pipeline import run_post
     from hybridcodec.resize import bicubic_upscale
 
-    config = tiny_config(tmp_path)
+    # 600 steps: across seeds 0-2 this gives +0.56 to +0.83 dB, well clear
+    # of the bar (150 steps was enough only while crops sat on an 8-pixel grid).
+    config = tiny_config(tmp_path, steps=600)
     card = json.loads(train(config).read_text())
-    assert card["steps"] == 150
+    assert card["steps"] == 600
     model = keras.models.load_model(tmp_path / "run" / "post.keras", safe_mode=True)
     trainer = Trainer(config)
     coded = code_images(trainer.train_images, "jpeg", [20, 50], 2)
