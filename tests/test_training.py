@@ -142,31 +142,22 @@ def test_warm_start_copies_matching_layers(tmp_path):
     assert trainer.init_sha256 == weights_sha256(donor)  # what the model card records
 
 
-def test_warm_start_into_block_position_inputs_keeps_the_function(tmp_path):
-    # New input planes get zero weights, so the warm-started network restores
-    # exactly as its donor did before training moves it.
+@pytest.mark.parametrize("scale, grown, extra_weights", [
+    (1, {"block": 8}, 0),  # new input planes get zero weights
+    (2, {"depth": TINY_MODEL["depth"] + 2}, 4),  # new middle layers start as the identity
+])
+def test_warm_start_into_a_grown_reccnn_keeps_the_function(tmp_path, scale, grown, extra_weights):
+    # The warm-started network restores exactly as its donor did before
+    # training moves it.
     from hybridcodec.models import RecCNN
 
-    donor = RecCNN(scale=1, **TINY_MODEL)
+    donor = RecCNN(scale=scale, **TINY_MODEL)
     rng = np.random.default_rng(0)
     donor.set_weights([w + rng.normal(0, 0.05, w.shape).astype(np.float32) for w in donor.get_weights()])
     donor.save(tmp_path / "donor.keras")
-    trainer = Trainer(tiny_config(tmp_path, scale=1, init=str(tmp_path / "donor.keras"),
-                                  model_kwargs={**TINY_MODEL, "block": 8}))
+    trainer = Trainer(tiny_config(tmp_path, scale=scale, init=str(tmp_path / "donor.keras"),
+                                  model_kwargs={**TINY_MODEL, **grown}))
     inputs = [rng.random((1, 24, 40, 3), dtype=np.float32), np.array([[0.4]], np.float32)]
     assert trainer.post.count_params() > donor.count_params()
-    np.testing.assert_allclose(np.asarray(trainer.post(inputs)), np.asarray(donor(inputs)), atol=1e-6)
-
-
-def test_warm_start_into_a_deeper_reccnn_keeps_the_function(tmp_path):
-    from hybridcodec.models import RecCNN
-
-    donor = RecCNN(scale=2, **TINY_MODEL)
-    rng = np.random.default_rng(1)
-    donor.set_weights([w + rng.normal(0, 0.05, w.shape).astype(np.float32) for w in donor.get_weights()])
-    donor.save(tmp_path / "donor.keras")
-    trainer = Trainer(tiny_config(tmp_path, scale=2, init=str(tmp_path / "donor.keras"),
-                                  model_kwargs={**TINY_MODEL, "depth": TINY_MODEL["depth"] + 2}))
-    inputs = [rng.random((1, 20, 28, 3), dtype=np.float32), np.array([[0.4]], np.float32)]
-    assert len(trainer.post.get_weights()) == len(donor.get_weights()) + 4
+    assert len(trainer.post.get_weights()) == len(donor.get_weights()) + extra_weights
     np.testing.assert_allclose(np.asarray(trainer.post(inputs)), np.asarray(donor(inputs)), atol=1e-5)
