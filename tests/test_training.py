@@ -142,11 +142,11 @@ def test_warm_start_copies_matching_layers(tmp_path):
     assert trainer.init_sha256 == weights_sha256(donor)  # what the model card records
 
 
-@pytest.mark.parametrize("scale, grown, extra_weights", [
-    (1, {"block": 8}, 0),  # new input planes get zero weights
-    (2, {"depth": TINY_MODEL["depth"] + 2}, 4),  # new middle layers start as the identity
+@pytest.mark.parametrize("scale, grown, extra_weights, atol", [
+    (1, {"block": 8}, 0, 1e-6),  # new input planes get zero weights
+    (2, {"depth": TINY_MODEL["depth"] + 2}, 4, 1e-5),  # new middle layers start as the identity
 ])
-def test_warm_start_into_a_grown_reccnn_keeps_the_function(tmp_path, scale, grown, extra_weights):
+def test_warm_start_into_a_grown_reccnn_keeps_the_function(tmp_path, scale, grown, extra_weights, atol):
     # The warm-started network restores exactly as its donor did before
     # training moves it.
     from hybridcodec.models import RecCNN
@@ -160,4 +160,4 @@ def test_warm_start_into_a_grown_reccnn_keeps_the_function(tmp_path, scale, grow
     inputs = [rng.random((1, 24, 40, 3), dtype=np.float32), np.array([[0.4]], np.float32)]
     assert trainer.post.count_params() > donor.count_params()
     assert len(trainer.post.get_weights()) == len(donor.get_weights()) + extra_weights
-    np.testing.assert_allclose(np.asarray(trainer.post(inputs)), np.asarray(donor(inputs)), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(trainer.post(inputs)), np.asarray(donor(inputs)), atol=atol)
