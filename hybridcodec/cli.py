@@ -319,6 +319,8 @@ def _add_zoo(sub):
     choose.add_argument("--codec", required=True, choices=CODEC_CHOICES[:-1])
     choose.add_argument("--val", required=True, help="folder of validation images (never the training set)")
     choose.add_argument("--qualities", type=int, nargs="+", help="quality grid (default: the codec's)")
+    choose.add_argument("--models", nargs="+", metavar="NAME",
+                        help="networks to consider (default: every network shipped for the codec)")
     choose.set_defaults(func=_zoo_choose)
 
 
@@ -341,7 +343,7 @@ def _zoo_choose(args) -> int:
     from .training import QUALITY_GRID
 
     qualities = args.qualities or QUALITY_GRID[args.codec]
-    results = evaluate_paths(args.val, args.codec, qualities)
+    results = evaluate_paths(args.val, args.codec, qualities, models=args.models)
     table = choose(results)
     set_operating_points(args.codec, table, {"images": str(args.val), "results": results})
     print("\n".join(describe_table(table)))

@@ -21,6 +21,7 @@ import numpy as np
 
 from . import codecs, zoo
 from .container import HCFile, Header, pack
+from .errors import HybridCodecError
 from .images import list_images, read_rgb
 from .metrics import bpp, psnr
 from .pipeline import run_post
@@ -61,14 +62,20 @@ def _header_bytes(codec: str, width: int, height: int, scale: int, model_name: s
     return len(pack(HCFile(Header(codec, 50, width, height, 3, scale, 8, models), b"")))
 
 
-def evaluate_paths(folder, codec: str, qualities, progress=True) -> dict:
+def evaluate_paths(folder, codec: str, qualities, models=None, progress=True) -> dict:
     """Mean bpp (whole .hc file) and PSNR per path and codec quality on
     ``folder``. Half-size paths are also tried at qualities up to 95, since
-    they spend fewer bits at the same quality."""
+    they spend fewer bits at the same quality. ``models`` limits the networks
+    tried to these zoo names (default: every network shipped for ``codec``)."""
     from tqdm import tqdm
 
     backend = codecs.get_codec(codec)
     networks = [e for e in zoo.entries() if e.codec == codec and e.role == "post"]
+    if models is not None:
+        unknown = set(models) - {e.name for e in networks}
+        if unknown:
+            raise HybridCodecError(f"no {codec} network named {', '.join(sorted(unknown))} in the zoo")
+        networks = [e for e in networks if e.name in models]
     paths = {"s1-classical": (1, None), "s2-classical": (2, None)}
     paths.update({f"s{e.scale}-{e.name}": (e.scale, e) for e in networks})
     sums = {p: {q: [] for q in sorted(set(qualities) | {92, 95})} for p in paths}

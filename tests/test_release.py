@@ -1,5 +1,6 @@
 """Choosing operating points: within the plain codec's size, never worse than it."""
 
+from hybridcodec.cli import main
 from hybridcodec.release import choose, describe_table
 
 PLAIN = {10: [0.2, 28.0], 30: [0.5, 32.0], 50: [0.7, 34.0], 70: [1.0, 36.0], 90: [2.0, 40.0]}
@@ -34,3 +35,9 @@ def test_nothing_better_means_the_plain_codec():
     worse = {q: [b, p - 1] for q, (b, p) in PLAIN.items()}
     table = choose({"s1-classical": PLAIN, "s2-classical": worse, "s1-net": worse})
     assert all((r["scale"], r["post"], r["codec_quality"]) == (1, None, r["quality"]) for r in table)
+
+
+def test_choose_refuses_an_unknown_network_in_one_line(tmp_path, capsys):
+    status = main(["zoo", "choose", "--codec", "jpeg", "--val", str(tmp_path), "--models", "no-such-net"])
+    assert status == 1
+    assert "no jpeg network named no-such-net" in capsys.readouterr().err
