@@ -261,6 +261,8 @@ def _add_train(sub):
     p.add_argument("--val-every", type=int, default=500, help="steps between validations")
     p.add_argument("--depth", type=int, help="reccnn: number of conv layers")
     p.add_argument("--width", type=int, help="reccnn: channels per layer; recunet: channels at full resolution")
+    p.add_argument("--half-resolution", action="store_true",
+                   help="reccnn: run the stack at half the output resolution (at scale 2: on the decoded image)")
     p.add_argument("--init", default="", help="start from this .keras restoration model (warm start)")
     p.add_argument("--distribute", action="store_true",
                    help="train under tf.distribute.MirroredStrategy (all local GPUs)")
@@ -271,7 +273,8 @@ def _add_train(sub):
 def _train(args) -> int:
     from .training import TrainConfig, train
 
-    model_kwargs = {k: v for k, v in (("depth", args.depth), ("width", args.width)) if v}
+    model_kwargs = {k: v for k, v in (("depth", args.depth), ("width", args.width),
+                                      ("half_resolution", args.half_resolution)) if v}
     config = TrainConfig(
         codec=args.codec, data=args.data, val=args.val, mode=args.mode, model=args.model,
         loss=args.loss, scale=args.scale, minutes=args.minutes, steps=args.steps,
