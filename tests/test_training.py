@@ -161,3 +161,17 @@ def test_warm_start_into_a_grown_reccnn_keeps_the_function(tmp_path, scale, grow
     assert trainer.post.count_params() > donor.count_params()
     assert len(trainer.post.get_weights()) == len(donor.get_weights()) + extra_weights
     np.testing.assert_allclose(np.asarray(trainer.post(inputs)), np.asarray(donor(inputs)), atol=atol)
+
+
+def test_train_command_passes_the_network_shape_to_the_model(tmp_path):
+    import keras
+
+    from hybridcodec.cli import main
+
+    data = synthetic_images(tmp_path / "data")
+    out = tmp_path / "run"
+    assert main(["train", "--codec", "jpeg", "--data", str(data), "--scale", "2", "--steps", "2",
+                 "--batch", "2", "--crop", "32", "--qualities", "30", "--depth", "3", "--width", "8",
+                 "--half-resolution", "--out", str(out)]) == 0
+    config = keras.models.load_model(out / "post.keras", safe_mode=True).get_config()
+    assert (config["depth"], config["width"], config["half_resolution"]) == (3, 8, True)
