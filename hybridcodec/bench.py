@@ -237,6 +237,7 @@ def standard_models() -> dict:
         "RecCNN default 8x32 (scale 1)": lambda: RecCNN(scale=1),
         "RecCNN default 8x32 (scale 2)": lambda: RecCNN(scale=2),
         "RecCNN 10x32 (scale 1)": lambda: RecCNN(scale=1, depth=10),
+        "RecCNN 16x32 bfloat16 (scale 1)": lambda: RecCNN(scale=1, depth=16, compute_dtype="bfloat16"),
         "RecCNN half resolution 10x64 (scale 1)": lambda: RecCNN(scale=1, depth=10, width=64, half_resolution=True),
         "RecUNet 24, 2 blocks (scale 1)": lambda: RecUNet(scale=1),
         "RecUNet 24, 2 blocks (scale 2)": lambda: RecUNet(scale=2),

@@ -263,6 +263,9 @@ def _add_train(sub):
     p.add_argument("--width", type=int, help="reccnn: channels per layer; recunet: channels at full resolution")
     p.add_argument("--half-resolution", action="store_true",
                    help="reccnn: run the stack at half the output resolution (at scale 2: on the decoded image)")
+    p.add_argument("--bfloat16", action="store_true",
+                   help="reccnn: hidden layers compute in bfloat16 (CPUs with AVX512-BF16 or AMX: "
+                   "2x faster training, 1.6x faster restoring; float32 elsewhere)")
     p.add_argument("--init", default="", help="start from this .keras restoration model (warm start)")
     p.add_argument("--distribute", action="store_true",
                    help="train under tf.distribute.MirroredStrategy (all local GPUs)")
@@ -275,6 +278,8 @@ def _train(args) -> int:
 
     model_kwargs = {k: v for k, v in (("depth", args.depth), ("width", args.width),
                                       ("half_resolution", args.half_resolution)) if v}
+    if args.bfloat16:
+        model_kwargs["compute_dtype"] = "bfloat16"
     config = TrainConfig(
         codec=args.codec, data=args.data, val=args.val, mode=args.mode, model=args.model,
         loss=args.loss, scale=args.scale, minutes=args.minutes, steps=args.steps,

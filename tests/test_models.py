@@ -14,6 +14,7 @@ RESTORATION = [
     lambda: RecCNN(scale=2, depth=4, width=16, half_resolution=True),
     lambda: RecCNN(scale=1, depth=4, width=16, block=8),
     lambda: RecCNN(scale=2, depth=4, width=16, block=16),
+    lambda: RecCNN(scale=1, depth=4, width=16, compute_dtype="bfloat16"),
     lambda: RecUNet(scale=1, width=8),
     lambda: RecUNet(scale=2, width=8, blocks=1),
     lambda: ARCNN(scale=1),
@@ -76,6 +77,30 @@ def test_weights_hash_changes_with_the_weights():
     before = weights_sha256(model)
     model.set_weights([w + 1 for w in model.get_weights()])
     assert weights_sha256(model) != before
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_bfloat16_model_matches_float32_and_falls_back_where_slow(fast, monkeypatch):
+    import hybridcodec.models as models
+
+    monkeypatch.setattr(models, "bfloat16_is_fast", lambda: fast)
+    reference = RecCNN(scale=1, depth=4, width=16)
+    weights = [w + rand(*w.shape, seed=i) * 0.05 for i, w in enumerate(reference.get_weights())]
+    reference.set_weights(weights)
+    model = RecCNN(scale=1, depth=4, width=16, compute_dtype="bfloat16")
+    model.set_weights(weights)
+    policies = {layer.dtype_policy.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)}
+    assert policies == ({"mixed_bfloat16", "float32"} if fast else {"float32"})
+    inputs = [rand(1, 24, 16, 3), np.array([[0.4]], np.float32)]
+    out, expected = np.asarray(model(inputs)), np.asarray(reference(inputs))
+    assert out.dtype == np.float32  # the image itself is never bfloat16
+    np.testing.assert_allclose(out, expected, rtol=0.02, atol=0.02)
+    assert weights_sha256(model) == weights_sha256(reference)  # files name the same model
+
+
+def test_unknown_compute_dtype_is_refused():
+    with pytest.raises(ValueError, match="compute_dtype"):
+        RecCNN(depth=3, width=8, compute_dtype="float16")
 
 
 def test_paper_configuration_is_available():
