@@ -276,10 +276,20 @@ def _add_train(sub):
 def _train(args) -> int:
     from .training import TrainConfig, train
 
-    model_kwargs = {k: v for k, v in (("depth", args.depth), ("width", args.width),
-                                      ("half_resolution", args.half_resolution)) if v}
-    if args.bfloat16:
-        model_kwargs["compute_dtype"] = "bfloat16"
+    import inspect
+
+    from .models import RESTORATION_MODELS
+
+    # Each shape option is a keyword of the model's _build; refuse those the
+    # chosen model does not take rather than fail deep inside Keras.
+    options = {"--depth": ("depth", args.depth), "--width": ("width", args.width),
+               "--half-resolution": ("half_resolution", args.half_resolution),
+               "--bfloat16": ("compute_dtype", "bfloat16" if args.bfloat16 else None)}
+    accepted = inspect.signature(RESTORATION_MODELS[args.model]._build).parameters
+    unsupported = [flag for flag, (key, value) in options.items() if value and key not in accepted]
+    if unsupported:
+        raise HybridCodecError(f"--model {args.model} has no {', '.join(unsupported)} option")
+    model_kwargs = {key: value for key, value in options.values() if value}
     config = TrainConfig(
         codec=args.codec, data=args.data, val=args.val, mode=args.mode, model=args.model,
         loss=args.loss, scale=args.scale, minutes=args.minutes, steps=args.steps,

@@ -16,6 +16,7 @@ layers anywhere, only the small layers defined below.
 
 from __future__ import annotations
 
+import functools
 import inspect
 
 import keras
@@ -160,6 +161,7 @@ def _conv(filters, kernel=3, **kwargs):
     return layers.Conv2D(filters, kernel, padding="same", **kwargs)
 
 
+@functools.lru_cache(maxsize=None)  # a property of the machine: read /proc/cpuinfo once
 def bfloat16_is_fast() -> bool:
     """True when this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX).
 
@@ -178,11 +180,9 @@ def _hidden_dtype(compute_dtype: str):
     """The dtype policy of a stack's hidden layers: float32 variables, bfloat16
     arithmetic where asked for and fast here. Inputs, the last layer and the
     residual sum stay float32: a bfloat16 image would be off by a grey level."""
-    if compute_dtype == "bfloat16" and bfloat16_is_fast():
-        return "mixed_bfloat16"
     if compute_dtype not in ("float32", "bfloat16"):
         raise ValueError(f"compute_dtype must be float32 or bfloat16, not {compute_dtype!r}")
-    return "float32"
+    return "mixed_bfloat16" if compute_dtype == "bfloat16" and bfloat16_is_fast() else "float32"
 
 
 class _ConfiguredModel(keras.Model):

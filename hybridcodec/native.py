@@ -95,9 +95,9 @@ _IJG_LUMA = [16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14,
              49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99]  # natural order
 
 
-def jpeg_quality(data: bytes) -> int | None:
-    """Estimate the IJG quality (1-100) of a JPEG from its luminance quantization
-    table: the quality whose scaled standard table is closest. None if no table."""
+def jpeg_luma_table(data: bytes) -> list[int] | None:
+    """The first luminance quantization table (id 0) of a JPEG, 64 values in
+    natural (row-major) order; None if there is none or it is truncated."""
     for marker, body in _jpeg_segments(data):
         if marker != 0xDB or not body:
             continue
@@ -111,8 +111,17 @@ def jpeg_quality(data: bytes) -> int | None:
         table = [0] * 64
         for k, position in enumerate(_zigzag()):
             table[position] = values[k]
-        return min(range(1, 101), key=lambda q: _table_distance(table, q))
+        return table
     return None
+
+
+def jpeg_quality(data: bytes) -> int | None:
+    """Estimate the IJG quality (1-100) of a JPEG from its luminance quantization
+    table: the quality whose scaled standard table is closest. None if no table."""
+    table = jpeg_luma_table(data)
+    if table is None:
+        return None
+    return min(range(1, 101), key=lambda q: _table_distance(table, q))
 
 
 def _table_distance(table, quality) -> int:

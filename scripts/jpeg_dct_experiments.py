@@ -27,20 +27,18 @@ import scipy.fft
 from hybridcodec import pipeline, zoo
 from hybridcodec.images import read_rgb
 from hybridcodec.metrics import bd_rate, psnr
-from hybridcodec.native import _jpeg_segments, _zigzag
+from hybridcodec.native import jpeg_luma_table
 from hybridcodec.resize import area_downscale
 
 QUALITIES = [5, 10, 20, 30, 40, 50, 60, 70, 80, 90]
 
 
 def luma_table(jpeg: bytes) -> np.ndarray:
-    """The 8x8 luminance quantisation table (id 0) of a JPEG, in natural order."""
-    for marker, body in _jpeg_segments(jpeg):
-        if marker == 0xDB and body[0] & 15 == 0 and body[0] >> 4 == 0:
-            table = np.zeros(64)
-            table[_zigzag()] = list(body[1:65])
-            return table.reshape(8, 8)
-    raise ValueError("no 8-bit luminance table")
+    """The 8x8 luminance quantisation table of a JPEG, in natural order."""
+    table = jpeg_luma_table(jpeg)
+    if table is None:
+        raise ValueError("no luminance quantisation table")
+    return np.array(table, np.float64).reshape(8, 8)
 
 
 def luma_dct(rgb: np.ndarray, table: np.ndarray) -> np.ndarray:

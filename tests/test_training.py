@@ -172,6 +172,18 @@ def test_train_command_passes_the_network_shape_to_the_model(tmp_path):
     out = tmp_path / "run"
     assert main(["train", "--codec", "jpeg", "--data", str(data), "--scale", "2", "--steps", "2",
                  "--batch", "2", "--crop", "32", "--qualities", "30", "--depth", "3", "--width", "8",
-                 "--half-resolution", "--out", str(out)]) == 0
+                 "--half-resolution", "--bfloat16", "--out", str(out)]) == 0
     config = keras.models.load_model(out / "post.keras", safe_mode=True).get_config()
     assert (config["depth"], config["width"], config["half_resolution"]) == (3, 8, True)
+    assert config["compute_dtype"] == "bfloat16"
+
+
+def test_train_command_refuses_shape_options_the_model_lacks(tmp_path, capsys):
+    from hybridcodec.cli import main
+
+    data = synthetic_images(tmp_path / "data")
+    out = tmp_path / "run"
+    assert main(["train", "--codec", "jpeg", "--data", str(data), "--model", "arcnn", "--depth", "3",
+                 "--bfloat16", "--out", str(out)]) == 1
+    assert capsys.readouterr().err.strip() == "hybridcodec: error: --model arcnn has no --depth, --bfloat16 option"
+    assert not out.exists()
