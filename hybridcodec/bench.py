@@ -18,6 +18,7 @@ import csv
 import json
 import time
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,7 @@ class Point:
     ms_ssim: float
     encode_s: float
     decode_s: float
-    scale: int = 1
+    scale: Fraction | int = 1
     path: str = ""
     header_bytes: int = 0  # bytes of the file that are not the codec's payload
     pixels: int = 0

@@ -72,22 +72,22 @@ def _add_compress(sub):
                    help="1-99 on the codec's own scale (default: 50). With --scale auto the file "
                    "stays within about the plain codec's size at this quality, and hybridcodec "
                    "picks the scale, codec quality and network that restore best in it")
-    p.add_argument("--scale", choices=["auto", "1", "2"], default="auto",
-                   help="code at full (1) or half (2) size at exactly --quality; auto (default) "
+    p.add_argument("--scale", choices=["auto", "1", "4/3", "2"], default="auto",
+                   help="code at full (1), three-quarter (4/3) or half (2) size at exactly --quality; auto (default) "
                    "uses the table fixed on validation photos, see models/manifest.json")
     p.add_argument("--pre-model", help="your own pre-processing .keras model (ComCNN contract)")
     p.add_argument("--post-model", help="your own restoration .keras model to record in the file")
     p.add_argument("--keep-metadata", action="store_true", help="keep EXIF metadata (the ICC profile is always kept)")
     p.add_argument("--native", action="store_true",
                    help="write a standard .jpg/.webp/.avif/.jxl that any viewer opens, with the "
-                   "hybridcodec header inside (default output: IN.hc.EXT; scale 1 unless --scale 2)")
+                   "hybridcodec header inside (default output: IN.hc.EXT; scale 1 unless --scale is given)")
     target = p.add_mutually_exclusive_group()
     target.add_argument("--target-size", help="best file not over this size (e.g. 30KB); searches quality and scale")
     target.add_argument("--target-bpp", type=float, help="best file not over this many bits per pixel")
     target.add_argument("--target-psnr", type=float, help="smallest file whose restored image reaches this PSNR (dB)")
     target.add_argument("--search", action="store_true",
-                        help="try full and half size on this image and keep the one that restores best "
-                        "within the full-size file's bytes at --quality (about 14 encodes)")
+                        help="try every scale on this image and keep the one that restores best "
+                        "within the full-size file's bytes at --quality (about 21 encodes)")
     _add_batch_options(p)
     p.set_defaults(func=_run_files, suffix=".hc")
 
@@ -122,7 +122,7 @@ def compress_file(source: Path, output: Path, force=False, codec="webp", quality
 
         encoded = search_path(image.pixels, codec, quality, **options)
     else:
-        encoded = encode(image.pixels, codec, quality, scale if scale == "auto" else int(scale), **options)
+        encoded = encode(image.pixels, codec, quality, scale, **options)
     write_atomic(output, encoded.data, force, source)
     info = describe(encoded.hc, len(encoded.data))
     return (f"{source} -> {output}: {info['codec']} quality {info['quality']}, scale {info['scale']}, "
@@ -249,7 +249,8 @@ def _add_train(sub):
                    help="post: restoration network alone; joint: alternate ComCNN and restoration")
     p.add_argument("--model", choices=["reccnn", "recunet", "arcnn", "arcnn-aspp"], default="reccnn")
     p.add_argument("--loss", default="mse", help="mse, l1, ssim, ms-ssim or ms-ssim+l1 (default: mse)")
-    p.add_argument("--scale", type=int, choices=[1, 2], default=1)
+    p.add_argument("--scale", choices=["1", "4/3", "2"], default="1",
+                   help="coding scale: full size, three quarters or half a side (default: 1)")
     p.add_argument("--minutes", type=float, default=None, help="wall-clock budget of this invocation")
     p.add_argument("--steps", type=int, default=4000, help="total steps of the run (default: 4000)")
     p.add_argument("--rounds", type=int, default=4, help="joint mode: alternation rounds")
@@ -309,7 +310,7 @@ def _add_bench(sub):
     p.add_argument("folder", help="folder of images")
     p.add_argument("--codec", choices=CODEC_CHOICES[:-1], default="webp")
     p.add_argument("--qualities", type=int, nargs="+", help="qualities (default: the codec's grid)")
-    p.add_argument("--scale", choices=["auto", "1", "2"], default="auto")
+    p.add_argument("--scale", choices=["auto", "1", "4/3", "2"], default="auto")
     p.add_argument("--out", default="results", help="folder for JSON, CSV and plot (default: results)")
     p.set_defaults(func=_bench)
 
@@ -317,8 +318,7 @@ def _add_bench(sub):
 def _bench(args) -> int:
     from .bench import run
 
-    scale = args.scale if args.scale == "auto" else int(args.scale)
-    summary = run(args.folder, args.codec, args.qualities, args.out, scale)
+    summary = run(args.folder, args.codec, args.qualities, args.out, args.scale)
     print(json.dumps(summary, indent=1))
     return 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from .errors import HybridCodecError
 
@@ -19,6 +20,9 @@ MAX_SIDE = 65535  # largest width or height a version-1 file may declare
 DEFAULT_MAX_PIXELS = 2**28  # ~268 megapixels; decompression-bomb guard, raisable per call
 ROLES = {0: "pre", 1: "post"}
 CODEC_IDS = {0: "png", 1: "jpeg", 2: "webp", 3: "avif", 4: "jpegxl"}  # never reuse an id
+# The scale byte: how much smaller than the image the codec's picture is.
+# 1 and 2 are the factor itself; 3 (three quarters a side) came later.
+SCALE_IDS = {1: Fraction(1), 2: Fraction(2), 3: Fraction(4, 3)}  # never reuse an id
 
 _FIXED = struct.Struct("<8sBBBBIIBBB")  # magic .. model count: 23 bytes
 _LENGTHS = struct.Struct("<IIII")  # payload, alpha, icc, metadata
@@ -40,7 +44,7 @@ class Header:
     width: int
     height: int
     channels: int  # 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA
-    scale: int = 1
+    scale: Fraction | int = 1  # a value of SCALE_IDS
     bits: int = 8  # bits per sample of the original (16-bit inputs are coded at 8)
     models: list[ModelRef] = field(default_factory=list)
 
@@ -67,9 +71,12 @@ def pack(hc: HCFile) -> bytes:
     codec_id = {name: i for i, name in CODEC_IDS.items()}.get(h.codec)
     if codec_id is None:
         raise HybridCodecError(f"unknown codec {h.codec!r}")
+    scale_id = {value: i for i, value in SCALE_IDS.items()}.get(h.scale)
+    if scale_id is None:
+        raise HybridCodecError(f"unsupported scale {h.scale!r}")
     check_dimensions(h.width, h.height)
     parts = [
-        _FIXED.pack(MAGIC, VERSION, codec_id, h.quality, h.scale, h.width, h.height,
+        _FIXED.pack(MAGIC, VERSION, codec_id, h.quality, scale_id, h.width, h.height,
                     h.channels, h.bits, len(h.models))
     ]
     role_ids = {name: i for i, name in ROLES.items()}
@@ -120,7 +127,7 @@ def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> HCFile:
     if version != VERSION:
         raise HybridCodecError(f"unsupported .hc format version {version} (this reader knows {VERSION})")
     reader.pos = 0
-    (_, _, codec_id, quality, scale, width, height, channels, bits, count) = _FIXED.unpack(
+    (_, _, codec_id, quality, scale_id, width, height, channels, bits, count) = _FIXED.unpack(
         reader.take(_FIXED.size)
     )
     models = []
@@ -142,11 +149,11 @@ def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> HCFile:
     check_dimensions(width, height, max_pixels)
     if codec_id not in CODEC_IDS:
         raise HybridCodecError(f"unknown codec id {codec_id} in file")
-    if channels not in (1, 2, 3, 4) or scale not in (1, 2) or bits not in (8, 16):
-        raise HybridCodecError(f"invalid header: channels={channels}, scale={scale}, bits={bits}")
+    if channels not in (1, 2, 3, 4) or scale_id not in SCALE_IDS or bits not in (8, 16):
+        raise HybridCodecError(f"invalid header: channels={channels}, scale={scale_id}, bits={bits}")
     if (channels in (2, 4)) != bool(alpha):
         raise HybridCodecError("invalid header: alpha payload does not match the channel count")
-    header = Header(CODEC_IDS[codec_id], quality, width, height, channels, scale, bits, models)
+    header = Header(CODEC_IDS[codec_id], quality, width, height, channels, SCALE_IDS[scale_id], bits, models)
     return HCFile(header, payload, alpha, icc, metadata)
 
 
@@ -163,7 +170,7 @@ def describe(hc: HCFile, size: int | None = None) -> dict:
         "height": h.height,
         "channels": h.channels,
         "original_bits": h.bits,
-        "scale": h.scale,
+        "scale": int(h.scale) if Fraction(h.scale).denominator == 1 else str(h.scale),
         "pre": f"network {pre.name} (sha256 {pre.sha256[:12]})" if pre else
                ("area downscale (classical)" if h.scale > 1 else "none"),
         "post": f"network {post.name} (sha256 {post.sha256[:12]})" if post else

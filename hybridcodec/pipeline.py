@@ -5,6 +5,9 @@ compress:   image -> pre-process (ComCNN, or area downscale, or nothing)
 decompress: .hc -> codec -> post-process (restoration network, or bicubic
                   upscale, or nothing) -> crop to the original size
 
+At scale 4/3 the decoder upscales (bicubic) before a full-size network
+restores; at scale 2 the network upsamples itself.
+
 TensorFlow is imported only when a network actually runs.
 """
 
@@ -20,7 +23,7 @@ from . import codecs, zoo
 from . import native as native_format
 from .container import DEFAULT_MAX_PIXELS, HCFile, Header, ModelRef, check_dimensions, pack, sniff, unpack
 from .errors import HybridCodecError
-from .resize import area_downscale, bicubic_upscale, coded_size
+from .resize import area_downscale, bicubic_upscale, coded_size, network_scale, parse_scale
 
 DEFAULT_CODEC = "webp"
 DEFAULT_QUALITY = 50  # mid-range for every backend: about 0.4-0.7 bpp on photos
@@ -182,14 +185,18 @@ def encode(
 ) -> Encoded:
     """compress, also returning the parsed file (for ``info``-style reporting)."""
     backend = codecs.get_codec(codec)
-    if scale not in ("auto", 1, 2, "1", "2"):
-        raise HybridCodecError(f"scale must be auto, 1 or 2, not {scale!r}")
+    if scale != "auto":
+        try:
+            scale = parse_scale(scale)
+        except ValueError as error:
+            raise HybridCodecError(f"{error} (or auto)") from None
     if native and not backend.lossy:
         raise HybridCodecError("--native needs a lossy codec: jpeg, webp, avif or jpegxl")
     if native and scale == "auto":
         scale = 1  # a viewer shows a native file as it is: full size
-    elif native and int(scale) == 2:
-        warnings.warn("a native file at scale 2 shows at half size in other viewers", stacklevel=2)
+    elif native and scale != 1:
+        size = "half" if scale == 2 else "three-quarter"
+        warnings.warn(f"a native file at scale {scale} shows at {size} size in other viewers", stacklevel=2)
     rgb, alpha, channels, bits = split_image(image)
     height, width = rgb.shape[:2]
     check_dimensions(width, height, max_pixels)
@@ -199,7 +206,7 @@ def encode(
     pre = None
     if backend.lossy and pre_model is not None:
         pre, ref = load_user_model(pre_model, "pre")
-        scale = int(pre.get_config().get("scale", 1))  # the pre-processor fixes the scale
+        scale = parse_scale(pre.get_config().get("scale", 1))  # the pre-processor fixes the scale
         refs.append(ref)
     point = zoo.operating_point(codec, quality, scale)
     use_scale, quality = point.scale, point.codec_quality
@@ -305,6 +312,11 @@ def decode(data: bytes, pre_model=None, post_model=None, max_pixels: int = DEFAU
             f"payload is {decoded.shape[1]}x{decoded.shape[0]}, header says {coded_w}x{coded_h}"
         )
     if model is not None:
+        if int(getattr(model, "scale", 1)) != network_scale(h.scale):
+            raise HybridCodecError(f"the restoration model is for scale {getattr(model, 'scale', 1)}, "
+                                   f"the file is coded at scale {h.scale}")
+        if network_scale(h.scale) != h.scale:  # 4/3: the network restores the bicubic upscale
+            decoded = bicubic_upscale(decoded, h.scale, h.width, h.height)
         rgb = run_post(model, decoded, h.quality, h.width, h.height)
     else:
         rgb = bicubic_upscale(decoded, h.scale, h.width, h.height)

@@ -1,10 +1,10 @@
 """Rate control: the best file under a size, or the smallest that reaches a PSNR;
 and ``--search``: the best path for this image within the plain codec's size.
 
-Like ``cwebp -size``, a search: for each scale (full and half size), a
-bisection over the quality, each step a real encode (and, for a PSNR target,
-a real decode and restoration). About 7 encodes per scale, so rate control
-takes roughly 14 times a plain encode, more with a PSNR target.
+Like ``cwebp -size``, a search: for each scale (full, three-quarter and half
+size), a bisection over the quality, each step a real encode (and, for a PSNR
+target, a real decode and restoration). About 7 encodes per scale, so rate
+control takes roughly 21 times a plain encode, more with a PSNR target.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import numpy as np
 from .errors import HybridCodecError
 from .metrics import psnr
 from .pipeline import Encoded, decode, encode
+from .resize import SCALES
 
 _UNITS = {"": 1, "B": 1, "KB": 1000, "K": 1000, "KIB": 1024, "MB": 1000**2, "M": 1000**2, "MIB": 1024**2}
 
@@ -50,7 +51,7 @@ def fit_size(image, codec: str, max_bytes: int, **options) -> Encoded:
     """The file of at most ``max_bytes`` with the highest PSNR after restoration."""
     image = np.asarray(image)
     best, best_psnr = None, -np.inf
-    for scale in (1, 2):
+    for scale in SCALES:
         cache = {}
 
         def encoded(q, scale=scale, cache=cache):
@@ -73,7 +74,7 @@ def reach_psnr(image, codec: str, target_db: float, **options) -> Encoded:
     """The smallest file whose restored image reaches ``target_db`` PSNR."""
     image = np.asarray(image)
     best = None
-    for scale in (1, 2):
+    for scale in SCALES:
         cache = {}
 
         def value(q, scale=scale, cache=cache):
@@ -99,11 +100,11 @@ def search(image, codec: str, quality: int, **options) -> Encoded:
     """``--search``: the operating point tried on the image itself.
 
     The budget is the size of the full-size file at ``quality`` (the plain
-    codec's payload plus the header); within it, both scales are searched
+    codec's payload plus the header); within it, every scale is searched
     (each with the network that serves it) and the file whose restored image
     has the highest PSNR wins. ``--scale auto`` takes the same decision from
     a table fixed on the validation photos; this takes it per image, at about
-    14 encodes and 2 restorations.
+    21 encodes and 3 restorations.
     """
     budget = len(encode(np.asarray(image), codec, quality, 1, **options).data)
     return fit_size(image, codec, budget, **options)

@@ -5,8 +5,8 @@
 
 ``add`` copies a run's weights and model card into ``models/`` and lists them
 in ``models/manifest.json``. ``choose`` codes every validation image at every
-quality on each path (full or half size, classical or with each shipped
-network) and fixes, for every quality 1-99, the path and codec quality with
+quality on each path (full, three-quarter or half size, classical or with
+each shipped network) and fixes, for every quality 1-99, the path and codec quality with
 the best PSNR within the plain codec's bpp at that quality (see ``choose``).
 The table replaces the codec's entry in the manifest.
 """
@@ -25,7 +25,7 @@ from .errors import HybridCodecError
 from .images import list_images, read_rgb
 from .metrics import bpp, psnr
 from .pipeline import run_post
-from .resize import area_downscale, bicubic_upscale
+from .resize import SCALES, area_downscale, bicubic_upscale, network_scale, scale_label
 
 
 def models_dir() -> Path:
@@ -56,7 +56,7 @@ def add(run_dir, name: str, codec: str, role: str = "post") -> dict:
     return entry
 
 
-def _header_bytes(codec: str, width: int, height: int, scale: int, model_name: str | None) -> int:
+def _header_bytes(codec: str, width: int, height: int, scale, model_name: str | None) -> int:
     """Exact size of a .hc file's overhead: everything but the payload."""
     models = [zoo.ModelRef("post", model_name, "0" * 64)] if model_name else []
     return len(pack(HCFile(Header(codec, 50, width, height, 3, scale, 8, models), b"")))
@@ -64,8 +64,9 @@ def _header_bytes(codec: str, width: int, height: int, scale: int, model_name: s
 
 def evaluate_paths(folder, codec: str, qualities, models=None, progress=True) -> dict:
     """Mean bpp (whole .hc file) and PSNR per path and codec quality on
-    ``folder``. Half-size paths are also tried at qualities up to 95, since
-    they spend fewer bits at the same quality. ``models`` limits the networks
+    ``folder``. Paths are named ``sSCALE-NETWORK`` or ``sSCALE-classical``
+    (``s1-classical`` is the plain codec). Smaller scales are also tried at
+    qualities up to 95, since they spend fewer bits at the same quality. ``models`` limits the networks
     tried to these zoo names (default: every network shipped for ``codec``)."""
     from tqdm import tqdm
 
@@ -76,25 +77,27 @@ def evaluate_paths(folder, codec: str, qualities, models=None, progress=True) ->
         if unknown:
             raise HybridCodecError(f"no {codec} network named {', '.join(sorted(unknown))} in the zoo")
         networks = [e for e in networks if e.name in models]
-    paths = {"s1-classical": (1, None), "s2-classical": (2, None)}
-    paths.update({f"s{e.scale}-{e.name}": (e.scale, e) for e in networks})
+    paths = {f"s{scale_label(scale)}-classical": (scale, None) for scale in SCALES}
+    paths.update({f"s{scale_label(e.scale)}-{e.name}": (e.scale, e) for e in networks})
     sums = {p: {q: [] for q in sorted(set(qualities) | {92, 95})} for p in paths}
     images = list_images(folder)
     for path in tqdm(images, desc=f"paths {codec}", disable=not progress):
         rgb = read_rgb(path)
         h, w = rgb.shape[:2]
-        for scale in (1, 2):
+        for scale in SCALES:
             compact = area_downscale(rgb, scale)
             for q in (qualities if scale == 1 else sorted(set(qualities) | {92, 95})):
                 payload = backend.encode(compact, q)
                 decoded = backend.decode(payload)
+                upscaled = bicubic_upscale(decoded, scale, w, h)
                 for name, (path_scale, entry) in paths.items():
                     if path_scale != scale:
                         continue
                     if entry is None:
-                        out = bicubic_upscale(decoded, scale, w, h)
-                    else:
-                        out = run_post(zoo.load(entry), decoded, q, w, h)
+                        out = upscaled
+                    else:  # a full-size network at 4/3 restores the upscale
+                        seen = decoded if network_scale(scale) == scale else upscaled
+                        out = run_post(zoo.load(entry), seen, q, w, h)
                     size = len(payload) + _header_bytes(codec, w, h, scale, entry.name if entry else None)
                     sums[name][q].append((bpp(size, w, h), psnr(rgb, out)))
     return {name: {q: np.mean(v, axis=0).tolist() for q, v in per_q.items() if v}
@@ -105,7 +108,7 @@ def choose(results: dict) -> list[dict]:
     """The operating point of every quality 1-99, fixed on measured results.
 
     ``results[path][codec_quality] = [mean bpp, mean PSNR]`` for the paths
-    ``s1-classical`` (the plain codec), ``s2-classical`` and ``sS-NETWORK``.
+    ``s1-classical`` (the plain codec) and the others of ``evaluate_paths``.
     Quality q keeps the plain codec's meaning of a size: the plain codec's
     bpp at q on the validation photos is the budget, and q gets the path and
     codec quality with the highest PSNR whose bpp stays within that budget
@@ -123,9 +126,10 @@ def choose(results: dict) -> list[dict]:
         best = {"quality": q, "scale": 1, "codec_quality": q, "post": None,
                 "psnr": float(np.interp(q, grid, plain_psnr))}
         for name, per_q in results.items():
+            scale, path = name[1:].split("-", 1)
             qs = sorted(per_q)
             log_bpp = np.log([per_q[k][0] for k in qs])
-            if name.startswith("s1"):
+            if scale == "1":
                 fit = q  # full size: the plain codec's own payload (plus the header)
             elif log_bpp[0] <= budget and np.all(np.diff(log_bpp) > 0):
                 # the largest codec quality of this path whose bpp fits the budget
@@ -134,8 +138,9 @@ def choose(results: dict) -> list[dict]:
                 continue
             value = float(np.interp(fit, qs, [per_q[k][1] for k in qs]))
             if value > best["psnr"] + 1e-6:
-                post = None if name.endswith("classical") else name.split("-", 1)[1]
-                best = {"quality": q, "scale": int(name[1]), "codec_quality": fit, "post": post, "psnr": value}
+                post = None if path == "classical" else path
+                best = {"quality": q, "scale": scale_label(scale), "codec_quality": fit, "post": post,
+                        "psnr": value}
         table.append({k: v for k, v in best.items() if k != "psnr"})
     return table
 

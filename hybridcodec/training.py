@@ -33,7 +33,7 @@ import numpy as np
 
 from . import codecs
 from .images import list_images, read_rgb
-from .resize import area_downscale
+from .resize import area_downscale, bicubic_upscale, network_scale, parse_scale, scale_label
 
 # Qualities each codec is trained on and evaluated at: together they span
 # about 0.1 to 2 bpp on the validation photos (measured with `hybridcodec bench`).
@@ -57,7 +57,7 @@ class TrainConfig:
     # nothing at all (measured: 0.00 dB gain after 1000 steps; MSE: +0.13 dB
     # after 300). MSE is also what PSNR measures.
     loss: str = "mse"
-    scale: int = 1
+    scale: int | str = 1  # 1, "4/3" or 2 (resize.SCALES)
     minutes: float | None = None  # wall-clock budget of this invocation
     steps: int = 4000  # total steps of the run
     rounds: int = 4  # joint mode: alternation rounds within `steps`
@@ -77,14 +77,18 @@ class TrainConfig:
     def __post_init__(self):
         if self.mode not in ("post", "joint"):
             raise ValueError(f"mode must be post or joint, not {self.mode!r}")
-        if self.scale not in (1, 2):
-            raise ValueError("scale must be 1 or 2")
+        self.scale = scale_label(self.scale)
         if self.mode == "joint" and self.scale != 2:
             raise ValueError("joint mode trains a ComCNN, which needs --scale 2")
         if not self.qualities:
             self.qualities = list(QUALITY_GRID.get(self.codec, [10, 30, 50, 70, 90]))
         if not self.val_qualities:
             self.val_qualities = self.qualities[:: max(1, len(self.qualities) // 5)]
+
+    @property
+    def net_scale(self) -> int:
+        """The restoration network's own scale (1 at 4/3: the decoder upsamples first)."""
+        return network_scale(self.scale)
 
 
 # --------------------------------------------------------------------------
@@ -106,18 +110,25 @@ class CodedSet:
 
 def code_images(originals, codec, qualities, scale, pre=None) -> CodedSet:
     """Run the real codec on every (image, quality). ``pre`` maps a uint8
-    image to its compact uint8 version (the ComCNN); default: area downscale."""
+    image to its compact uint8 version (the ComCNN); default: area downscale.
+    At a scale a network does not upsample itself (4/3), ``decoded`` holds the
+    bicubic upscale of the decoded image, which is what that network sees."""
     backend = codecs.get_codec(codec) if isinstance(codec, str) else codec
     out = CodedSet(originals, [], [], [], [], [])
     for i, image in enumerate(originals):
         if pre is not None:
             compact = pre(image)
         else:
-            compact = image if scale == 1 else area_downscale(image, scale)
+            compact = area_downscale(image, scale)
+        h, w = image.shape[:2]
+        upsample = network_scale(scale) != parse_scale(scale)
         for q in qualities:
             data = backend.encode(compact, q)
-            out.coded.append(compact)
-            out.decoded.append(backend.decode(data))
+            coded, decoded = compact, backend.decode(data)
+            if upsample:  # both at full size, so that crops line up
+                coded, decoded = (bicubic_upscale(x, scale, w, h) for x in (coded, decoded))
+            out.coded.append(coded)
+            out.decoded.append(decoded)
             out.image_index.append(i)
             out.quality.append(q)
             out.num_bytes.append(len(data))
@@ -181,10 +192,10 @@ def batch_dataset(cache: CodedSet, config: "TrainConfig", first_step: int, last_
     in parallel (both cores) and prefetched, in deterministic step order."""
     import tensorflow as tf
 
-    small = config.crop // config.scale
+    small = config.crop // config.net_scale
 
     def cut(step):
-        return make_batch(cache, int(step), config.seed, config.batch, config.crop, config.scale)
+        return make_batch(cache, int(step), config.seed, config.batch, config.crop, config.net_scale)
 
     def cut_tf(step):
         o, d, c, q = tf.numpy_function(cut, [step], [tf.float32] * 4, stateful=False)
@@ -311,7 +322,7 @@ class Trainer:
 
         keras.utils.set_random_seed(config.seed)
         with self.strategy.scope():
-            self.post = RESTORATION_MODELS[config.model](scale=config.scale, **config.model_kwargs)
+            self.post = RESTORATION_MODELS[config.model](scale=config.net_scale, **config.model_kwargs)
             self.pre = ComCNN(scale=config.scale) if config.mode == "joint" else None
             schedule = keras.optimizers.schedules.CosineDecay(config.lr, config.steps, alpha=0.05)
             self.post_opt = keras.optimizers.Adam(schedule)
@@ -431,7 +442,6 @@ class Trainer:
         the same scale (identity or bicubic) and the network; their difference is
         the gain to watch from the first minutes of a run."""
         from .metrics import psnr
-        from .resize import bicubic_upscale
 
         if not self.val_images:
             return {}
@@ -441,7 +451,7 @@ class Trainer:
         for k, decoded in enumerate(cache.decoded):
             original = cache.originals[cache.image_index[k]]
             h, w = original.shape[:2]
-            classical.append(psnr(original, bicubic_upscale(decoded, self.config.scale, w, h)))
+            classical.append(psnr(original, bicubic_upscale(decoded, self.config.net_scale, w, h)))
             restored.append(psnr(original, outputs[k][:h, :w]))
         return {
             "val_psnr_classical": float(np.mean(classical)),

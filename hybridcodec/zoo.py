@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 
 from .container import ModelRef
 from .errors import HybridCodecError
+from .resize import parse_scale
 
 def weights_dir() -> Path:
     """The installed weights (wheel) or the repository's models/ (source checkout)."""
@@ -45,7 +47,7 @@ class ZooEntry:
     sha256: str
     role: str
     codec: str
-    scale: int
+    scale: Fraction  # the coding scale it serves (resize.SCALES)
 
     @property
     def ref(self) -> ModelRef:
@@ -58,7 +60,8 @@ class ZooEntry:
 
 def entries() -> list[ZooEntry]:
     fields = ZooEntry.__dataclass_fields__
-    return [ZooEntry(**{k: v for k, v in m.items() if k in fields}) for m in manifest()["models"]]
+    return [ZooEntry(**{k: v for k, v in m.items() if k in fields} | {"scale": parse_scale(m["scale"])})
+            for m in manifest()["models"]]
 
 
 def find(name: str | None = None, sha256: str | None = None) -> ZooEntry | None:
@@ -70,7 +73,7 @@ def find(name: str | None = None, sha256: str | None = None) -> ZooEntry | None:
 
 @dataclass(frozen=True)
 class OperatingPoint:
-    scale: int
+    scale: Fraction
     codec_quality: int
     pre: ZooEntry | None = None
     post: ZooEntry | None = None
@@ -87,20 +90,21 @@ def operating_point(codec: str, quality: int, scale="auto") -> OperatingPoint:
     scale (else the newest shipped one for it), if there is one.
     """
     if codec == "png":
-        return OperatingPoint(1, quality)
+        return OperatingPoint(Fraction(1), quality)
     if scale == "auto":
         table = manifest()["operating_points"].get(codec, [])
         row = next((r for r in table if r["quality"] == quality), None)
         if row is None:
-            return OperatingPoint(1, quality)
-        return OperatingPoint(row["scale"], row["codec_quality"],
+            return OperatingPoint(Fraction(1), quality)
+        return OperatingPoint(parse_scale(row["scale"]), row["codec_quality"],
                               find(row["pre"]) if row.get("pre") else None,
                               find(row["post"]) if row.get("post") else None)
-    scale = int(scale)
+    scale = parse_scale(scale)
     # The network the table uses at this scale, nearest this quality: the zoo
     # keeps superseded models (old files name them), so "the first network of
     # this scale" could be one the table no longer uses.
-    rows = [r for r in manifest()["operating_points"].get(codec, []) if r["scale"] == scale and r.get("post")]
+    rows = [r for r in manifest()["operating_points"].get(codec, [])
+            if parse_scale(r["scale"]) == scale and r.get("post")]
     if rows:
         return OperatingPoint(scale, quality, None, find(min(rows, key=lambda r: abs(r["quality"] - quality))["post"]))
     post = [e for e in entries() if e.codec == codec and e.role == "post" and e.scale == scale]

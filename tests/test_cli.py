@@ -43,6 +43,19 @@ def test_info_json(png, capsys):
     assert json.loads(capsys.readouterr().out)["codec"] == "webp"
 
 
+def test_three_quarter_scale_from_the_command_line(png, photo, capsys):
+    import json
+
+    assert main(["compress", str(png), "--codec", "jpeg", "--quality", "40", "--scale", "4/3"]) == 0
+    assert "scale 4/3" in capsys.readouterr().out
+    hc = png.with_suffix(".hc")
+    assert main(["info", "--json", str(hc)]) == 0
+    assert json.loads(capsys.readouterr().out)["scale"] == "4/3"
+    png.unlink()
+    assert main(["decompress", str(hc)]) == 0
+    assert np.asarray(Image.open(png)).shape == photo.shape
+
+
 def test_existing_output_needs_force(png, capsys):
     target = png.with_suffix(".hc")
     target.write_bytes(b"precious")

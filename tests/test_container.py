@@ -90,3 +90,18 @@ def test_alpha_must_match_channels():
 
 def test_magic_is_eight_bytes():
     assert len(MAGIC) == 8
+
+
+def test_three_quarter_scale_round_trips_and_an_unknown_scale_is_refused():
+    from fractions import Fraction
+
+    data = pack(sample(scale=Fraction(4, 3)))
+    assert data[11] == 3  # the scale byte (docs/FORMAT.md)
+    assert unpack(data).header.scale == Fraction(4, 3)
+    assert describe(unpack(data))["scale"] == "4/3"
+    with pytest.raises(HybridCodecError, match="unsupported scale"):
+        pack(sample(scale=3))
+    broken = bytearray(data)
+    broken[11] = 4
+    with pytest.raises(HybridCodecError, match="scale=4"):
+        unpack(recrc(bytes(broken)))

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -11,24 +12,49 @@ from hybridcodec.metrics import psnr
 
 # Lower bounds on the 96x128 astronaut crop at quality 50: a broken pipeline
 # (shifted, swapped channels, wrong crop, no upscale) lands far below these.
-MIN_PSNR = {1: 28.0, 2: 22.0}
+MIN_PSNR = {1: 28.0, "4/3": 25.0, 2: 22.0}
 
 
 @pytest.mark.parametrize("codec", ["jpeg", "webp", "avif", "jpegxl"])
-@pytest.mark.parametrize("scale", [1, 2])
+@pytest.mark.parametrize("scale", [1, "4/3", 2])
 def test_round_trip_every_codec_and_scale(codec, scale, photo):
     data = hybridcodec.compress(photo, codec=codec, quality=50, scale=scale)
     out = hybridcodec.decompress(data)
     assert out.shape == photo.shape and out.dtype == np.uint8
     assert psnr(photo, out) > MIN_PSNR[scale]
     header = unpack(data).header
-    assert (header.codec, header.scale, header.width, header.height) == (codec, scale, 128, 96)
+    assert (header.codec, header.scale, header.width, header.height) == (codec, Fraction(scale), 128, 96)
 
 
-def test_half_scale_is_smaller(photo):
+def test_smaller_scales_make_smaller_files(photo):
     full = hybridcodec.compress(photo, codec="jpeg", quality=50, scale=1)
+    three_quarters = hybridcodec.compress(photo, codec="jpeg", quality=50, scale="4/3")
     half = hybridcodec.compress(photo, codec="jpeg", quality=50, scale=2)
     assert len(half) < 0.6 * len(full)
+    assert len(half) < len(three_quarters) < 0.8 * len(full)
+
+
+def test_three_quarter_scale_restores_the_bicubic_upscale_with_a_full_size_network(photo):
+    """At 4/3 the codec codes a 96x72 picture of the 128x96 image; a user's
+    scale-1 network restores its bicubic upscale, a scale-2 one is refused."""
+    import keras
+
+    from hybridcodec.models import RecCNN
+
+    model = RecCNN(scale=1, depth=3, width=8)
+    residual = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)][-1]
+    kernel, bias = residual.get_weights()  # zero-initialised: make the network visibly act
+    residual.set_weights([kernel, bias + 0.05])
+    data = hybridcodec.compress(photo, codec="jpeg", quality=50, scale="4/3", post_model=model)
+    hc = unpack(data)
+    assert hc.header.scale == Fraction(4, 3) and hc.header.model("post") is not None
+    classical = hybridcodec.decompress(hybridcodec.compress(photo, codec="jpeg", quality=50, scale="4/3"))
+    restored = hybridcodec.decompress(data, post_model=model)
+    # the network's constant +0.05 (12.75 levels) lands on the full-size upscale
+    assert restored.shape == photo.shape
+    assert 11 < np.mean(restored.astype(float) - classical) < 13
+    with pytest.raises(HybridCodecError, match="scale 2"):
+        hybridcodec.decompress(data, post_model=RecCNN(scale=2, depth=3, width=8), allow_model_mismatch=True)
 
 
 def test_png_is_lossless_whatever_the_scale(photo):
@@ -38,7 +64,7 @@ def test_png_is_lossless_whatever_the_scale(photo):
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 3), (1, 7, 3), (13, 1, 3), (33, 17, 3)])
-@pytest.mark.parametrize("scale", [1, 2])
+@pytest.mark.parametrize("scale", [1, "4/3", 2])
 def test_tiny_and_odd_sizes(shape, scale):
     image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
     out = hybridcodec.decompress(hybridcodec.compress(image, codec="jpeg", quality=90, scale=scale))

@@ -41,3 +41,18 @@ def test_choose_refuses_an_unknown_network_in_one_line(tmp_path, capsys):
     status = main(["zoo", "choose", "--codec", "jpeg", "--val", str(tmp_path), "--models", "no-such-net"])
     assert status == 1
     assert "no jpeg network named no-such-net" in capsys.readouterr().err
+
+
+def test_three_quarter_size_wins_between_half_and_full_size():
+    """Three-quarter size at a higher codec quality: the path between the
+    rates where half size wins and those where full size does."""
+    results = {
+        "s1-classical": PLAIN,
+        "s2-classical": {10: [0.06, 25.0], 30: [0.13, 28.0], 50: [0.2, 29.0], 70: [0.3, 30.0], 90: [0.5, 31.0]},
+        "s4/3-net": {10: [0.11, 27.0], 30: [0.25, 30.5], 50: [0.35, 32.5], 70: [0.5, 33.5], 90: [1.1, 36.0]},
+    }
+    table = choose(results)
+    row = table[29]  # budget 0.5 bpp: 4/3 at codec q70 gives 33.5 dB against the plain 32.0
+    assert (row["scale"], row["post"], row["codec_quality"]) == ("4/3", "net", 70)
+    assert table[89]["scale"] == 1  # 2 bpp: full size
+    assert any("scale 4/3, net" in line for line in describe_table(table))

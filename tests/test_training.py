@@ -72,6 +72,26 @@ def test_same_seed_same_batches(tmp_path):
     assert a[0].shape == (4, 32, 32, 3) and a[1].shape == (4, 16, 16, 3)
 
 
+def test_three_quarter_scale_trains_a_full_size_network_on_the_bicubic_upscale(tmp_path):
+    """At 4/3 the codec codes a 72x72 picture of each 96x96 image; the network
+    (scale 1) learns from its bicubic upscale, which is what the decoder feeds it."""
+    from hybridcodec.resize import area_downscale, bicubic_upscale
+
+    config = tiny_config(tmp_path, scale="4/3", steps=4)
+    assert (config.scale, config.net_scale) == ("4/3", 1)
+    trainer = Trainer(config)
+    coded = trainer.code(trainer.train_images, [20])
+    backend = codecs.get_codec("jpeg")
+    payload = backend.encode(area_downscale(trainer.train_images[0], "4/3"), 20)
+    assert backend.decode(payload).shape == (72, 72, 3) and coded.num_bytes[0] == len(payload)
+    expected = bicubic_upscale(backend.decode(payload), "4/3", 96, 96)
+    assert np.array_equal(coded.decoded[0], expected)
+    batch = make_batch(coded, 0, 0, 4, 32, config.net_scale)
+    assert batch[0].shape == batch[1].shape == (4, 32, 32, 3)
+    card = json.loads(train(config).read_text())
+    assert card["config"]["scale"] == "4/3" and trainer.post.scale == 1
+
+
 def test_resume_continues_from_the_checkpoint_step(tmp_path):
     train(tiny_config(tmp_path, steps=6))
     log = []
