@@ -7,6 +7,7 @@ import pytest
 
 from hybridcodec import codecs, zoo
 from hybridcodec.metrics import psnr
+from hybridcodec.resize import parse_scale
 
 ENTRIES = zoo.entries()
 
@@ -26,16 +27,19 @@ def test_loads_by_hash_and_restores_better_than_the_classical_path(entry, photo)
     from hybridcodec.container import ModelRef
     from hybridcodec.models import weights_sha256
     from hybridcodec.pipeline import run_post
-    from hybridcodec.resize import area_downscale, bicubic_upscale
+    from hybridcodec.resize import area_downscale, bicubic_upscale, network_scale
 
     model = zoo.resolve(ModelRef(entry.role, entry.name, entry.sha256))
     assert weights_sha256(model) == entry.sha256
+    assert model.scale == network_scale(entry.scale)
     backend = codecs.get_codec(entry.codec)
     quality = 30 if entry.scale == 1 else 60
     decoded = backend.decode(backend.encode(area_downscale(photo, entry.scale), quality))
     h, w = photo.shape[:2]
-    classical = psnr(photo, bicubic_upscale(decoded, entry.scale, w, h))
-    restored = psnr(photo, run_post(model, decoded, quality, w, h))
+    upscaled = bicubic_upscale(decoded, entry.scale, w, h)
+    classical = psnr(photo, upscaled)
+    seen = decoded if model.scale == entry.scale else upscaled  # at 4/3 a full-size network restores the upscale
+    restored = psnr(photo, run_post(model, seen, quality, w, h))
     assert restored > classical + 0.05, (restored, classical)
 
 
@@ -43,10 +47,11 @@ def test_operating_points_cover_every_quality_and_name_shipped_models():
     for codec, table in zoo.manifest()["operating_points"].items():
         assert [row["quality"] for row in table] == list(range(1, 100)), codec
         for row in table:
-            assert row["scale"] in (1, 2) and 1 <= row["codec_quality"] <= 99
-            assert row["post"] is None or zoo.find(row["post"]) is not None
-        scale2 = [row["codec_quality"] for row in table if row["scale"] == 2]
-        assert scale2 == sorted(scale2), codec
+            assert row["scale"] in (1, "4/3", 2) and 1 <= row["codec_quality"] <= 99
+            assert row["post"] is None or zoo.find(row["post"]).scale == parse_scale(row["scale"])
+        for scale in (2, "4/3"):
+            qualities = [row["codec_quality"] for row in table if row["scale"] == scale]
+            assert qualities == sorted(qualities), (codec, scale)
 
 
 def test_auto_scale_files_grow_with_quality(photo):
