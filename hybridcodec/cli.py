@@ -223,9 +223,10 @@ def _add_info(sub):
 
 def _info(args) -> int:
     from .container import describe, unpack
+    from .zoo import named
 
     data = _read_bytes(args.input)
-    info = describe(unpack(data), len(data))
+    info = describe(named(unpack(data)), len(data))
     if args.json:
         print(json.dumps(info, indent=1))
     else:

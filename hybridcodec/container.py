@@ -15,7 +15,7 @@ from fractions import Fraction
 from .errors import HybridCodecError
 
 MAGIC = b"\x89HCODEC\n"  # 8 bytes; the high first byte and newline catch text-mode mangling
-VERSION = 1
+VERSION = 2  # what this writer writes; the reader also reads version 1
 MAX_SIDE = 65535  # largest width or height a version-1 file may declare
 DEFAULT_MAX_PIXELS = 2**28  # ~268 megapixels; decompression-bomb guard, raisable per call
 ROLES = {0: "pre", 1: "post"}
@@ -24,8 +24,12 @@ CODEC_IDS = {0: "png", 1: "jpeg", 2: "webp", 3: "avif", 4: "jpegxl"}  # never re
 # 1 and 2 are the factor itself; 3 (three quarters a side) came later.
 SCALE_IDS = {1: Fraction(1), 2: Fraction(2), 3: Fraction(4, 3)}  # never reuse an id
 
-_FIXED = struct.Struct("<8sBBBBIIBBB")  # magic .. model count: 23 bytes
-_LENGTHS = struct.Struct("<IIII")  # payload, alpha, icc, metadata
+# Version 2 spends 15 fewer bytes a file than version 1: 16-bit sides, and
+# lengths only for the optional parts that are present. (Its encoder also
+# leaves out the names of shipped models, which the zoo knows by their hash.)
+_FIXED = {1: struct.Struct("<8sBBBBIIBBB"), 2: struct.Struct("<8sBBBBHHBBB")}  # magic .. model count
+_LENGTHS_V1 = struct.Struct("<IIII")  # payload, alpha, icc, metadata
+OPTIONAL = ("alpha", "icc", "metadata")  # version 2: bit k of the flags byte says OPTIONAL[k] is present
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,7 @@ class ModelRef:
     """A network needed to decode: its role, name and the SHA-256 of its weights."""
 
     role: str  # "pre" or "post"
-    name: str
+    name: str  # for messages only; "" when the file does not say and the zoo does not know it
     sha256: str  # 64 hex digits
 
 
@@ -76,8 +80,8 @@ def pack(hc: HCFile) -> bytes:
         raise HybridCodecError(f"unsupported scale {h.scale!r}")
     check_dimensions(h.width, h.height)
     parts = [
-        _FIXED.pack(MAGIC, VERSION, codec_id, h.quality, scale_id, h.width, h.height,
-                    h.channels, h.bits, len(h.models))
+        _FIXED[VERSION].pack(MAGIC, VERSION, codec_id, h.quality, scale_id, h.width, h.height,
+                             h.channels, h.bits, len(h.models))
     ]
     role_ids = {name: i for i, name in ROLES.items()}
     for ref in h.models:
@@ -85,8 +89,11 @@ def pack(hc: HCFile) -> bytes:
         if len(name) > 255:
             raise HybridCodecError(f"model name too long: {ref.name!r}")
         parts.append(bytes([role_ids[ref.role], len(name)]) + name + bytes.fromhex(ref.sha256))
-    parts.append(_LENGTHS.pack(len(hc.payload), len(hc.alpha), len(hc.icc), len(hc.metadata)))
-    parts += [hc.payload, hc.alpha, hc.icc, hc.metadata]
+    optional = [getattr(hc, name) for name in OPTIONAL]
+    flags = sum(1 << k for k, part in enumerate(optional) if part)
+    parts.append(struct.pack("<BI", flags, len(hc.payload)))
+    parts += [struct.pack("<I", len(part)) for part in optional if part]
+    parts += [hc.payload, *optional]
     body = b"".join(parts)
     return body + struct.pack("<I", zlib.crc32(body))
 
@@ -124,11 +131,11 @@ def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> HCFile:
     magic, version = reader.take(9)[:8], data[8]
     if magic != MAGIC:  # shorter than 8 bytes
         raise HybridCodecError("not a hybridcodec file (wrong magic bytes)")
-    if version != VERSION:
-        raise HybridCodecError(f"unsupported .hc format version {version} (this reader knows {VERSION})")
+    if version not in _FIXED:
+        raise HybridCodecError(f"unsupported .hc format version {version} (this reader knows 1 and 2)")
     reader.pos = 0
-    (_, _, codec_id, quality, scale_id, width, height, channels, bits, count) = _FIXED.unpack(
-        reader.take(_FIXED.size)
+    (_, _, codec_id, quality, scale_id, width, height, channels, bits, count) = _FIXED[version].unpack(
+        reader.take(_FIXED[version].size)
     )
     models = []
     for _ in range(count):
@@ -138,7 +145,15 @@ def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> HCFile:
         if role_id not in ROLES:
             raise HybridCodecError(f"unknown model role {role_id} in file")
         models.append(ModelRef(ROLES[role_id], name, sha))
-    lengths = _LENGTHS.unpack(reader.take(_LENGTHS.size))
+    if version == 1:
+        lengths = _LENGTHS_V1.unpack(reader.take(_LENGTHS_V1.size))
+    else:
+        flags, payload_length = struct.unpack("<BI", reader.take(5))
+        if flags >> len(OPTIONAL):
+            raise HybridCodecError(f"invalid header: unknown flags {flags:#04x}")
+        lengths = [payload_length] + [
+            struct.unpack("<I", reader.take(4))[0] if flags & (1 << k) else 0 for k in range(len(OPTIONAL))
+        ]
     payload, alpha, icc, metadata = (reader.take(n) for n in lengths)
     body_end = reader.pos
     (crc,) = struct.unpack("<I", reader.take(4))
@@ -171,9 +186,9 @@ def describe(hc: HCFile, size: int | None = None) -> dict:
         "channels": h.channels,
         "original_bits": h.bits,
         "scale": int(h.scale) if Fraction(h.scale).denominator == 1 else str(h.scale),
-        "pre": f"network {pre.name} (sha256 {pre.sha256[:12]})" if pre else
+        "pre": f"network {pre.name or '(not installed)'} (sha256 {pre.sha256[:12]})" if pre else
                ("area downscale (classical)" if h.scale > 1 else "none"),
-        "post": f"network {post.name} (sha256 {post.sha256[:12]})" if post else
+        "post": f"network {post.name or '(not installed)'} (sha256 {post.sha256[:12]})" if post else
                 ("bicubic upscale (classical)" if h.scale > 1 else "none"),
         "payload_bytes": len(hc.payload),
         "alpha_bytes": len(hc.alpha),

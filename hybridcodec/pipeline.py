@@ -211,13 +211,15 @@ def encode(
     point = zoo.operating_point(codec, quality, scale)
     use_scale, quality = point.scale, point.codec_quality
     if backend.lossy:
+        # A shipped model is stored by its hash alone (the zoo knows its name):
+        # 20-25 bytes less a file. A user's model keeps its name, for messages.
         if pre is None and point.pre is not None:
             pre = zoo.load(point.pre)
-            refs.append(point.pre.ref)
+            refs.append(ModelRef("pre", "", point.pre.sha256))
         if post_model is not None:
             refs.append(load_user_model(post_model, "post")[1])
         elif point.post is not None:
-            refs.append(point.post.ref)
+            refs.append(ModelRef("post", "", point.post.sha256))
 
     coded_w, coded_h = coded_size(width, height, use_scale)
     backend.check_size(coded_w, coded_h)
@@ -231,8 +233,9 @@ def encode(
     hc = HCFile(header, payload, alpha_payload, bytes(icc or b""), bytes(metadata or b""))
     if native:
         blob = pack(HCFile(header, b"", hc.alpha, hc.icc, hc.metadata))
-        return Encoded(native_format.embed(codec, payload, blob, coded_w, coded_h), hc)
-    return Encoded(pack(hc), hc)
+        return Encoded(native_format.embed(codec, payload, blob, coded_w, coded_h), zoo.named(hc))
+    data = pack(hc)
+    return Encoded(data, zoo.named(hc))
 
 
 def compress(image: np.ndarray, codec: str = DEFAULT_CODEC, quality: int = DEFAULT_QUALITY,
@@ -259,10 +262,10 @@ def read_file(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, quality: int | 
     quantization tables, or must be given)."""
     data = bytes(data)
     if sniff(data) or native_format.sniff(data) is None:
-        return unpack(data, max_pixels)
+        return zoo.named(unpack(data, max_pixels))
     codec, payload, blob = native_format.extract(data)
     if blob is not None:
-        hc = unpack(blob, max_pixels)
+        hc = zoo.named(unpack(blob, max_pixels))
         if hc.header.codec != codec:
             raise HybridCodecError(f"header says {hc.header.codec} but the file is {codec}")
         hc.payload = payload
@@ -300,7 +303,7 @@ def decode(data: bytes, pre_model=None, post_model=None, max_pixels: int = DEFAU
         model, ref = load_user_model(post_model, "post")
         if needed is not None and ref.sha256 != needed.sha256 and not allow_model_mismatch:
             raise HybridCodecError(
-                f"model {ref.name} is not the one this file was made for: it needs {needed.name} "
+                f"model {ref.name} is not the one this file was made for: it needs {needed.name or 'a model'} "
                 f"(weights sha256 {needed.sha256[:16]}...)"
             )
     elif needed is not None:

@@ -6,8 +6,9 @@
 ``add`` copies a run's weights and model card into ``models/`` and lists them
 in ``models/manifest.json``. ``choose`` codes every validation image at every
 quality on each path (full, three-quarter or half size, classical or with
-each shipped network) and fixes, for every quality 1-99, the path and codec quality with
-the best PSNR within the plain codec's bpp at that quality (see ``choose``).
+each shipped network) and fixes, for every quality 1-99, the path and codec
+quality with the best PSNR within the plain codec's bpp at that quality (see
+``choose``).
 The table replaces the codec's entry in the manifest.
 """
 
@@ -56,9 +57,10 @@ def add(run_dir, name: str, codec: str, role: str = "post") -> dict:
     return entry
 
 
-def _header_bytes(codec: str, width: int, height: int, scale, model_name: str | None) -> int:
-    """Exact size of a .hc file's overhead: everything but the payload."""
-    models = [zoo.ModelRef("post", model_name, "0" * 64)] if model_name else []
+def _header_bytes(codec: str, width: int, height: int, scale, with_network: bool) -> int:
+    """Exact size of a .hc file's overhead: everything but the payload (a
+    shipped network is recorded by its hash alone, as pipeline.encode does)."""
+    models = [zoo.ModelRef("post", "", "0" * 64)] if with_network else []
     return len(pack(HCFile(Header(codec, 50, width, height, 3, scale, 8, models), b"")))
 
 
@@ -66,8 +68,9 @@ def evaluate_paths(folder, codec: str, qualities, models=None, progress=True) ->
     """Mean bpp (whole .hc file) and PSNR per path and codec quality on
     ``folder``. Paths are named ``sSCALE-NETWORK`` or ``sSCALE-classical``
     (``s1-classical`` is the plain codec). Smaller scales are also tried at
-    qualities up to 95, since they spend fewer bits at the same quality. ``models`` limits the networks
-    tried to these zoo names (default: every network shipped for ``codec``)."""
+    qualities up to 95, since they spend fewer bits at the same quality.
+    ``models`` limits the networks tried to these zoo names (default: every
+    network shipped for ``codec``)."""
     from tqdm import tqdm
 
     backend = codecs.get_codec(codec)
@@ -98,7 +101,7 @@ def evaluate_paths(folder, codec: str, qualities, models=None, progress=True) ->
                     else:  # a full-size network at 4/3 restores the upscale
                         seen = decoded if network_scale(scale) == scale else upscaled
                         out = run_post(zoo.load(entry), seen, q, w, h)
-                    size = len(payload) + _header_bytes(codec, w, h, scale, entry.name if entry else None)
+                    size = len(payload) + _header_bytes(codec, w, h, scale, entry is not None)
                     sums[name][q].append((bpp(size, w, h), psnr(rgb, out)))
     return {name: {q: np.mean(v, axis=0).tolist() for q, v in per_q.items() if v}
             for name, per_q in sums.items()}

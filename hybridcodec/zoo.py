@@ -71,6 +71,17 @@ def find(name: str | None = None, sha256: str | None = None) -> ZooEntry | None:
     return None
 
 
+def named(hc):
+    """``hc`` (a parsed file) with the zoo's names in its model records: the
+    encoder records a shipped model by the hash of its weights alone."""
+    refs = []
+    for ref in hc.header.models:
+        entry = None if ref.name else find(sha256=ref.sha256)
+        refs.append(ModelRef(ref.role, entry.name, ref.sha256) if entry else ref)
+    hc.header.models = refs
+    return hc
+
+
 @dataclass(frozen=True)
 class OperatingPoint:
     scale: Fraction
@@ -135,7 +146,7 @@ def resolve(ref: ModelRef):
     entry = find(sha256=ref.sha256)
     if entry is None:
         raise HybridCodecError(
-            f"this file needs the {ref.role}-processing model {ref.name} (weights sha256 "
-            f"{ref.sha256[:16]}...), which is not installed; pass it with --{ref.role}-model FILE"
+            f"this file needs a {ref.role}-processing model{' ' + ref.name if ref.name else ''} whose "
+            f"weights have sha256 {ref.sha256[:16]}..., which is not installed; pass it with --{ref.role}-model FILE"
         )
     return load(entry)

@@ -24,10 +24,48 @@ def recrc(data: bytes) -> bytes:
 
 def test_round_trip():
     data = pack(sample())
-    assert sniff(data[:16])
+    assert sniff(data[:16]) and data[8] == 2
     hc = unpack(data)
     assert hc.header == sample().header
     assert (hc.payload, hc.alpha, hc.icc, hc.metadata) == (b"payload-bytes", b"alpha", b"icc", b"exif")
+
+
+def pack_v1(hc: HCFile) -> bytes:
+    """A version-1 file, as hybridcodec wrote them before version 2 (docs/FORMAT.md)."""
+    h = hc.header
+    body = struct.pack("<8sBBBBIIBBB", MAGIC, 1, 2, h.quality, 2, h.width, h.height, h.channels, h.bits,
+                       len(h.models))
+    for ref in h.models:
+        name = ref.name.encode()
+        body += bytes([1, len(name)]) + name + bytes.fromhex(ref.sha256)
+    body += struct.pack("<IIII", len(hc.payload), len(hc.alpha), len(hc.icc), len(hc.metadata))
+    body += hc.payload + hc.alpha + hc.icc + hc.metadata
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def test_version_1_files_still_read_with_their_model_names():
+    hc = unpack(pack_v1(sample()))
+    assert hc.header == sample().header
+    assert (hc.payload, hc.alpha, hc.icc, hc.metadata) == (b"payload-bytes", b"alpha", b"icc", b"exif")
+
+
+def test_version_2_header_is_small_and_skips_absent_parts():
+    # a shipped model is recorded by its hash alone (the encoder leaves its name out)
+    bare = HCFile(Header("jpeg", 50, 768, 512, 3, 1, 8, [ModelRef("post", "", SHA)]), b"")
+    # 19 fixed + 34 model record + 5 flags and payload length + 4 CRC
+    assert len(pack(bare)) == 62
+    assert len(pack_v1(bare)) == 23 + 34 + 16 + 4
+    assert unpack(pack(bare)).payload == b""
+    with_icc = HCFile(bare.header, b"p", icc=b"profile")
+    assert len(pack(with_icc)) == 62 + 1 + 4 + 7
+    assert unpack(pack(with_icc)).icc == b"profile"
+
+
+def test_unknown_flags_are_refused():
+    data = bytearray(pack(sample(models=[])))
+    data[19] |= 0x80  # the flags byte follows the 19 fixed bytes when there is no model record
+    with pytest.raises(HybridCodecError, match="flags"):
+        unpack(recrc(bytes(data)))
 
 
 def test_describe_names_the_path():
@@ -44,7 +82,7 @@ def test_wrong_magic():
 def test_unknown_version():
     data = bytearray(pack(sample()))
     data[8] = 99
-    with pytest.raises(HybridCodecError, match="version 99"):
+    with pytest.raises(HybridCodecError, match="version 99.*knows 1 and 2"):
         unpack(recrc(bytes(data)))
 
 
@@ -76,7 +114,7 @@ def test_unknown_codec_id():
 
 def test_dimensions_over_the_limit():
     data = bytearray(pack(sample()))
-    data[12:16] = struct.pack("<I", 70000)
+    data[12:14] = struct.pack("<H", 0)
     with pytest.raises(HybridCodecError, match="outside"):
         unpack(recrc(bytes(data)))
     with pytest.raises(HybridCodecError, match="exceeds the limit"):

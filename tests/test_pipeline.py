@@ -7,7 +7,7 @@ import pytest
 
 import hybridcodec
 from hybridcodec import HybridCodecError, pipeline
-from hybridcodec.container import unpack
+from hybridcodec.container import ModelRef, unpack
 from hybridcodec.metrics import psnr
 
 # Lower bounds on the 96x128 astronaut crop at quality 50: a broken pipeline
@@ -141,7 +141,8 @@ def test_file_records_exactly_the_path_used(photo, codec, quality, scale):
     from hybridcodec import zoo
     from hybridcodec.container import describe
 
-    hc = unpack(pipeline.compress(photo, codec=codec, quality=quality, scale=scale))
+    data = pipeline.compress(photo, codec=codec, quality=quality, scale=scale)
+    hc = pipeline.read_file(data)
     point = zoo.operating_point(codec, quality, scale)
     info = describe(hc)
     assert hc.header.scale == point.scale
@@ -149,5 +150,7 @@ def test_file_records_exactly_the_path_used(photo, codec, quality, scale):
         assert hc.header.model("post") is None
         assert info["post"] == ("bicubic upscale (classical)" if point.scale == 2 else "none")
     else:
-        assert hc.header.model("post") == point.post.ref
+        assert hc.header.model("post") == point.post.ref  # named by the zoo on reading
         assert info["post"].startswith(f"network {point.post.name}")
+        # the file itself stores a shipped model by its hash alone
+        assert unpack(data).header.model("post") == ModelRef("post", "", point.post.sha256)

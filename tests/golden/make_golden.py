@@ -24,6 +24,8 @@ def cases():
         "webp-q50-rgba": (np.dstack([photo, alpha]), dict(codec="webp", quality=50, scale=1)),
         "avif-q60-gray-odd": (photo[:95, :127, 1], dict(codec="avif", quality=60, scale=1)),
         "png-lossless": (photo[:31, :17], dict(codec="png")),
+        # format version 2, scale 4/3 (no WebP network serves 4/3)
+        "webp-q40-classical-three-quarter": (photo[:, :127], dict(codec="webp", quality=40, scale="4/3")),
         # network paths: these pin the shipped models' weights by hash
         "jpeg-q10-reccnn-jpeg-s2": (photo, dict(codec="jpeg", quality=10)),
         "jpeg-q40-reccnn-jpeg-s1": (photo, dict(codec="jpeg", quality=40)),
