@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from .errors import HybridCodecError
+from .resize import scale_label
 
 MAGIC = b"\x89HCODEC\n"  # 8 bytes; the high first byte and newline catch text-mode mangling
 VERSION = 2  # what this writer writes; the reader also reads version 1
-MAX_SIDE = 65535  # largest width or height a version-1 file may declare
+MAX_SIDE = 65535  # largest width or height a file may declare (16 bits in version 2)
 DEFAULT_MAX_PIXELS = 2**28  # ~268 megapixels; decompression-bomb guard, raisable per call
 ROLES = {0: "pre", 1: "post"}
 CODEC_IDS = {0: "png", 1: "jpeg", 2: "webp", 3: "avif", 4: "jpegxl"}  # never reuse an id
@@ -185,7 +186,7 @@ def describe(hc: HCFile, size: int | None = None) -> dict:
         "height": h.height,
         "channels": h.channels,
         "original_bits": h.bits,
-        "scale": int(h.scale) if Fraction(h.scale).denominator == 1 else str(h.scale),
+        "scale": scale_label(h.scale),
         "pre": f"network {pre.name or '(not installed)'} (sha256 {pre.sha256[:12]})" if pre else
                ("area downscale (classical)" if h.scale > 1 else "none"),
         "post": f"network {post.name or '(not installed)'} (sha256 {post.sha256[:12]})" if post else

@@ -234,7 +234,7 @@ def encode(
     if native:
         blob = pack(HCFile(header, b"", hc.alpha, hc.icc, hc.metadata))
         return Encoded(native_format.embed(codec, payload, blob, coded_w, coded_h), zoo.named(hc))
-    data = pack(hc)
+    data = pack(hc)  # before naming: the file keeps a shipped model's hash alone
     return Encoded(data, zoo.named(hc))
 
 

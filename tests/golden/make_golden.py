@@ -29,6 +29,7 @@ def cases():
         # network paths: these pin the shipped models' weights by hash
         "jpeg-q10-reccnn-jpeg-s2": (photo, dict(codec="jpeg", quality=10)),
         "jpeg-q40-reccnn-jpeg-s1": (photo, dict(codec="jpeg", quality=40)),
+        "jpeg-q12-reccnn-jpeg-s43-d16": (photo, dict(codec="jpeg", quality=12)),  # scale 4/3
     }
 
 
