@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 from .errors import HybridCodecError
@@ -122,7 +123,11 @@ def compress_file(source: Path, output: Path, force=False, codec="webp", quality
 
         encoded = search_path(image.pixels, codec, quality, **options)
     else:
-        encoded = encode(image.pixels, codec, quality, scale, **options)
+        with warnings.catch_warnings(record=True) as caught:  # one line each, like the image's
+            warnings.simplefilter("always")
+            encoded = encode(image.pixels, codec, quality, scale, **options)
+        for warning in caught:
+            print(f"hybridcodec: warning: {warning.message}", file=sys.stderr)
     write_atomic(output, encoded.data, force, source)
     info = describe(encoded.hc, len(encoded.data))
     return (f"{source} -> {output}: {info['codec']} quality {info['quality']}, scale {info['scale']}, "

@@ -56,6 +56,12 @@ def test_three_quarter_scale_from_the_command_line(png, photo, capsys):
     assert np.asarray(Image.open(png)).shape == photo.shape
 
 
+def test_native_at_a_smaller_scale_warns_in_one_line(png, capsys):
+    assert main(["compress", str(png), "--codec", "jpeg", "--native", "--scale", "4/3"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["hybridcodec: warning: a native file at scale 4/3 shows at three-quarter size in other viewers"]
+
+
 def test_existing_output_needs_force(png, capsys):
     target = png.with_suffix(".hc")
     target.write_bytes(b"precious")
