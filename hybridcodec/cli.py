@@ -99,7 +99,6 @@ def compress_file(source: Path, output: Path, force=False, codec="webp", quality
     """Compress one file; returns the line to print. Raises HybridCodecError."""
     from .container import DEFAULT_MAX_PIXELS, describe
     from .images import load_image
-    from .pipeline import encode
 
     check_output(output, source, force)  # fail before the work, not after
     max_pixels = max_pixels or DEFAULT_MAX_PIXELS
@@ -108,30 +107,37 @@ def compress_file(source: Path, output: Path, force=False, codec="webp", quality
         print(f"hybridcodec: warning: {warning}", file=sys.stderr)
     options = dict(pre_model=pre_model, post_model=post_model, icc=image.icc,
                    metadata=image.exif if keep_metadata else b"", max_pixels=max_pixels, native=native)
-    if target_size or target_bpp:
-        from .ratecontrol import fit_size, parse_size
-
-        height, width = image.pixels.shape[:2]
-        limit = parse_size(target_size) if target_size else int(target_bpp * width * height / 8)
-        encoded = fit_size(image.pixels, codec, limit, **options)
-    elif target_psnr:
-        from .ratecontrol import reach_psnr
-
-        encoded = reach_psnr(image.pixels, codec, target_psnr, **options)
-    elif search:
-        from .ratecontrol import search as search_path
-
-        encoded = search_path(image.pixels, codec, quality, **options)
-    else:
-        with warnings.catch_warnings(record=True) as caught:  # one line each, like the image's
-            warnings.simplefilter("always")
-            encoded = encode(image.pixels, codec, quality, scale, **options)
-        for warning in caught:
-            print(f"hybridcodec: warning: {warning.message}", file=sys.stderr)
+    with warnings.catch_warnings(record=True) as caught:  # one line each, like the image's
+        warnings.simplefilter("always")
+        encoded = _encode_file(image.pixels, codec, quality, scale, target_size, target_bpp, target_psnr,
+                               search, options)
+    for warning in caught:
+        print(f"hybridcodec: warning: {warning.message}", file=sys.stderr)
     write_atomic(output, encoded.data, force, source)
     info = describe(encoded.hc, len(encoded.data))
     return (f"{source} -> {output}: {info['codec']} quality {info['quality']}, scale {info['scale']}, "
             f"{info['file_bytes']} bytes, {info['bpp']} bpp; pre: {info['pre']}; post: {info['post']}")
+
+
+def _encode_file(pixels, codec, quality, scale, target_size, target_bpp, target_psnr, search, options):
+    """The encode ``compress`` asked for: a size, bpp or PSNR target, --search, or plain."""
+    from .pipeline import encode
+
+    if target_size or target_bpp:
+        from .ratecontrol import fit_size, parse_size
+
+        height, width = pixels.shape[:2]
+        limit = parse_size(target_size) if target_size else int(target_bpp * width * height / 8)
+        return fit_size(pixels, codec, limit, **options)
+    if target_psnr:
+        from .ratecontrol import reach_psnr
+
+        return reach_psnr(pixels, codec, target_psnr, **options)
+    if search:
+        from .ratecontrol import search as search_path
+
+        return search_path(pixels, codec, quality, **options)
+    return encode(pixels, codec, quality, scale, **options)
 
 
 def _add_decompress(sub):

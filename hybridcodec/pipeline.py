@@ -23,7 +23,7 @@ from . import codecs, zoo
 from . import native as native_format
 from .container import DEFAULT_MAX_PIXELS, HCFile, Header, ModelRef, check_dimensions, pack, sniff, unpack
 from .errors import HybridCodecError
-from .resize import area_downscale, bicubic_upscale, coded_size, network_scale, parse_scale
+from .resize import area_downscale, bicubic_upscale, coded_size, network_input, network_scale, parse_scale
 
 DEFAULT_CODEC = "webp"
 DEFAULT_QUALITY = 50  # mid-range for every backend: about 0.4-0.7 bpp on photos
@@ -171,6 +171,13 @@ class Encoded:
     hc: HCFile
 
 
+def warn_native_scale(scale) -> None:
+    """A native file coded smaller than the image shows smaller in other viewers: say so."""
+    if scale != 1:
+        size = "half" if scale == 2 else "three-quarter"
+        warnings.warn(f"a native file at scale {scale} shows at {size} size in other viewers", stacklevel=3)
+
+
 def encode(
     image: np.ndarray,
     codec: str = DEFAULT_CODEC,
@@ -194,9 +201,8 @@ def encode(
         raise HybridCodecError("--native needs a lossy codec: jpeg, webp, avif or jpegxl")
     if native and scale == "auto":
         scale = 1  # a viewer shows a native file as it is: full size
-    elif native and scale != 1:
-        size = "half" if scale == 2 else "three-quarter"
-        warnings.warn(f"a native file at scale {scale} shows at {size} size in other viewers", stacklevel=2)
+    elif native:
+        warn_native_scale(scale)
     rgb, alpha, channels, bits = split_image(image)
     height, width = rgb.shape[:2]
     check_dimensions(width, height, max_pixels)
@@ -318,9 +324,7 @@ def decode(data: bytes, pre_model=None, post_model=None, max_pixels: int = DEFAU
         if int(getattr(model, "scale", 1)) != network_scale(h.scale):
             raise HybridCodecError(f"the restoration model is for scale {getattr(model, 'scale', 1)}, "
                                    f"the file is coded at scale {h.scale}")
-        if network_scale(h.scale) != h.scale:  # 4/3: the network restores the bicubic upscale
-            decoded = bicubic_upscale(decoded, h.scale, h.width, h.height)
-        rgb = run_post(model, decoded, h.quality, h.width, h.height)
+        rgb = run_post(model, network_input(decoded, h.scale, h.width, h.height), h.quality, h.width, h.height)
     else:
         rgb = bicubic_upscale(decoded, h.scale, h.width, h.height)
     alpha = None

@@ -10,12 +10,13 @@ control takes roughly 21 times a plain encode, more with a PSNR target.
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 
 from .errors import HybridCodecError
 from .metrics import psnr
-from .pipeline import Encoded, decode, encode
+from .pipeline import Encoded, decode, encode, warn_native_scale
 from .resize import SCALES
 
 _UNITS = {"": 1, "B": 1, "KB": 1000, "K": 1000, "KIB": 1024, "MB": 1000**2, "M": 1000**2, "MIB": 1024**2}
@@ -47,6 +48,19 @@ def _restored_psnr(image: np.ndarray, encoded: Encoded, **options) -> float:
     return psnr(image, out)
 
 
+def _candidate(image, codec: str, quality: int, scale, options) -> Encoded:
+    """One trial encode; warnings wait for the file chosen (``_chosen``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return encode(image, codec, quality, scale, **options)
+
+
+def _chosen(best: Encoded, options) -> Encoded:
+    if options.get("native"):
+        warn_native_scale(best.hc.header.scale)
+    return best
+
+
 def fit_size(image, codec: str, max_bytes: int, **options) -> Encoded:
     """The file of at most ``max_bytes`` with the highest PSNR after restoration."""
     image = np.asarray(image)
@@ -56,7 +70,7 @@ def fit_size(image, codec: str, max_bytes: int, **options) -> Encoded:
 
         def encoded(q, scale=scale, cache=cache):
             if q not in cache:
-                cache[q] = encode(image, codec, q, scale, **options)
+                cache[q] = _candidate(image, codec, q, scale, options)
             return cache[q]
 
         q = _bisect(lambda q: len(encoded(q).data) <= max_bytes)
@@ -67,7 +81,7 @@ def fit_size(image, codec: str, max_bytes: int, **options) -> Encoded:
             best, best_psnr = encoded(q), value
     if best is None:
         raise HybridCodecError(f"no {codec} file of this image fits in {max_bytes} bytes")
-    return best
+    return _chosen(best, options)
 
 
 def reach_psnr(image, codec: str, target_db: float, **options) -> Encoded:
@@ -79,7 +93,7 @@ def reach_psnr(image, codec: str, target_db: float, **options) -> Encoded:
 
         def value(q, scale=scale, cache=cache):
             if q not in cache:
-                enc = encode(image, codec, q, scale, **options)
+                enc = _candidate(image, codec, q, scale, options)
                 cache[q] = (enc, _restored_psnr(image, enc, **options))
             return cache[q]
 
@@ -93,7 +107,7 @@ def reach_psnr(image, codec: str, target_db: float, **options) -> Encoded:
             best = candidate
     if best is None:
         raise HybridCodecError(f"{codec} cannot reach {target_db} dB PSNR on this image")
-    return best
+    return _chosen(best, options)
 
 
 def search(image, codec: str, quality: int, **options) -> Encoded:

@@ -26,7 +26,7 @@ from .errors import HybridCodecError
 from .images import list_images, read_rgb
 from .metrics import bpp, psnr
 from .pipeline import run_post
-from .resize import SCALES, area_downscale, bicubic_upscale, network_scale, scale_label
+from .resize import SCALES, area_downscale, bicubic_upscale, network_input, scale_label
 
 
 def models_dir() -> Path:
@@ -92,14 +92,13 @@ def evaluate_paths(folder, codec: str, qualities, models=None, progress=True) ->
             for q in (qualities if scale == 1 else sorted(set(qualities) | {92, 95})):
                 payload = backend.encode(compact, q)
                 decoded = backend.decode(payload)
-                upscaled = bicubic_upscale(decoded, scale, w, h)
+                upscaled, seen = bicubic_upscale(decoded, scale, w, h), network_input(decoded, scale, w, h)
                 for name, (path_scale, entry) in paths.items():
                     if path_scale != scale:
                         continue
                     if entry is None:
                         out = upscaled
-                    else:  # a full-size network at 4/3 restores the upscale
-                        seen = decoded if network_scale(scale) == scale else upscaled
+                    else:
                         out = run_post(zoo.load(entry), seen, q, w, h)
                     size = len(payload) + _header_bytes(codec, w, h, scale, entry is not None)
                     sums[name][q].append((bpp(size, w, h), psnr(rgb, out)))

@@ -43,6 +43,15 @@ def network_scale(scale) -> int:
     return int(scale) if scale.denominator == 1 else 1
 
 
+def network_input(decoded: np.ndarray, scale, width: int, height: int) -> np.ndarray:
+    """What the restoration network of a coding scale is given: the decoded
+    image itself where the network upsamples (1, 2), its bicubic upscale to
+    ``width`` x ``height`` at 4/3."""
+    if network_scale(scale) == parse_scale(scale):
+        return decoded
+    return bicubic_upscale(decoded, scale, width, height)
+
+
 def coded_size(width: int, height: int, scale) -> tuple[int, int]:
     """Size of the image the codec sees: ceil(side / scale), at least 1."""
     scale = parse_scale(scale)

@@ -33,7 +33,7 @@ import numpy as np
 
 from . import codecs
 from .images import list_images, read_rgb
-from .resize import area_downscale, bicubic_upscale, network_scale, parse_scale, scale_label
+from .resize import area_downscale, bicubic_upscale, network_input, network_scale, scale_label
 
 # Qualities each codec is trained on and evaluated at: together they span
 # about 0.1 to 2 bpp on the validation photos (measured with `hybridcodec bench`).
@@ -121,14 +121,11 @@ def code_images(originals, codec, qualities, scale, pre=None) -> CodedSet:
         else:
             compact = area_downscale(image, scale)
         h, w = image.shape[:2]
-        upsample = network_scale(scale) != parse_scale(scale)
         for q in qualities:
             data = backend.encode(compact, q)
-            coded, decoded = compact, backend.decode(data)
-            if upsample:  # both at full size, so that crops line up
-                coded, decoded = (bicubic_upscale(x, scale, w, h) for x in (coded, decoded))
-            out.coded.append(coded)
-            out.decoded.append(decoded)
+            # both as the network sees them (at 4/3: full size), so that crops line up
+            out.coded.append(network_input(compact, scale, w, h))
+            out.decoded.append(network_input(backend.decode(data), scale, w, h))
             out.image_index.append(i)
             out.quality.append(q)
             out.num_bytes.append(len(data))

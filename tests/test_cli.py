@@ -62,6 +62,17 @@ def test_native_at_a_smaller_scale_warns_in_one_line(png, capsys):
     assert err == ["hybridcodec: warning: a native file at scale 4/3 shows at three-quarter size in other viewers"]
 
 
+@pytest.mark.parametrize("size", ["3KB", "600B"])
+def test_rate_control_warns_only_about_the_file_it_writes(png, capsys, size):
+    """Rate control tries every scale; a native file warns about its own scale only."""
+    assert main(["compress", str(png), "--codec", "jpeg", "--native", "--target-size", size, "--force"]) == 0
+    out, err = capsys.readouterr()
+    scale = out.split("scale ")[1].split(",")[0]
+    warned = [line for line in err.splitlines() if line.startswith("hybridcodec: warning: a native file")]
+    assert warned == ([] if scale == "1" else [f"hybridcodec: warning: a native file at scale {scale} "
+                                               f"shows at {'half' if scale == '2' else 'three-quarter'} size in other viewers"])
+
+
 def test_existing_output_needs_force(png, capsys):
     target = png.with_suffix(".hc")
     target.write_bytes(b"precious")
