@@ -1,5 +1,6 @@
-"""Batch work: one pure function per file, mapped in this process, over
-worker processes, or over a Dask cluster.
+"""Batch work: one pure function per file (files.py), mapped in this
+process, over worker processes, or over a Dask cluster; ``run`` is what the
+command line's compress and decompress do with their inputs.
 
 Each task writes its output through a temporary file and a rename, so an
 interrupted run leaves no partial files, and running it again finishes the
@@ -9,10 +10,13 @@ rest: existing outputs are skipped unless ``force``.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import codecs
 from .errors import HybridCodecError
+from .files import compress_file, decompress_file, default_output, output_suffix
 from .images import IMAGE_SUFFIXES
 
 
@@ -33,7 +37,10 @@ class Outcome:
 
 def expand_inputs(inputs, command: str) -> list[Path]:
     """Files as given, folders as the files in them that the command takes."""
-    suffixes = {".hc", ".jpg", ".jpeg", ".webp", ".avif", ".jxl"} if command == "decompress" else IMAGE_SUFFIXES
+    if command == "decompress":
+        suffixes = {".hc"}.union(*(c.extensions for c in codecs.native_codecs()))
+    else:
+        suffixes = IMAGE_SUFFIXES
     paths = []
     for item in map(Path, inputs):
         if item.is_dir():
@@ -44,12 +51,7 @@ def expand_inputs(inputs, command: str) -> list[Path]:
 
 
 def plan(inputs, command: str, outdir, options: dict) -> list[Task]:
-    from .native import EXTENSIONS
-
-    if command == "decompress":
-        suffix = ".png"
-    else:
-        suffix = ".hc" + EXTENSIONS[options["codec"]] if options.get("native") else ".hc"
+    suffix = output_suffix(command, options.get("codec", ""), options.get("native", False))
     tasks = []
     for source in expand_inputs(inputs, command):
         folder = Path(outdir) if outdir else source.parent
@@ -59,8 +61,6 @@ def plan(inputs, command: str, outdir, options: dict) -> list[Task]:
 
 def run_task(task: Task) -> Outcome:
     """Do one task; never raises for bad input (that is an outcome)."""
-    from .cli import compress_file, decompress_file
-
     target = Path(task.target)
     if target.exists() and not task.options.get("force"):
         return Outcome(task, "skipped", "output exists")
@@ -123,3 +123,30 @@ def summary(outcomes: list[Outcome]) -> str:
     lines = [f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed"]
     lines += [f"  failed: {o.task.source}: {o.message}" for o in outcomes if o.status == "failed"]
     return "\n".join(lines)
+
+
+def run(command: str, inputs: list[str], output: str | None, options: dict, jobs: int = 1,
+        scheduler: str | None = None, quiet: bool = False) -> int:
+    """``compress`` or ``decompress`` of the inputs as the command line gives
+    them; returns the exit status (0, or 1 if any file failed)."""
+    if command == "compress" and options.get("native"):
+        codecs.native_codec(options["codec"])  # refuse before any work
+    single = (len(inputs) == 1 and not Path(inputs[0]).is_dir()
+              and not (output and Path(output).is_dir()))
+    if single:  # one file: errors are errors (exit 1), the output name may be given
+        source = Path(inputs[0])
+        target = Path(output) if output else default_output(source, command, options.get("codec", ""),
+                                                              options.get("native", False))
+        work = compress_file if command == "compress" else decompress_file
+        message = work(source, target, **options)
+        if not quiet:
+            print(message)
+        return 0
+    if output:
+        Path(output).mkdir(parents=True, exist_ok=True)
+    tasks = plan(inputs, command, output, options)
+    outcomes = list(run_tasks(tasks, jobs, scheduler, progress=not quiet))
+    failed = any(o.status == "failed" for o in outcomes)
+    if failed or not quiet:
+        print(summary(outcomes), file=sys.stderr if failed else sys.stdout)
+    return 1 if failed else 0

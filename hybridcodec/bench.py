@@ -18,15 +18,15 @@ import csv
 import json
 import time
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from . import codecs, pipeline
+from . import scale as scales
+from .coding import CodingPath
 from .images import list_images, read_rgb
 from .metrics import bd_psnr, bd_rate, bpp, ms_ssim, psnr
-from .training import QUALITY_GRID
 
 FIELDS = ["bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"]
 
@@ -41,7 +41,7 @@ class Point:
     ms_ssim: float
     encode_s: float
     decode_s: float
-    scale: Fraction | int = 1
+    scale: scales.Scale = scales.FULL
     path: str = ""
     header_bytes: int = 0  # bytes of the file that are not the codec's payload
     pixels: int = 0
@@ -51,11 +51,11 @@ class Point:
 
 
 def code_plain(rgb: np.ndarray, codec: str, quality: int, name: str = "") -> tuple[Point, np.ndarray]:
-    backend = codecs.get_codec(codec)
+    path = CodingPath(codecs.get_codec(codec), quality)
     t0 = time.perf_counter()
-    data = backend.encode(rgb, quality)
+    data = path.encode(rgb)
     t1 = time.perf_counter()
-    out = backend.decode(data)
+    out = path.decode(data)
     t2 = time.perf_counter()
     h, w = rgb.shape[:2]
     point = Point(name, "plain", quality, bpp(len(data), w, h), psnr(rgb, out), ms_ssim(rgb, out),
@@ -91,7 +91,7 @@ def run(folder, codec: str, qualities=None, out="results", scale="auto", progres
     docstring and return the summary."""
     from tqdm import tqdm
 
-    qualities = list(qualities or QUALITY_GRID.get(codec, [10, 30, 50, 70, 90]))
+    qualities = list(qualities or codecs.by_name(codec).quality_grid)
     paths = list_images(folder)
     if not paths:
         raise ValueError(f"no images in {folder}")
@@ -175,19 +175,17 @@ def plot(plain, hybrid, codec, path: Path, summary) -> None:
     plt.close(fig)
 
 
-DEMO_QUALITIES = {"jpeg": [20, 50], "webp": [20, 50], "avif": [30, 60], "jpegxl": [20, 50]}
-
-
 def demo(image_path, stream=print) -> list[Point]:
     """Compress and decompress one image with every codec: plain against hybridcodec."""
     rgb = read_rgb(image_path)
     stream(f"{image_path}: {rgb.shape[1]}x{rgb.shape[0]}")
     stream(f"{'codec':<7} {'q':>3}  {'method':<7} {'bpp':>6} {'PSNR':>6} {'enc s':>6} {'dec s':>6}  path")
     points = []
-    for codec, qualities in DEMO_QUALITIES.items():
-        if not codecs.get_codec(codec).available():
+    for backend in codecs.native_codecs():
+        if not backend.available():
             continue
-        for q in qualities:
+        codec = backend.name
+        for q in backend.demo_qualities:
             _warm_up(codec, q, "auto")
             for point in (code_plain(rgb, codec, q)[0], code_hybrid(rgb, codec, q)[0]):
                 points.append(point)

@@ -1,7 +1,10 @@
 """The ``hybridcodec`` command line: compress, decompress, info, train, bench,
 zoo, costs, bench-large, demo.
 
-Exit status: 0 success, 1 bad or refused input, 2 wrong usage (argparse).
+This module parses arguments and hands them on (files.py and batch.py for
+files, training.py, bench.py, zoo_admin.py for the tools); it does no work
+of its own. Exit status: 0 success, 1 bad or refused input, 2 wrong usage
+(argparse).
 """
 
 from __future__ import annotations
@@ -10,48 +13,15 @@ import argparse
 import json
 import os
 import sys
-import tempfile
-import warnings
 from pathlib import Path
 
+from . import codecs
+from . import scale as scales
 from .errors import HybridCodecError
 
-CODEC_CHOICES = ["jpeg", "webp", "avif", "jpegxl", "png"]
 
-
-def write_atomic(path: Path, data: bytes, force: bool, source: Path | None = None) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename, so a
-    crash or Ctrl-C never leaves a half-written output. Refuses to write over
-    the input, and over an existing file unless ``force``."""
-    path = Path(path)
-    check_output(path, source, force)
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def check_output(path: Path, source: Path | None, force: bool) -> None:
-    """Refuse to write over the input, or over an existing file without --force."""
-    if source is not None and path.resolve() == Path(source).resolve():
-        raise HybridCodecError(f"output {path} is the input file; choose another with -o")
-    if path.exists() and not force:
-        raise HybridCodecError(f"{path} exists; use --force to overwrite it")
-
-
-def _read_bytes(path) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as error:
-        raise HybridCodecError(f"cannot read {path}: {error.strerror or error}") from None
-
+def _codec_choices(lossy_only: bool = False) -> list[str]:
+    return codecs.names(lossy_only=lossy_only)
 
 def _add_batch_options(p):
     p.add_argument("-o", "--output",
@@ -68,12 +38,12 @@ def _add_compress(sub):
                        description="Compress images (anything Pillow reads) to .hc files. Many files "
                        "or folders can be given: existing outputs are then skipped unless --force.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders: PNG, JPEG, TIFF, WebP, BMP, ...")
-    p.add_argument("--codec", choices=CODEC_CHOICES, default="webp", help="codec backend (default: webp)")
+    p.add_argument("--codec", choices=_codec_choices(), default="webp", help="codec backend (default: webp)")
     p.add_argument("--quality", type=int, default=50,
                    help="1-99 on the codec's own scale (default: 50). With --scale auto the file "
                    "stays within about the plain codec's size at this quality, and hybridcodec "
                    "picks the scale, codec quality and network that restore best in it")
-    p.add_argument("--scale", choices=["auto", "1", "4/3", "2"], default="auto",
+    p.add_argument("--scale", choices=["auto", *scales.CHOICES], default="auto",
                    help="code at full (1), three-quarter (4/3) or half (2) size at exactly --quality; auto (default) "
                    "uses the table fixed on validation photos, see models/manifest.json")
     p.add_argument("--pre-model", help="your own pre-processing .keras model (ComCNN contract)")
@@ -90,54 +60,7 @@ def _add_compress(sub):
                         help="try every scale on this image and keep the one that restores best "
                         "within the full-size file's bytes at --quality (about 21 encodes)")
     _add_batch_options(p)
-    p.set_defaults(func=_run_files, suffix=".hc")
-
-
-def compress_file(source: Path, output: Path, force=False, codec="webp", quality=50, scale="auto",
-                  pre_model=None, post_model=None, keep_metadata=False, max_pixels=None,
-                  target_size=None, target_bpp=None, target_psnr=None, search=False, native=False) -> str:
-    """Compress one file; returns the line to print. Raises HybridCodecError."""
-    from .container import DEFAULT_MAX_PIXELS, describe
-    from .images import load_image
-
-    check_output(output, source, force)  # fail before the work, not after
-    max_pixels = max_pixels or DEFAULT_MAX_PIXELS
-    image = load_image(source, max_pixels=max_pixels)
-    for warning in image.warnings:
-        print(f"hybridcodec: warning: {warning}", file=sys.stderr)
-    options = dict(pre_model=pre_model, post_model=post_model, icc=image.icc,
-                   metadata=image.exif if keep_metadata else b"", max_pixels=max_pixels, native=native)
-    with warnings.catch_warnings(record=True) as caught:  # one line each, like the image's
-        warnings.simplefilter("always")
-        encoded = _encode_file(image.pixels, codec, quality, scale, target_size, target_bpp, target_psnr,
-                               search, options)
-    for warning in caught:
-        print(f"hybridcodec: warning: {warning.message}", file=sys.stderr)
-    write_atomic(output, encoded.data, force, source)
-    info = describe(encoded.hc, len(encoded.data))
-    return (f"{source} -> {output}: {info['codec']} quality {info['quality']}, scale {info['scale']}, "
-            f"{info['file_bytes']} bytes, {info['bpp']} bpp; pre: {info['pre']}; post: {info['post']}")
-
-
-def _encode_file(pixels, codec, quality, scale, target_size, target_bpp, target_psnr, search, options):
-    """The encode ``compress`` asked for: a size, bpp or PSNR target, --search, or plain."""
-    from .pipeline import encode
-
-    if target_size or target_bpp:
-        from .ratecontrol import fit_size, parse_size
-
-        height, width = pixels.shape[:2]
-        limit = parse_size(target_size) if target_size else int(target_bpp * width * height / 8)
-        return fit_size(pixels, codec, limit, **options)
-    if target_psnr:
-        from .ratecontrol import reach_psnr
-
-        return reach_psnr(pixels, codec, target_psnr, **options)
-    if search:
-        from .ratecontrol import search as search_path
-
-        return search_path(pixels, codec, quality, **options)
-    return encode(pixels, codec, quality, scale, **options)
+    p.set_defaults(func=_run_files)
 
 
 def _add_decompress(sub):
@@ -152,27 +75,7 @@ def _add_decompress(sub):
     p.add_argument("--allow-model-mismatch", action="store_true",
                    help="accept a --post-model whose weights differ from the one the file names")
     _add_batch_options(p)
-    p.set_defaults(func=_run_files, suffix=".png")
-
-
-def decompress_file(source: Path, output: Path, force=False, post_model=None,
-                    allow_model_mismatch=False, max_pixels=None, quality=None) -> str:
-    """Decompress one file; returns the line to print. Raises HybridCodecError."""
-    import io
-
-    from .container import DEFAULT_MAX_PIXELS
-    from .images import save_png
-    from .pipeline import decode
-
-    check_output(output, source, force)
-    decoded = decode(_read_bytes(source), post_model=post_model,
-                     max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
-                     allow_model_mismatch=allow_model_mismatch, quality=quality)
-    buffer = io.BytesIO()
-    save_png(buffer, decoded.image, decoded.hc.icc, decoded.hc.metadata)
-    write_atomic(output, buffer.getvalue(), force, source)
-    h = decoded.hc.header
-    return f"{source} -> {output}: {h.width}x{h.height}, {h.channels} channel(s)"
+    p.set_defaults(func=_run_files)
 
 
 def _file_options(args) -> dict:
@@ -187,41 +90,11 @@ def _file_options(args) -> dict:
     return options
 
 
-def default_output(source: Path, args) -> Path:
-    """x.png -> x.hc; with --native, x.png -> x.hc.webp; x.hc (or x.hc.webp) -> x.png / x.hc.png."""
-    if getattr(args, "native", False):
-        from .native import EXTENSIONS
-
-        return source.with_suffix(".hc" + EXTENSIONS[args.codec])
-    return source.with_suffix(args.suffix)
-
-
 def _run_files(args) -> int:
-    from . import batch
+    from .batch import run
 
-    if getattr(args, "native", False) and args.codec == "png":
-        raise HybridCodecError("--native needs a lossy codec: jpeg, webp, avif or jpegxl")
-    options = _file_options(args)
-    single = (len(args.inputs) == 1 and not Path(args.inputs[0]).is_dir()
-              and not (args.output and Path(args.output).is_dir()))
-    if single:  # one file: errors are errors (exit 1), the output name may be given
-        source = Path(args.inputs[0])
-        output = Path(args.output) if args.output else default_output(source, args)
-        work = compress_file if args.command == "compress" else decompress_file
-        message = work(source, output, **options)
-        if not args.quiet:
-            print(message)
-        return 0
-    if args.output:
-        Path(args.output).mkdir(parents=True, exist_ok=True)
-    tasks = batch.plan(args.inputs, args.command, args.output, options)
-    outcomes = []
-    for outcome in batch.run_tasks(tasks, args.jobs, args.scheduler, progress=not args.quiet):
-        outcomes.append(outcome)
-    failed = any(o.status == "failed" for o in outcomes)
-    if failed or not args.quiet:
-        print(batch.summary(outcomes), file=sys.stderr if failed else sys.stdout)
-    return 1 if failed else 0
+    return run(args.command, args.inputs, args.output, _file_options(args), args.jobs, args.scheduler,
+               args.quiet)
 
 
 def _add_info(sub):
@@ -233,11 +106,9 @@ def _add_info(sub):
 
 
 def _info(args) -> int:
-    from .container import describe, unpack
-    from .zoo import named
+    from .files import info as describe_file
 
-    data = _read_bytes(args.input)
-    info = describe(named(unpack(data)), len(data))
+    info = describe_file(args.input)
     if args.json:
         print(json.dumps(info, indent=1))
     else:
@@ -261,7 +132,7 @@ def _add_train(sub):
                    help="post: restoration network alone; joint: alternate ComCNN and restoration")
     p.add_argument("--model", choices=["reccnn", "recunet", "arcnn", "arcnn-aspp"], default="reccnn")
     p.add_argument("--loss", default="mse", help="mse, l1, ssim, ms-ssim or ms-ssim+l1 (default: mse)")
-    p.add_argument("--scale", choices=["1", "4/3", "2"], default="1",
+    p.add_argument("--scale", choices=scales.CHOICES, default="1",
                    help="coding scale: full size, three quarters or half a side (default: 1)")
     p.add_argument("--minutes", type=float, default=None, help="wall-clock budget of this invocation")
     p.add_argument("--steps", type=int, default=4000, help="total steps of the run (default: 4000)")
@@ -287,22 +158,9 @@ def _add_train(sub):
 
 
 def _train(args) -> int:
-    from .training import TrainConfig, train
+    from .training import TrainConfig, model_options, train
 
-    import inspect
-
-    from .models import RESTORATION_MODELS
-
-    # Each shape option is a keyword of the model's _build; refuse those the
-    # chosen model does not take rather than fail deep inside Keras.
-    options = {"--depth": ("depth", args.depth), "--width": ("width", args.width),
-               "--half-resolution": ("half_resolution", args.half_resolution),
-               "--bfloat16": ("compute_dtype", "bfloat16" if args.bfloat16 else None)}
-    accepted = inspect.signature(RESTORATION_MODELS[args.model]._build).parameters
-    unsupported = [flag for flag, (key, value) in options.items() if value and key not in accepted]
-    if unsupported:
-        raise HybridCodecError(f"--model {args.model} has no {', '.join(unsupported)} option")
-    model_kwargs = {key: value for key, value in options.values() if value}
+    model_kwargs = model_options(args.model, args.depth, args.width, args.half_resolution, args.bfloat16)
     config = TrainConfig(
         codec=args.codec, data=args.data, val=args.val, mode=args.mode, model=args.model,
         loss=args.loss, scale=args.scale, minutes=args.minutes, steps=args.steps,
@@ -320,9 +178,9 @@ def _add_bench(sub):
                        description="Benchmark every image of a folder at several qualities: "
                        "bpp, PSNR-RGB, MS-SSIM and times, BD-rate against the plain codec.")
     p.add_argument("folder", help="folder of images")
-    p.add_argument("--codec", choices=CODEC_CHOICES[:-1], default="webp")
+    p.add_argument("--codec", choices=_codec_choices(lossy_only=True), default="webp")
     p.add_argument("--qualities", type=int, nargs="+", help="qualities (default: the codec's grid)")
-    p.add_argument("--scale", choices=["auto", "1", "4/3", "2"], default="auto")
+    p.add_argument("--scale", choices=["auto", *scales.CHOICES], default="auto")
     p.add_argument("--out", default="results", help="folder for JSON, CSV and plot (default: results)")
     p.set_defaults(func=_bench)
 
@@ -338,15 +196,16 @@ def _bench(args) -> int:
 def _add_zoo(sub):
     p = sub.add_parser("zoo", help="list shipped networks; add a trained run; fix the operating points",
                        description="Manage the shipped networks in models/ (a source checkout).")
+    p.add_argument("--all", action="store_true", help="also list superseded networks (kept so old files decode)")
     zoo_sub = p.add_subparsers(dest="zoo_command", metavar="ACTION")
     p.set_defaults(func=_zoo_list)
     add = zoo_sub.add_parser("add", help="copy a training run's weights and card into models/")
     add.add_argument("run", help="training run folder (with card.json)")
     add.add_argument("--name", required=True, help="name in the zoo, e.g. reccnn-jpeg-s1")
-    add.add_argument("--codec", required=True, choices=CODEC_CHOICES[:-1])
+    add.add_argument("--codec", required=True, choices=_codec_choices(lossy_only=True))
     add.set_defaults(func=_zoo_add)
     choose = zoo_sub.add_parser("choose", help="fix a codec's operating-point table on validation images")
-    choose.add_argument("--codec", required=True, choices=CODEC_CHOICES[:-1])
+    choose.add_argument("--codec", required=True, choices=_codec_choices(lossy_only=True))
     choose.add_argument("--val", required=True, help="folder of validation images (never the training set)")
     choose.add_argument("--qualities", type=int, nargs="+", help="quality grid (default: the codec's)")
     choose.add_argument("--models", nargs="+", metavar="NAME",
@@ -355,28 +214,23 @@ def _add_zoo(sub):
 
 
 def _zoo_list(args) -> int:
-    from . import zoo
+    from .zoo_admin import listing
 
-    print(json.dumps(zoo.manifest(), indent=1))
+    print("\n".join(listing(args.all)))
     return 0
 
 
 def _zoo_add(args) -> int:
-    from .release import add
+    from .zoo_admin import add
 
     print(json.dumps(add(args.run, args.name, args.codec), indent=1))
     return 0
 
 
 def _zoo_choose(args) -> int:
-    from .release import choose, describe_table, evaluate_paths, set_operating_points
-    from .training import QUALITY_GRID
+    from .zoo_admin import choose_table
 
-    qualities = args.qualities or QUALITY_GRID[args.codec]
-    results = evaluate_paths(args.val, args.codec, qualities, models=args.models)
-    table = choose(results)
-    set_operating_points(args.codec, table, {"images": str(args.val), "results": results})
-    print("\n".join(describe_table(table)))
+    print("\n".join(choose_table(args.codec, args.val, args.qualities, args.models)))
     return 0
 
 
@@ -398,7 +252,7 @@ def _add_large(sub):
                        description="Compress and decompress synthetic images of growing size, each in "
                        "a fresh process, and print peak RSS and seconds.")
     p.add_argument("--megapixels", type=float, nargs="+", default=[1, 12, 50])
-    p.add_argument("--codec", choices=CODEC_CHOICES[:-1], default="jpeg")
+    p.add_argument("--codec", choices=_codec_choices(lossy_only=True), default="jpeg")
     p.add_argument("--quality", type=int, default=30)
     p.set_defaults(func=_large)
 

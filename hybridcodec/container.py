@@ -2,7 +2,8 @@
 
 The byte layout is specified in docs/FORMAT.md; this module is its only
 reader and writer. It imports neither TensorFlow nor imagecodecs, so
-``hybridcodec info`` is instant.
+``hybridcodec info`` is instant. Codec and scale bytes come from their own
+homes, codecs.py and scale.py.
 """
 
 from __future__ import annotations
@@ -10,20 +11,19 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass, field
-from fractions import Fraction
 
+from . import codecs
+from . import scale as scales
 from .errors import HybridCodecError
-from .resize import scale_label
+from .scale import Scale
 
 MAGIC = b"\x89HCODEC\n"  # 8 bytes; the high first byte and newline catch text-mode mangling
 VERSION = 2  # what this writer writes; the reader also reads version 1
 MAX_SIDE = 65535  # largest width or height a file may declare (16 bits in version 2)
 DEFAULT_MAX_PIXELS = 2**28  # ~268 megapixels; decompression-bomb guard, raisable per call
 ROLES = {0: "pre", 1: "post"}
-CODEC_IDS = {0: "png", 1: "jpeg", 2: "webp", 3: "avif", 4: "jpegxl"}  # never reuse an id
-# The scale byte: how much smaller than the image the codec's picture is.
-# 1 and 2 are the factor itself; 3 (three quarters a side) came later.
-SCALE_IDS = {1: Fraction(1), 2: Fraction(2), 3: Fraction(4, 3)}  # never reuse an id
+# The codec byte is each codec's ``codec_id`` (codecs.py), the scale byte each
+# scale's ``file_id`` (scale.py); neither is ever reused.
 
 # Version 2 spends 15 fewer bytes a file than version 1: 16-bit sides, and
 # lengths only for the optional parts that are present. (Its encoder also
@@ -49,9 +49,15 @@ class Header:
     width: int
     height: int
     channels: int  # 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA
-    scale: Fraction | int = 1  # a value of SCALE_IDS
+    scale: Scale = scales.FULL
     bits: int = 8  # bits per sample of the original (16-bit inputs are coded at 8)
     models: list[ModelRef] = field(default_factory=list)
+
+    def __post_init__(self):
+        try:  # 1, "4/3", 2 are read as their Scale; anything else pack refuses
+            self.scale = scales.parse(self.scale)
+        except ValueError:
+            pass
 
     def model(self, role: str) -> ModelRef | None:
         return next((m for m in self.models if m.role == role), None)
@@ -73,12 +79,10 @@ def sniff(data: bytes) -> bool:
 
 def pack(hc: HCFile) -> bytes:
     h = hc.header
-    codec_id = {name: i for i, name in CODEC_IDS.items()}.get(h.codec)
-    if codec_id is None:
-        raise HybridCodecError(f"unknown codec {h.codec!r}")
-    scale_id = {value: i for i, value in SCALE_IDS.items()}.get(h.scale)
-    if scale_id is None:
+    codec_id = codecs.by_name(h.codec).codec_id
+    if not isinstance(h.scale, Scale):
         raise HybridCodecError(f"unsupported scale {h.scale!r}")
+    scale_id = h.scale.file_id
     check_dimensions(h.width, h.height)
     parts = [
         _FIXED[VERSION].pack(MAGIC, VERSION, codec_id, h.quality, scale_id, h.width, h.height,
@@ -163,13 +167,13 @@ def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> HCFile:
     if zlib.crc32(data[:body_end]) != crc:
         raise HybridCodecError("CRC mismatch: the file is corrupt")
     check_dimensions(width, height, max_pixels)
-    if codec_id not in CODEC_IDS:
-        raise HybridCodecError(f"unknown codec id {codec_id} in file")
-    if channels not in (1, 2, 3, 4) or scale_id not in SCALE_IDS or bits not in (8, 16):
+    codec = codecs.codec_by_id(codec_id).name
+    scale = scales.by_file_id(scale_id)
+    if channels not in (1, 2, 3, 4) or scale is None or bits not in (8, 16):
         raise HybridCodecError(f"invalid header: channels={channels}, scale={scale_id}, bits={bits}")
     if (channels in (2, 4)) != bool(alpha):
         raise HybridCodecError("invalid header: alpha payload does not match the channel count")
-    header = Header(CODEC_IDS[codec_id], quality, width, height, channels, SCALE_IDS[scale_id], bits, models)
+    header = Header(codec, quality, width, height, channels, scale, bits, models)
     return HCFile(header, payload, alpha, icc, metadata)
 
 
@@ -186,11 +190,11 @@ def describe(hc: HCFile, size: int | None = None) -> dict:
         "height": h.height,
         "channels": h.channels,
         "original_bits": h.bits,
-        "scale": scale_label(h.scale),
+        "scale": h.scale.label,
         "pre": f"network {pre.name or '(not installed)'} (sha256 {pre.sha256[:12]})" if pre else
-               ("area downscale (classical)" if h.scale > 1 else "none"),
+               ("none" if h.scale.is_full else "area downscale (classical)"),
         "post": f"network {post.name or '(not installed)'} (sha256 {post.sha256[:12]})" if post else
-                ("bicubic upscale (classical)" if h.scale > 1 else "none"),
+                ("none" if h.scale.is_full else "bicubic upscale (classical)"),
         "payload_bytes": len(hc.payload),
         "alpha_bytes": len(hc.alpha),
         "icc_bytes": len(hc.icc),

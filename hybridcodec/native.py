@@ -1,8 +1,9 @@
-"""Native files: a standard .jpg, .webp, .avif or .jxl that every viewer opens,
-with the hybridcodec header where the format keeps application data.
+"""Native files: where each standard format keeps application data, at the byte level.
 
-The header travels as a complete ``.hc`` file with an empty payload (magic,
-version, fields, CRC: see docs/FORMAT.md), wrapped per format:
+A native file is a standard .jpg, .webp, .avif or .jxl that every viewer
+opens, with the hybridcodec header inside. The header travels as a complete
+``.hc`` file with an empty payload (magic, version, fields, CRC: see
+docs/FORMAT.md), wrapped per format:
 
 * JPEG: an APP11 segment right after SOI, ``FF EB``, length, ``HYBRIDCODEC\\0``, header.
 * WebP: a ``HYBC`` RIFF chunk after the image data; a simple (VP8-only) file
@@ -12,6 +13,11 @@ version, fields, CRC: see docs/FORMAT.md), wrapped per format:
   in the file changes; ISOBMFF readers skip unknown boxes.
 * JPEG XL: the codestream is wrapped in the ISO BMFF container (signature,
   ``ftyp``, ``jxlc``) and a ``hybc`` box follows; decoders skip unknown boxes.
+
+This module knows bytes only; which codec uses which wrapper is said by the
+codec classes in codecs.py (``sniff``, ``embed``, ``find_header``). The
+``*_find`` functions raise struct.error, IndexError or ValueError on damaged
+metadata; codecs.extract_native treats that as "no header".
 """
 
 from __future__ import annotations
@@ -25,51 +31,20 @@ WEBP_CHUNK = b"HYBC"
 AVIF_UUID = bytes.fromhex("6879627269646364ec0d4a1f8e0a0001")  # "hybridcd" + random tail
 JXL_BOX = b"hybc"
 JXL_SIGNATURE = bytes.fromhex("0000000c4a584c200d0a870a")
-EXTENSIONS = {"jpeg": ".jpg", "webp": ".webp", "avif": ".avif", "jpegxl": ".jxl"}
 
-
-def sniff(data: bytes) -> str | None:
-    """The codec of a standard file, from its first bytes; None if not one of ours."""
-    if data[:3] == b"\xff\xd8\xff":
-        return "jpeg"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    if data[4:8] == b"ftyp" and data[8:12] in (b"avif", b"avis"):
-        return "avif"
-    if data[:2] == b"\xff\x0a" or data[:12] == JXL_SIGNATURE:
-        return "jpegxl"
-    return None
-
-
-def embed(codec: str, payload: bytes, header: bytes, width: int, height: int) -> bytes:
-    """``payload`` (the codec's own file of a ``width`` x ``height`` image) with ``header`` inside."""
-    return {"jpeg": _jpeg_embed, "webp": _webp_embed, "avif": _avif_embed, "jpegxl": _jxl_embed}[codec](
-        payload, header, width, height)
-
-
-def extract(data: bytes) -> tuple[str, bytes, bytes | None]:
-    """(codec, the file a standard decoder reads, the header or None)."""
-    codec = sniff(data)
-    if codec is None:
-        raise HybridCodecError("not a .hc, JPEG, WebP, AVIF or JPEG XL file")
-    try:
-        header = {"jpeg": _jpeg_find, "webp": _webp_find, "avif": _avif_find, "jpegxl": _jxl_find}[codec](data)
-    except (struct.error, IndexError, ValueError):
-        header = None  # damaged or foreign metadata: decode it as a plain file
-    return codec, data, header
 
 
 # -- JPEG ---------------------------------------------------------------------
 
 
-def _jpeg_embed(payload, header, width, height):
+def jpeg_embed(payload, header, width, height):
     body = JPEG_APP_ID + header
     if len(body) + 2 > 0xFFFF:
         raise HybridCodecError("header too large for a JPEG APP segment (ICC profile over 64 KB?)")
     return payload[:2] + b"\xff\xeb" + struct.pack(">H", len(body) + 2) + body + payload[2:]
 
 
-def _jpeg_segments(data):
+def jpeg_segments(data):
     """(marker, segment body) for each marker segment before the scan data."""
     pos = 2
     while pos + 4 <= len(data) and data[pos] == 0xFF:
@@ -83,22 +58,17 @@ def _jpeg_segments(data):
         pos += 2 + length
 
 
-def _jpeg_find(data):
-    for marker, body in _jpeg_segments(data):
+def jpeg_find(data):
+    for marker, body in jpeg_segments(data):
         if marker == 0xEB and body.startswith(JPEG_APP_ID):
             return body[len(JPEG_APP_ID) :]
     return None
 
 
-_IJG_LUMA = [16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
-             14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
-             49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99]  # natural order
-
-
 def jpeg_luma_table(data: bytes) -> list[int] | None:
     """The first luminance quantization table (id 0) of a JPEG, 64 values in
     natural (row-major) order; None if there is none or it is truncated."""
-    for marker, body in _jpeg_segments(data):
+    for marker, body in jpeg_segments(data):
         if marker != 0xDB or not body:
             continue
         precision, table_id = body[0] >> 4, body[0] & 15
@@ -109,29 +79,13 @@ def jpeg_luma_table(data: bytes) -> list[int] | None:
             return None  # truncated table
         values = [int.from_bytes(body[1 + k * size : 1 + (k + 1) * size], "big") for k in range(64)]
         table = [0] * 64
-        for k, position in enumerate(_zigzag()):
+        for k, position in enumerate(zigzag()):
             table[position] = values[k]
         return table
     return None
 
 
-def jpeg_quality(data: bytes) -> int | None:
-    """Estimate the IJG quality (1-100) of a JPEG from its luminance quantization
-    table: the quality whose scaled standard table is closest. None if no table."""
-    table = jpeg_luma_table(data)
-    if table is None:
-        return None
-    return min(range(1, 101), key=lambda q: _table_distance(table, q))
-
-
-def _table_distance(table, quality) -> int:
-    """How far a luminance table is from the IJG table scaled to ``quality``."""
-    scale = 5000 / quality if quality < 50 else 200 - 2 * quality
-    expected = [min(255, max(1, (t * scale + 50) // 100)) for t in _IJG_LUMA]
-    return sum(abs(a - b) for a, b in zip(expected, table))
-
-
-def _zigzag():
+def zigzag():
     order = sorted(((x, y) for x in range(8) for y in range(8)),
                    key=lambda p: (p[0] + p[1], -p[1] if (p[0] + p[1]) % 2 else p[1]))
     return [y * 8 + x for x, y in order]
@@ -152,7 +106,7 @@ def _chunk(kind, body):
     return kind + struct.pack("<I", len(body)) + body + (b"\x00" if len(body) & 1 else b"")
 
 
-def _webp_embed(payload, header, width, height):
+def webp_embed(payload, header, width, height):
     chunks = list(_riff_chunks(payload))
     if chunks[0][0] != b"VP8X":
         vp8x = struct.pack("<I", 0) + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
@@ -161,7 +115,7 @@ def _webp_embed(payload, header, width, height):
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
-def _webp_find(data):
+def webp_find(data):
     for kind, body in _riff_chunks(data):
         if kind == WEBP_CHUNK:
             return body
@@ -190,25 +144,25 @@ def _box(kind, body):
     return struct.pack(">I4s", len(body) + 8, kind) + body
 
 
-def _avif_embed(payload, header, width, height):
+def avif_embed(payload, header, width, height):
     return payload + _box(b"uuid", AVIF_UUID + header)
 
 
-def _avif_find(data):
+def avif_find(data):
     for kind, body in _boxes(data):
         if kind == b"uuid" and body[:16] == AVIF_UUID:
             return body[16:]
     return None
 
 
-def _jxl_embed(payload, header, width, height):
+def jxl_embed(payload, header, width, height):
     if not payload.startswith(JXL_SIGNATURE):
         ftyp = _box(b"ftyp", b"jxl " + struct.pack(">I", 0) + b"jxl ")
         payload = JXL_SIGNATURE + ftyp + _box(b"jxlc", payload)
     return payload + _box(JXL_BOX, header)
 
 
-def _jxl_find(data):
+def jxl_find(data):
     if not data.startswith(JXL_SIGNATURE):
         return None  # a bare codestream has nowhere to keep a header
     for kind, body in _boxes(data):

@@ -16,8 +16,8 @@ import numpy as np
 
 from .errors import HybridCodecError
 from .metrics import psnr
-from .pipeline import Encoded, decode, encode, warn_native_scale
-from .resize import SCALES
+from .pipeline import Encoded, decode, eight_bit, encode, warn_native_scale
+from .scale import SCALES
 
 _UNITS = {"": 1, "B": 1, "KB": 1000, "K": 1000, "KIB": 1024, "MB": 1000**2, "M": 1000**2, "MIB": 1024**2}
 
@@ -43,9 +43,11 @@ def _bisect(ok, low=1, high=99):
     return low
 
 
-def _restored_psnr(image: np.ndarray, encoded: Encoded, **options) -> float:
+def _restored_psnr(reference: np.ndarray, encoded: Encoded, **options) -> float:
+    """PSNR of the restored file against ``reference``, the image at 8 bits
+    (``eight_bit``): a 16-bit input compared as it is scores about -43 dB."""
     out = decode(encoded.data, post_model=options.get("post_model")).image
-    return psnr(image, out)
+    return psnr(reference, out)
 
 
 def _candidate(image, codec: str, quality: int, scale, options) -> Encoded:
@@ -64,6 +66,7 @@ def _chosen(best: Encoded, options) -> Encoded:
 def fit_size(image, codec: str, max_bytes: int, **options) -> Encoded:
     """The file of at most ``max_bytes`` with the highest PSNR after restoration."""
     image = np.asarray(image)
+    reference = eight_bit(image)
     best, best_psnr = None, -np.inf
     for scale in SCALES:
         cache = {}
@@ -76,7 +79,7 @@ def fit_size(image, codec: str, max_bytes: int, **options) -> Encoded:
         q = _bisect(lambda q: len(encoded(q).data) <= max_bytes)
         if q is None:
             continue
-        value = _restored_psnr(image, encoded(q), **options)
+        value = _restored_psnr(reference, encoded(q), **options)
         if value > best_psnr:
             best, best_psnr = encoded(q), value
     if best is None:
@@ -87,6 +90,7 @@ def fit_size(image, codec: str, max_bytes: int, **options) -> Encoded:
 def reach_psnr(image, codec: str, target_db: float, **options) -> Encoded:
     """The smallest file whose restored image reaches ``target_db`` PSNR."""
     image = np.asarray(image)
+    reference = eight_bit(image)
     best = None
     for scale in SCALES:
         cache = {}
@@ -94,7 +98,7 @@ def reach_psnr(image, codec: str, target_db: float, **options) -> Encoded:
         def value(q, scale=scale, cache=cache):
             if q not in cache:
                 enc = _candidate(image, codec, q, scale, options)
-                cache[q] = (enc, _restored_psnr(image, enc, **options))
+                cache[q] = (enc, _restored_psnr(reference, enc, **options))
             return cache[q]
 
         # largest q that still misses the target, plus one, is the smallest that reaches it
@@ -120,5 +124,5 @@ def search(image, codec: str, quality: int, **options) -> Encoded:
     a table fixed on the validation photos; this takes it per image, at about
     21 encodes and 3 restorations.
     """
-    budget = len(encode(np.asarray(image), codec, quality, 1, **options).data)
+    budget = len(_candidate(np.asarray(image), codec, quality, SCALES[0], options).data)
     return fit_size(image, codec, budget, **options)

@@ -32,17 +32,11 @@ from pathlib import Path
 import numpy as np
 
 from . import codecs
+from . import scale as scales
+from .coding import CodingPath
+from .errors import HybridCodecError
 from .images import list_images, read_rgb
-from .resize import area_downscale, bicubic_upscale, network_input, network_scale, scale_label
-
-# Qualities each codec is trained on and evaluated at: together they span
-# about 0.1 to 2 bpp on the validation photos (measured with `hybridcodec bench`).
-QUALITY_GRID = {
-    "jpeg": [5, 10, 20, 30, 40, 50, 60, 70, 80, 90],
-    "webp": [1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90],
-    "avif": [15, 20, 30, 40, 50, 60, 70, 80, 90],
-    "jpegxl": [5, 10, 20, 30, 40, 50, 60, 70, 80, 90],
-}
+from .scale import Scale
 
 
 @dataclass
@@ -57,7 +51,7 @@ class TrainConfig:
     # nothing at all (measured: 0.00 dB gain after 1000 steps; MSE: +0.13 dB
     # after 300). MSE is also what PSNR measures.
     loss: str = "mse"
-    scale: int | str = 1  # 1, "4/3" or 2 (resize.SCALES)
+    scale: Scale = scales.FULL  # also given as 1, "4/3" or 2
     minutes: float | None = None  # wall-clock budget of this invocation
     steps: int = 4000  # total steps of the run
     rounds: int = 4  # joint mode: alternation rounds within `steps`
@@ -77,18 +71,22 @@ class TrainConfig:
     def __post_init__(self):
         if self.mode not in ("post", "joint"):
             raise ValueError(f"mode must be post or joint, not {self.mode!r}")
-        self.scale = scale_label(self.scale)
-        if self.mode == "joint" and self.scale != 2:
+        self.scale = scales.parse(self.scale)
+        if self.mode == "joint" and self.scale != scales.HALF:
             raise ValueError("joint mode trains a ComCNN, which needs --scale 2")
         if not self.qualities:
-            self.qualities = list(QUALITY_GRID.get(self.codec, [10, 30, 50, 70, 90]))
+            self.qualities = list(codecs.by_name(self.codec).quality_grid)
         if not self.val_qualities:
             self.val_qualities = self.qualities[:: max(1, len(self.qualities) // 5)]
 
     @property
     def net_scale(self) -> int:
         """The restoration network's own scale (1 at 4/3: the decoder upsamples first)."""
-        return network_scale(self.scale)
+        return self.scale.network_factor
+
+    def as_json(self) -> dict:
+        """The config as the model card records it (the scale by its label)."""
+        return {**asdict(self), "scale": self.scale.label}
 
 
 # --------------------------------------------------------------------------
@@ -109,23 +107,22 @@ class CodedSet:
 
 
 def code_images(originals, codec, qualities, scale, pre=None) -> CodedSet:
-    """Run the real codec on every (image, quality). ``pre`` maps a uint8
-    image to its compact uint8 version (the ComCNN); default: area downscale.
-    At a scale a network does not upsample itself (4/3), ``decoded`` holds the
-    bicubic upscale of the decoded image, which is what that network sees."""
+    """Run the real codec on every (image, quality). ``pre`` is the ComCNN
+    (a Keras model) or None for the classical area downscale. At a scale a
+    network does not upsample itself (4/3), ``decoded`` holds the bicubic
+    upscale of the decoded image, which is what that network sees."""
     backend = codecs.get_codec(codec) if isinstance(codec, str) else codec
+    scale = scales.parse(scale)
     out = CodedSet(originals, [], [], [], [], [])
     for i, image in enumerate(originals):
-        if pre is not None:
-            compact = pre(image)
-        else:
-            compact = area_downscale(image, scale)
+        compact = CodingPath(backend, 0, scale, pre=pre).compact(image)
         h, w = image.shape[:2]
         for q in qualities:
-            data = backend.encode(compact, q)
+            path = CodingPath(backend, q, scale)
+            data = path.encode_compact(compact)
             # both as the network sees them (at 4/3: full size), so that crops line up
-            out.coded.append(network_input(compact, scale, w, h))
-            out.decoded.append(network_input(backend.decode(data), scale, w, h))
+            out.coded.append(scale.network_input(compact, w, h))
+            out.decoded.append(scale.network_input(path.decode(data), w, h))
             out.image_index.append(i)
             out.quality.append(q)
             out.num_bytes.append(len(data))
@@ -209,17 +206,6 @@ def batch_dataset(cache: CodedSet, config: "TrainConfig", first_step: int, last_
 # --------------------------------------------------------------------------
 # The training loop
 # --------------------------------------------------------------------------
-
-
-def _apply(model, batch_images, quality=None):
-    """Run a model on uint8 images one at a time (whole images differ in size)."""
-    outputs = []
-    for k, image in enumerate(batch_images):
-        x = image[None].astype(np.float32) / 255.0
-        inputs = x if quality is None else [x, np.array([[quality[k] / 100.0]], np.float32)]
-        y = np.asarray(model(inputs, training=False))[0]
-        outputs.append(np.clip(np.rint(y * 255.0), 0, 255).astype(np.uint8))
-    return outputs
 
 
 def init_from(model, path) -> tuple[int, str]:
@@ -320,7 +306,7 @@ class Trainer:
         keras.utils.set_random_seed(config.seed)
         with self.strategy.scope():
             self.post = RESTORATION_MODELS[config.model](scale=config.net_scale, **config.model_kwargs)
-            self.pre = ComCNN(scale=config.scale) if config.mode == "joint" else None
+            self.pre = ComCNN(scale=config.scale.network_factor) if config.mode == "joint" else None
             schedule = keras.optimizers.schedules.CosineDecay(config.lr, config.steps, alpha=0.05)
             self.post_opt = keras.optimizers.Adam(schedule)
             self.post_opt.build(self.post.trainable_variables)
@@ -424,13 +410,18 @@ class Trainer:
 
     # -- data ------------------------------------------------------------------
 
-    def _pre_fn(self):
-        if self.pre is None:
-            return None
-        return lambda image: _apply(self.pre, [image])[0]
-
     def code(self, images, qualities) -> CodedSet:
-        return code_images(images, self.config.codec, qualities, self.config.scale, self._pre_fn())
+        return code_images(images, self.config.codec, qualities, self.config.scale, self.pre)
+
+    def restore(self, cache: CodedSet) -> list[np.ndarray]:
+        """The network's restoration of every decoded image of ``cache``."""
+        backend = codecs.get_codec(self.config.codec)
+        outputs = []
+        for k, seen in enumerate(cache.decoded):
+            h, w = cache.originals[cache.image_index[k]].shape[:2]
+            path = CodingPath(backend, cache.quality[k], self.config.scale, post=self.post)
+            outputs.append(path.restore_input(seen, w, h))
+        return outputs
 
     # -- validation ------------------------------------------------------------
 
@@ -444,11 +435,12 @@ class Trainer:
             return {}
         cache = self.code(self.val_images, self.config.val_qualities)
         classical, restored = [], []
-        outputs = _apply(self.post, cache.decoded, cache.quality)
+        outputs = self.restore(cache)
         for k, decoded in enumerate(cache.decoded):
             original = cache.originals[cache.image_index[k]]
             h, w = original.shape[:2]
-            classical.append(psnr(original, bicubic_upscale(decoded, self.config.net_scale, w, h)))
+            # what the network is given, upscaled if it does not upsample itself
+            classical.append(psnr(original, scales.parse(self.config.net_scale).upscale(decoded, w, h)))
             restored.append(psnr(original, outputs[k][:h, :w]))
         return {
             "val_psnr_classical": float(np.mean(classical)),
@@ -518,7 +510,7 @@ class Trainer:
                             "class": "ComCNN", "params": self.pre.count_params()}
         card = {
             "command": previous.get("command", []) + [_command_line()],
-            "config": asdict(self.config),
+            "config": self.config.as_json(),
             "data": {"train": str(self.config.data), "train_images": len(self.train_images),
                      "val": str(self.config.val), "val_images": len(self.val_images)},
             "steps": self.step,
@@ -536,9 +528,9 @@ class Trainer:
         from .metrics import bd_rate, bpp, ms_ssim, psnr
 
         qualities = self.config.qualities
-        plain = code_images(self.val_images, self.config.codec, qualities, 1)
+        plain = code_images(self.val_images, self.config.codec, qualities, scales.FULL)
         ours = self.code(self.val_images, qualities)
-        restored = _apply(self.post, ours.decoded, ours.quality)
+        restored = self.restore(ours)
         table = {"quality": qualities}
         for label, cache, outputs in (("plain", plain, plain.decoded), ("hybrid", ours, restored)):
             rows = {"bpp": [], "psnr-rgb": [], "ms-ssim-rgb": []}
@@ -559,6 +551,24 @@ class Trainer:
             table["plain"]["bpp"], table["plain"]["ms-ssim-rgb"], table["hybrid"]["bpp"], table["hybrid"]["ms-ssim-rgb"])
         table["note"] = "bpp counts the codec payload only (the .hc header adds about 50 bytes)"
         return table
+
+
+def model_options(model: str, depth=None, width=None, half_resolution=False, bfloat16=False) -> dict:
+    """The shape keywords for ``model`` from the train command's options; a
+    one-line HybridCodecError for options the model does not take (rather
+    than a TypeError deep inside Keras)."""
+    import inspect
+
+    from .models import RESTORATION_MODELS
+
+    options = {"--depth": ("depth", depth), "--width": ("width", width),
+               "--half-resolution": ("half_resolution", half_resolution),
+               "--bfloat16": ("compute_dtype", "bfloat16" if bfloat16 else None)}
+    accepted = inspect.signature(RESTORATION_MODELS[model]._build).parameters
+    unsupported = [flag for flag, (key, value) in options.items() if value and key not in accepted]
+    if unsupported:
+        raise HybridCodecError(f"--model {model} has no {', '.join(unsupported)} option")
+    return {key: value for key, value in options.values() if value}
 
 
 def _command_line() -> str:

@@ -1,28 +1,35 @@
 """Shipped weights: which network serves which codec, scale and quality.
 
 The weights live in the repository's top-level ``models/`` folder, installed
-as ``hybridcodec/weights/`` (see setup.cfg). ``models/manifest.json`` is the
-one list of them:
+as ``hybridcodec/weights/`` (see setup.cfg). ``models/manifest.json`` holds
+two lists:
 
-* ``models``: name, file, SHA-256 of the weights, role (pre/post), codec, scale.
+* ``models``: name, file, SHA-256 of the weights, role (pre/post), codec,
+  coding scale, class, card, and ``status``: ``current`` for the networks the
+  operating-point tables use, ``superseded`` for those kept only because old
+  files name them.
 * ``operating_points``: per codec, for every quality 1-99, the scale, the
-  codec quality and the network to use, fixed offline on the validation
-  photos so that hybridcodec never does worse than the plain codec at the
-  same bpp there (``hybridcodec zoo choose``, see release.py).
-* ``evidence``: the measurements each table was chosen from.
+  codec quality and the network to use, fixed offline by ``hybridcodec zoo
+  choose`` (zoo_admin.py). The measurements each table was chosen from lie in
+  ``results/operating-points-CODEC.json``.
+
+Lookups here are pure and cached: the manifest is read once a process. This
+module only reads; zoo_admin.py writes (and clears the caches).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from fractions import Fraction
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
-from .container import ModelRef
+from . import codecs
+from . import scale as scales
+from .container import HCFile, ModelRef
 from .errors import HybridCodecError
-from .resize import parse_scale
+from .scale import Scale
+
 
 def weights_dir() -> Path:
     """The installed weights (wheel) or the repository's models/ (source checkout)."""
@@ -47,7 +54,8 @@ class ZooEntry:
     sha256: str
     role: str
     codec: str
-    scale: Fraction  # the coding scale it serves (resize.SCALES)
+    scale: Scale  # the coding scale it serves
+    status: str = "current"  # or "superseded": no table uses it, old files may
 
     @property
     def ref(self) -> ModelRef:
@@ -58,68 +66,95 @@ class ZooEntry:
         return weights_dir() / self.file
 
 
-def entries() -> list[ZooEntry]:
+@lru_cache(maxsize=1)
+def entries() -> tuple[ZooEntry, ...]:
     fields = ZooEntry.__dataclass_fields__
-    return [ZooEntry(**{k: v for k, v in m.items() if k in fields} | {"scale": parse_scale(m["scale"])})
-            for m in manifest()["models"]]
+    return tuple(ZooEntry(**{k: v for k, v in m.items() if k in fields} | {"scale": scales.parse(m["scale"])})
+                 for m in manifest()["models"])
+
+
+@lru_cache(maxsize=1)
+def _by_name() -> dict[str, ZooEntry]:
+    return {e.name: e for e in entries()}
+
+
+@lru_cache(maxsize=1)
+def _by_sha256() -> dict[str, ZooEntry]:
+    return {e.sha256: e for e in entries()}
+
+
+def clear_caches() -> None:
+    """Forget the manifest read (after zoo_admin writes it)."""
+    for cached in (manifest, entries, _by_name, _by_sha256, _table):
+        cached.cache_clear()
 
 
 def find(name: str | None = None, sha256: str | None = None) -> ZooEntry | None:
-    for entry in entries():
-        if (name is None or entry.name == name) and (sha256 is None or entry.sha256 == sha256):
-            return entry
-    return None
+    if name is not None:
+        entry = _by_name().get(name)
+        return entry if entry is not None and sha256 in (None, entry.sha256) else None
+    if sha256 is not None:
+        return _by_sha256().get(sha256)
+    return entries()[0] if entries() else None
 
 
-def named(hc):
-    """``hc`` (a parsed file) with the zoo's names in its model records: the
-    encoder records a shipped model by the hash of its weights alone."""
+def named(hc: HCFile) -> HCFile:
+    """A copy of ``hc`` (a parsed file) with the zoo's names in its model
+    records: the encoder records a shipped model by the hash of its weights alone."""
     refs = []
     for ref in hc.header.models:
         entry = None if ref.name else find(sha256=ref.sha256)
         refs.append(ModelRef(ref.role, entry.name, ref.sha256) if entry else ref)
-    hc.header.models = refs
-    return hc
+    return replace(hc, header=replace(hc.header, models=refs))
 
 
 @dataclass(frozen=True)
 class OperatingPoint:
-    scale: Fraction
+    scale: Scale
     codec_quality: int
     pre: ZooEntry | None = None
     post: ZooEntry | None = None
 
 
+@lru_cache(maxsize=None)
+def _table(codec: str) -> dict[int, OperatingPoint]:
+    """The codec's table, quality -> OperatingPoint, in quality order; empty if none."""
+    rows = sorted(manifest()["operating_points"].get(codec, []), key=lambda r: r["quality"])
+    return {r["quality"]: OperatingPoint(scales.parse(r["scale"]), r["codec_quality"],
+                                         find(r["pre"]) if r.get("pre") else None,
+                                         find(r["post"]) if r.get("post") else None)
+            for r in rows}
+
+
 def operating_point(codec: str, quality: int, scale="auto") -> OperatingPoint:
     """Scale, codec quality and networks for ``codec`` at ``quality``.
 
-    ``scale="auto"`` reads the codec's table in the manifest (fixed on the
-    validation photos by ``hybridcodec zoo choose``: quality q gets the best
-    path within the plain codec's size at q); a codec without a table is
-    coded as the plain codec would be (scale 1, no network). An explicit
-    scale codes at the given quality with the network the table uses at that
-    scale (else the newest shipped one for it), if there is one.
+    ``scale="auto"`` reads the codec's table in the manifest (fixed by
+    ``hybridcodec zoo choose``: quality q gets the best path within the plain
+    codec's size at q); a codec without a table is coded as the plain codec
+    would be (scale 1, no network). An explicit scale codes at the given
+    quality with the network the table uses at that scale nearest this
+    quality (else the newest shipped one for it), if there is one.
     """
-    if codec == "png":
-        return OperatingPoint(Fraction(1), quality)
+    if not codecs.by_name(codec).lossy:
+        return OperatingPoint(scales.FULL, quality)
+    table = _table(codec)
     if scale == "auto":
-        table = manifest()["operating_points"].get(codec, [])
-        row = next((r for r in table if r["quality"] == quality), None)
-        if row is None:
-            return OperatingPoint(Fraction(1), quality)
-        return OperatingPoint(parse_scale(row["scale"]), row["codec_quality"],
-                              find(row["pre"]) if row.get("pre") else None,
-                              find(row["post"]) if row.get("post") else None)
-    scale = parse_scale(scale)
-    # The network the table uses at this scale, nearest this quality: the zoo
-    # keeps superseded models (old files name them), so "the first network of
-    # this scale" could be one the table no longer uses.
-    rows = [r for r in manifest()["operating_points"].get(codec, [])
-            if parse_scale(r["scale"]) == scale and r.get("post")]
+        return table.get(quality, OperatingPoint(scales.FULL, quality))
+    scale = scales.parse(scale)
+    # The zoo keeps superseded models (old files name them), so "the first
+    # network of this scale" could be one the table no longer uses.
+    rows = [(abs(q - quality), point.post) for q, point in table.items()
+            if point.scale == scale and point.post is not None]
     if rows:
-        return OperatingPoint(scale, quality, None, find(min(rows, key=lambda r: abs(r["quality"] - quality))["post"]))
+        return OperatingPoint(scale, quality, None, min(rows, key=lambda r: r[0])[1])
     post = [e for e in entries() if e.codec == codec and e.role == "post" and e.scale == scale]
     return OperatingPoint(scale, quality, None, post[-1] if post else None)
+
+
+# --------------------------------------------------------------------------
+# Loading networks: shipped ones by hash, a user's from a .keras file
+# --------------------------------------------------------------------------
 
 
 @lru_cache(maxsize=8)
@@ -131,7 +166,7 @@ def _load_file(path: str):
     return keras.models.load_model(path, safe_mode=True, compile=False)
 
 
-def load(entry_or_name) -> "keras.Model":  # noqa: F821
+def load(entry_or_name) -> keras.Model:  # noqa: F821
     """The Keras model of a shipped entry (or its name), whatever its class."""
     entry = entry_or_name if isinstance(entry_or_name, ZooEntry) else find(entry_or_name)
     if entry is None:
@@ -150,3 +185,24 @@ def resolve(ref: ModelRef):
             f"weights have sha256 {ref.sha256[:16]}..., which is not installed; pass it with --{ref.role}-model FILE"
         )
     return load(entry)
+
+
+def load_user_model(model, role: str):
+    """(keras model, ModelRef) for a user's model: a ``.keras`` path or a Keras model."""
+    from . import models  # noqa: F401  (registers hybridcodec's layers for safe-mode loading)
+    from .models import weights_sha256
+
+    if isinstance(model, (str, Path)):
+        import keras
+
+        path = Path(model)
+        if not path.is_file():
+            raise HybridCodecError(f"model file not found: {path}")
+        try:
+            model = keras.models.load_model(path, safe_mode=True, compile=False)
+        except Exception as error:  # Keras raises many types for a bad file
+            raise HybridCodecError(f"cannot load model {path}: {str(error).splitlines()[0]}") from None
+        name = path.stem
+    else:
+        name = model.name
+    return model, ModelRef(role, name, weights_sha256(model))

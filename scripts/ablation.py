@@ -49,7 +49,7 @@ def main():
     tf.config.threading.set_inter_op_parallelism_threads(1)
     from hybridcodec.images import list_images, read_rgb
     from hybridcodec.metrics import bpp, ms_ssim, psnr
-    from hybridcodec.resize import bicubic_upscale
+    from hybridcodec import scale as scales
     from hybridcodec.training import TrainConfig, Trainer, _apply
 
     qualities = args.eval_qualities
@@ -73,7 +73,7 @@ def main():
     rows = {q: [] for q in qualities}
     for k, decoded in enumerate(coded.decoded):
         original = coded.originals[coded.image_index[k]]
-        classical = bicubic_upscale(decoded, args.scale, 384, 384)
+        classical = scales.parse(args.scale).upscale(decoded, 384, 384)
         ours = restored[k][:384, :384]
         rows[coded.quality[k]].append((bpp(coded.num_bytes[k], 384, 384), psnr(original, ours),
                                        psnr(original, ours) - psnr(original, classical),

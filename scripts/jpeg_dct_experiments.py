@@ -28,7 +28,7 @@ from hybridcodec import pipeline, zoo
 from hybridcodec.images import read_rgb
 from hybridcodec.metrics import bd_rate, psnr
 from hybridcodec.native import jpeg_luma_table
-from hybridcodec.resize import area_downscale
+from hybridcodec import scale as scales
 
 QUALITIES = [5, 10, 20, 30, 40, 50, 60, 70, 80, 90]
 
@@ -64,7 +64,7 @@ def project(restored: np.ndarray, jpeg: bytes, scale: int) -> np.ndarray:
     table = luma_table(jpeg)
     decoded = imagecodecs.jpeg8_decode(jpeg, outcolorspace="YCbCr")[:, :, 0]
     index = np.rint(luma_dct(np.repeat(decoded[:, :, None], 3, axis=2), table))
-    coded = area_downscale(restored, scale).astype(np.float64) if scale > 1 else restored
+    coded = scales.parse(scale).downscale(restored).astype(np.float64) if scale > 1 else restored
     steps = luma_dct(coded, table)
     change = np.clip(steps, index - 0.5, index + 0.5) - steps
     moved = add_luma(np.zeros_like(coded, np.float64), change, table)
@@ -98,7 +98,7 @@ def main(folder):
         sums = {}
         for image, n in zip(images, pixels):
             h, w = image.shape[:2]
-            compact = area_downscale(image, point.scale)
+            compact = scales.parse(point.scale).downscale(image)
             for name, source, q, net in [
                 ("plain", image, quality, False),
                 ("hybrid", compact, point.codec_quality, True),

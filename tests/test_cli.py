@@ -135,14 +135,14 @@ def test_help_for_every_command(capsys):
 
 
 def test_failed_write_leaves_no_temporary_file(png, tmp_path, monkeypatch):
-    import hybridcodec.cli as cli
+    import hybridcodec.files as files_module
 
     def explode(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli.os, "replace", explode)
+    monkeypatch.setattr(files_module.os, "replace", explode)
     with pytest.raises(KeyboardInterrupt):
-        cli.write_atomic(tmp_path / "out.hc", b"data", force=False)
+        files_module.write_atomic(tmp_path / "out.hc", b"data", force=False)
     assert files(tmp_path) == ["x.png"]
 
 

@@ -38,7 +38,7 @@ def test_restoration_output_is_full_size_for_odd_sizes(make, size):
 
 @pytest.mark.parametrize("size", [(17, 23), (1, 1), (64, 33)])
 def test_comcnn_gives_half_size_and_starts_as_area_downscale(size):
-    from hybridcodec.resize import area_downscale
+    from hybridcodec import scale as scales
 
     model = ComCNN(scale=2)
     image = rand(1, *size, 3)

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 import hybridcodec
-from hybridcodec import HybridCodecError, codecs, native, pipeline
+from hybridcodec import HybridCodecError, codecs, pipeline
+from hybridcodec import scale as scales
 from hybridcodec.cli import main
 from hybridcodec.metrics import psnr
 
@@ -34,9 +35,9 @@ def files(photo):
 @pytest.mark.parametrize("codec", CODECS)
 def test_native_file_is_its_codec_and_round_trips(codec, files, photo):
     data, shown = files[codec]
-    assert native.sniff(data) == codec
+    assert codecs.sniff_native(data).name == codec
     header = pipeline.read_file(data).header
-    assert (header.codec, header.quality, header.scale, header.width) == (codec, 40, 1, 128)
+    assert (header.codec, header.quality, header.scale, header.width) == (codec, 40, scales.FULL, 128)
     assert psnr(photo, hybridcodec.decompress(data)) > 25
     plain = codecs.get_codec(codec).encode(photo, 40)
     print(f"{codec}: header adds {len(data) - len(plain)} bytes")
@@ -59,7 +60,7 @@ def test_reference_decoders_open_native_files(codec, files, tmp_path):
     if shutil.which(tool) is None:
         pytest.skip(f"{tool} not installed (Debian package; .ci/run installs it)")
     data, shown = files[codec]
-    inp, out = tmp_path / f"in{native.EXTENSIONS[codec]}", tmp_path / f"out{suffix}"
+    inp, out = tmp_path / f"in{codecs.by_name(codec).extension}", tmp_path / f"out{suffix}"
     inp.write_bytes(data)
     subprocess.run([tool, *[a.format(inp=inp, out=out) for a in args]], check=True, capture_output=True)
     assert psnr(shown, np.asarray(Image.open(out).convert("RGB"))) > 40
@@ -75,10 +76,10 @@ def test_chromium_shows_native_files(codec, files, tmp_path):
     if browser is None:
         pytest.skip("chromium not installed (Debian package; .ci/run installs it)")
     data, shown = files[codec]
-    (tmp_path / f"x{native.EXTENSIONS[codec]}").write_bytes(data)
+    (tmp_path / f"x{codecs.by_name(codec).extension}").write_bytes(data)
     (tmp_path / "page.html").write_text(
         "<html><body style='margin:0;background:#fff'>"
-        f"<img src='x{native.EXTENSIONS[codec]}' style='display:block'></body></html>")
+        f"<img src='x{codecs.by_name(codec).extension}' style='display:block'></body></html>")
     shot = tmp_path / "shot.png"
     subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -1,12 +1,12 @@
 import subprocess
 import sys
-from fractions import Fraction
 
 import numpy as np
 import pytest
 
 import hybridcodec
 from hybridcodec import HybridCodecError, pipeline
+from hybridcodec import scale as scales
 from hybridcodec.container import ModelRef, unpack
 from hybridcodec.metrics import psnr
 
@@ -23,7 +23,7 @@ def test_round_trip_every_codec_and_scale(codec, scale, photo):
     assert out.shape == photo.shape and out.dtype == np.uint8
     assert psnr(photo, out) > MIN_PSNR[scale]
     header = unpack(data).header
-    assert (header.codec, header.scale, header.width, header.height) == (codec, Fraction(scale), 128, 96)
+    assert (header.codec, header.scale, header.width, header.height) == (codec, scales.parse(scale), 128, 96)
 
 
 def test_smaller_scales_make_smaller_files(photo):
@@ -47,11 +47,10 @@ def test_three_quarter_scale_restores_the_bicubic_upscale_with_a_full_size_netwo
     residual.set_weights([kernel, bias + 0.05])
     data = hybridcodec.compress(photo, codec="jpeg", quality=50, scale="4/3", post_model=model)
     hc = unpack(data)
-    assert hc.header.scale == Fraction(4, 3) and hc.header.model("post") is not None
+    assert hc.header.scale is scales.THREE_QUARTER and hc.header.model("post") is not None
     from hybridcodec.codecs import get_codec
-    from hybridcodec.resize import bicubic_upscale
 
-    classical = bicubic_upscale(get_codec("jpeg").decode(hc.payload), "4/3", 128, 96)
+    classical = scales.parse("4/3").upscale(get_codec("jpeg").decode(hc.payload), 128, 96)
     restored = hybridcodec.decompress(data, post_model=model)
     # the network's constant +0.05 (12.75 levels) lands on the full-size upscale
     assert restored.shape == photo.shape
@@ -62,7 +61,7 @@ def test_three_quarter_scale_restores_the_bicubic_upscale_with_a_full_size_netwo
 
 def test_png_is_lossless_whatever_the_scale(photo):
     data = hybridcodec.compress(photo, codec="png", scale=2)
-    assert unpack(data).header.scale == 1
+    assert unpack(data).header.scale is scales.FULL
     assert np.array_equal(hybridcodec.decompress(data), photo)
 
 
@@ -151,7 +150,7 @@ def test_file_records_exactly_the_path_used(photo, codec, quality, scale):
     assert hc.header.scale == point.scale
     if point.post is None:
         assert hc.header.model("post") is None
-        assert info["post"] == ("bicubic upscale (classical)" if point.scale == 2 else "none")
+        assert info["post"] == ("bicubic upscale (classical)" if not point.scale.is_full else "none")
     else:
         assert hc.header.model("post") == point.post.ref  # named by the zoo on reading
         assert info["post"].startswith(f"network {point.post.name}")

@@ -7,7 +7,7 @@ pytest.importorskip("keras")
 
 from hybridcodec.metrics import psnr  # noqa: E402
 from hybridcodec.models import ARCNNASPP, ComCNN, RecCNN, RecUNet  # noqa: E402
-from hybridcodec.pipeline import run_post, run_pre  # noqa: E402
+from hybridcodec.coding import run_post, run_pre  # noqa: E402
 
 
 def perturbed(model):

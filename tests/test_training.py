@@ -41,8 +41,8 @@ def test_tiny_training_gives_a_loadable_model_that_beats_bicubic(tmp_path):
     import keras
 
     from hybridcodec.metrics import psnr
-    from hybridcodec.pipeline import run_post
-    from hybridcodec.resize import bicubic_upscale
+    from hybridcodec.coding import run_post
+    from hybridcodec import scale as scales
 
     # 600 steps: across seeds 0-2 this gives +0.56 to +0.83 dB, well clear
     # of the bar (150 steps was enough only while crops sat on an 8-pixel grid).
@@ -57,7 +57,7 @@ def test_tiny_training_gives_a_loadable_model_that_beats_bicubic(tmp_path):
         original = coded.originals[coded.image_index[k]]
         h, w = original.shape[:2]
         restored = run_post(model, decoded, coded.quality[k], w, h)
-        gains.append(psnr(original, restored) - psnr(original, bicubic_upscale(decoded, 2, w, h)))
+        gains.append(psnr(original, restored) - psnr(original, scales.parse(2).upscale(decoded, w, h)))
     assert np.mean(gains) > 0.3, gains
 
 
@@ -75,16 +75,16 @@ def test_same_seed_same_batches(tmp_path):
 def test_three_quarter_scale_trains_a_full_size_network_on_the_bicubic_upscale(tmp_path):
     """At 4/3 the codec codes a 72x72 picture of each 96x96 image; the network
     (scale 1) learns from its bicubic upscale, which is what the decoder feeds it."""
-    from hybridcodec.resize import area_downscale, bicubic_upscale
+    from hybridcodec import scale as scales
 
     config = tiny_config(tmp_path, scale="4/3", steps=4)
-    assert (config.scale, config.net_scale) == ("4/3", 1)
+    assert (config.scale.label, config.net_scale) == ("4/3", 1)
     trainer = Trainer(config)
     coded = trainer.code(trainer.train_images, [20])
     backend = codecs.get_codec("jpeg")
-    payload = backend.encode(area_downscale(trainer.train_images[0], "4/3"), 20)
+    payload = backend.encode(scales.parse("4/3").downscale(trainer.train_images[0]), 20)
     assert backend.decode(payload).shape == (72, 72, 3) and coded.num_bytes[0] == len(payload)
-    expected = bicubic_upscale(backend.decode(payload), "4/3", 96, 96)
+    expected = scales.parse("4/3").upscale(backend.decode(payload), 96, 96)
     assert np.array_equal(coded.decoded[0], expected)
     batch = make_batch(coded, 0, 0, 4, 32, config.net_scale)
     assert batch[0].shape == batch[1].shape == (4, 32, 32, 3)

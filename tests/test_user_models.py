@@ -55,7 +55,7 @@ def test_pre_model_sets_the_scale_and_is_recorded(photo, tmp_path):
     nudged(ComCNN(scale=2), 3).save(path)
     data = hybridcodec.compress(photo, codec="webp", quality=60, scale=1, pre_model=str(path))
     header = unpack(data).header
-    assert header.scale == 2 and header.model("pre").name == "pre"
+    assert header.scale.label == 2 and header.model("pre").name == "pre"
     assert psnr(photo, hybridcodec.decompress(data)) > 20  # no post model: bicubic
 
 

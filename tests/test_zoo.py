@@ -7,7 +7,7 @@ import pytest
 
 from hybridcodec import codecs, zoo
 from hybridcodec.metrics import psnr
-from hybridcodec.resize import parse_scale
+from hybridcodec import scale as scales
 
 ENTRIES = zoo.entries()
 
@@ -26,18 +26,18 @@ def test_manifest_files_and_cards():
 def test_loads_by_hash_and_restores_better_than_the_classical_path(entry, photo):
     from hybridcodec.container import ModelRef
     from hybridcodec.models import weights_sha256
-    from hybridcodec.pipeline import run_post
-    from hybridcodec.resize import area_downscale, bicubic_upscale, network_input, network_scale
+    from hybridcodec.coding import run_post
+    from hybridcodec import scale as scales
 
     model = zoo.resolve(ModelRef(entry.role, entry.name, entry.sha256))
     assert weights_sha256(model) == entry.sha256
-    assert model.scale == network_scale(entry.scale)
+    assert model.scale == entry.scale.network_factor
     backend = codecs.get_codec(entry.codec)
-    quality = 30 if entry.scale == 1 else 60
-    decoded = backend.decode(backend.encode(area_downscale(photo, entry.scale), quality))
+    quality = 30 if entry.scale.is_full else 60
+    decoded = backend.decode(backend.encode(scales.parse(entry.scale).downscale(photo), quality))
     h, w = photo.shape[:2]
-    classical = psnr(photo, bicubic_upscale(decoded, entry.scale, w, h))
-    restored = psnr(photo, run_post(model, network_input(decoded, entry.scale, w, h), quality, w, h))
+    classical = psnr(photo, scales.parse(entry.scale).upscale(decoded, w, h))
+    restored = psnr(photo, run_post(model, scales.parse(entry.scale).network_input(decoded, w, h), quality, w, h))
     assert restored > classical + 0.05, (restored, classical)
 
 
@@ -46,7 +46,7 @@ def test_operating_points_cover_every_quality_and_name_shipped_models():
         assert [row["quality"] for row in table] == list(range(1, 100)), codec
         for row in table:
             assert row["scale"] in (1, "4/3", 2) and 1 <= row["codec_quality"] <= 99
-            assert row["post"] is None or zoo.find(row["post"]).scale == parse_scale(row["scale"])
+            assert row["post"] is None or zoo.find(row["post"]).scale == scales.parse(row["scale"])
         for scale in (2, "4/3"):
             qualities = [row["codec_quality"] for row in table if row["scale"] == scale]
             assert qualities == sorted(qualities), (codec, scale)

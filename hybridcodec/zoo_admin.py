@@ -1,7 +1,9 @@
-"""Putting trained runs into the zoo, and fixing the operating-point table on `val`.
+"""Zoo administration: putting trained runs into the zoo, and fixing the
+operating-point tables. A tool for a source checkout (it writes models/);
+nothing at run time imports it.
 
     hybridcodec zoo add runs/jpeg-s1 --name reccnn-jpeg-s1 --codec jpeg
-    hybridcodec zoo choose --codec jpeg --val ../shared/data/val
+    hybridcodec zoo choose --codec jpeg --val ../shared/data/choose
 
 ``add`` copies a run's weights and model card into ``models/`` and lists them
 in ``models/manifest.json``. ``choose`` codes every validation image at every
@@ -9,7 +11,10 @@ quality on each path (full, three-quarter or half size, classical or with
 each shipped network) and fixes, for every quality 1-99, the path and codec
 quality with the best PSNR within the plain codec's bpp at that quality (see
 ``choose``).
-The table replaces the codec's entry in the manifest.
+The table replaces the codec's entry in the manifest, every network's
+``status`` is set anew (``current`` if a table uses it, else
+``superseded``), and the measurements go to
+``results/operating-points-CODEC.json``.
 """
 
 from __future__ import annotations
@@ -21,22 +26,42 @@ from pathlib import Path
 import numpy as np
 
 from . import codecs, zoo
+from . import scale as scales
+from .coding import CodingPath
 from .container import HCFile, Header, pack
 from .errors import HybridCodecError
 from .images import list_images, read_rgb
 from .metrics import bpp, psnr
-from .pipeline import run_post
-from .resize import SCALES, area_downscale, bicubic_upscale, network_input, scale_label
 
 
 def models_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "models"
 
 
+def results_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "results"
+
+
+def with_statuses(manifest: dict) -> dict:
+    """``manifest`` with each network's status: current if a table names it."""
+    used = {row.get(role) for table in manifest.get("operating_points", {}).values()
+            for row in table for role in ("pre", "post")}
+    models = [{**m, "status": "current" if m["name"] in used else "superseded"} for m in manifest["models"]]
+    return {"models": models, "operating_points": manifest.get("operating_points", {})}
+
+
+def manifest_text(manifest: dict) -> str:
+    """The manifest as JSON a reader can scan: one line a network, one line an operating point."""
+    manifest = with_statuses(manifest)
+    models = ",\n".join("  " + json.dumps(m) for m in manifest["models"])
+    tables = ",\n".join(f"  {json.dumps(codec)}: [\n" + ",\n".join("   " + json.dumps(row) for row in rows) + "\n  ]"
+                         for codec, rows in manifest["operating_points"].items())
+    return '{\n "models": [\n' + models + '\n ],\n "operating_points": {\n' + tables + "\n }\n}\n"
+
+
 def _save_manifest(manifest: dict) -> None:
-    path = models_dir() / "manifest.json"
-    path.write_text(json.dumps(manifest, indent=1) + "\n")
-    zoo.manifest.cache_clear()
+    (models_dir() / "manifest.json").write_text(manifest_text(manifest))
+    zoo.clear_caches()
 
 
 def add(run_dir, name: str, codec: str, role: str = "post") -> dict:
@@ -57,11 +82,20 @@ def add(run_dir, name: str, codec: str, role: str = "post") -> dict:
     return entry
 
 
+def listing(superseded: bool = False) -> list[str]:
+    """``hybridcodec zoo``: one line a shipped network (the current ones, or all)."""
+    rows = [(e.name, e.codec, str(e.scale), e.status, f"{e.path.stat().st_size / 1e6:.2f} MB" if e.path.exists()
+             else "missing") for e in zoo.entries() if superseded or e.status == "current"]
+    header = ("name", "codec", "scale", "status", "size")
+    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
+    return ["  ".join(f"{v:<{w}}" for v, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+
+
 def _header_bytes(codec: str, width: int, height: int, scale, with_network: bool) -> int:
     """Exact size of a .hc file's overhead: everything but the payload (a
     shipped network is recorded by its hash alone, as pipeline.encode does)."""
     models = [zoo.ModelRef("post", "", "0" * 64)] if with_network else []
-    return len(pack(HCFile(Header(codec, 50, width, height, 3, scale, 8, models), b"")))
+    return len(pack(HCFile(Header(codec, 50, width, height, 3, scales.parse(scale), 8, models), b"")))
 
 
 def evaluate_paths(folder, codec: str, qualities, models=None, progress=True) -> dict:
@@ -80,26 +114,28 @@ def evaluate_paths(folder, codec: str, qualities, models=None, progress=True) ->
         if unknown:
             raise HybridCodecError(f"no {codec} network named {', '.join(sorted(unknown))} in the zoo")
         networks = [e for e in networks if e.name in models]
-    paths = {f"s{scale_label(scale)}-classical": (scale, None) for scale in SCALES}
-    paths.update({f"s{scale_label(e.scale)}-{e.name}": (e.scale, e) for e in networks})
+    paths = {f"s{scale}-classical": (scale, None) for scale in scales.SCALES}
+    paths.update({f"s{e.scale}-{e.name}": (e.scale, e) for e in networks})
     sums = {p: {q: [] for q in sorted(set(qualities) | {92, 95})} for p in paths}
     images = list_images(folder)
-    for path in tqdm(images, desc=f"paths {codec}", disable=not progress):
-        rgb = read_rgb(path)
+    for image_path in tqdm(images, desc=f"paths {codec}", disable=not progress):
+        rgb = read_rgb(image_path)
         h, w = rgb.shape[:2]
-        for scale in SCALES:
-            compact = area_downscale(rgb, scale)
-            for q in (qualities if scale == 1 else sorted(set(qualities) | {92, 95})):
-                payload = backend.encode(compact, q)
-                decoded = backend.decode(payload)
-                upscaled, seen = bicubic_upscale(decoded, scale, w, h), network_input(decoded, scale, w, h)
+        for scale in scales.SCALES:
+            compact = scale.downscale(rgb)
+            for q in (qualities if scale.is_full else sorted(set(qualities) | {92, 95})):
+                # one encode and decode per scale and quality, restored by every network of the scale
+                coding = CodingPath(backend, q, scale)
+                payload = coding.encode_compact(compact)
+                decoded = coding.decode(payload)
+                seen = scale.network_input(decoded, w, h)
                 for name, (path_scale, entry) in paths.items():
                     if path_scale != scale:
                         continue
                     if entry is None:
-                        out = upscaled
+                        out = coding.restore(decoded, w, h)
                     else:
-                        out = run_post(zoo.load(entry), seen, q, w, h)
+                        out = CodingPath(backend, q, scale, post=zoo.load(entry)).restore_input(seen, w, h)
                     size = len(payload) + _header_bytes(codec, w, h, scale, entry is not None)
                     sums[name][q].append((bpp(size, w, h), psnr(rgb, out)))
     return {name: {q: np.mean(v, axis=0).tolist() for q, v in per_q.items() if v}
@@ -128,7 +164,7 @@ def choose(results: dict) -> list[dict]:
         best = {"quality": q, "scale": 1, "codec_quality": q, "post": None,
                 "psnr": float(np.interp(q, grid, plain_psnr))}
         for name, per_q in results.items():
-            scale, path = name[1:].split("-", 1)
+            scale, path = name[1:].split("-", 1)  # "s4/3-classical" -> "4/3", "classical"
             qs = sorted(per_q)
             log_bpp = np.log([per_q[k][0] for k in qs])
             if scale == "1":
@@ -141,7 +177,7 @@ def choose(results: dict) -> list[dict]:
             value = float(np.interp(fit, qs, [per_q[k][1] for k in qs]))
             if value > best["psnr"] + 1e-6:
                 post = None if path == "classical" else path
-                best = {"quality": q, "scale": scale_label(scale), "codec_quality": fit, "post": post,
+                best = {"quality": q, "scale": scales.parse(scale).label, "codec_quality": fit, "post": post,
                         "psnr": value}
         table.append({k: v for k, v in best.items() if k != "psnr"})
     return table
@@ -160,7 +196,19 @@ def describe_table(table: list[dict]) -> list[str]:
 
 
 def set_operating_points(codec: str, rows: list[dict], evidence: dict) -> None:
+    """Replace ``codec``'s table in the manifest; its evidence goes to results/."""
     manifest = zoo.manifest()
     points = {**manifest.get("operating_points", {}), codec: rows}
-    evidence_all = {**manifest.get("evidence", {}), codec: evidence}
-    _save_manifest({**manifest, "operating_points": points, "evidence": evidence_all})
+    _save_manifest({**manifest, "operating_points": points})
+    results_dir().mkdir(exist_ok=True)
+    (results_dir() / f"operating-points-{codec}.json").write_text(json.dumps(evidence, indent=1) + "\n")
+
+
+def choose_table(codec: str, folder, qualities=None, models=None) -> list[str]:
+    """``hybridcodec zoo choose``: weigh every path on ``folder``, fix the
+    codec's table, and return it in readable lines."""
+    qualities = qualities or list(codecs.by_name(codec).quality_grid)
+    results = evaluate_paths(folder, codec, qualities, models=models)
+    table = choose(results)
+    set_operating_points(codec, table, {"images": str(folder), "results": results})
+    return describe_table(table)

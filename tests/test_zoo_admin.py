@@ -1,7 +1,7 @@
 """Choosing operating points: within the plain codec's size, never worse than it."""
 
 from hybridcodec.cli import main
-from hybridcodec.release import choose, describe_table
+from hybridcodec.zoo_admin import choose, describe_table
 
 PLAIN = {10: [0.2, 28.0], 30: [0.5, 32.0], 50: [0.7, 34.0], 70: [1.0, 36.0], 90: [2.0, 40.0]}
 

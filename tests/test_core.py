@@ -1,0 +1,136 @@
+"""The core's homes: a codec is one class, runtime modules never import the
+tools, the package has no import cycle, and every path codes through one
+CodingPath."""
+
+import ast
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import hybridcodec
+from hybridcodec import codecs, zoo
+from hybridcodec.cli import main
+from hybridcodec.metrics import psnr
+
+PACKAGE = Path(hybridcodec.__file__).parent
+RUNTIME = ["pipeline", "codecs", "container", "native", "zoo", "images", "scale", "coding", "files",
+           "batch", "pillow_plugin", "errors", "ratecontrol"]
+TOOLS = ["training", "bench", "zoo_admin"]
+
+
+class Posterize(codecs.Codec):
+    """A test-only lossy codec: keeps the top bits of each sample (more at a
+    higher quality) in a PNG. Its id is one docs/FORMAT.md never lists."""
+
+    name, codec_id, extension = "posterize", 250, ".post"
+    quality_grid = (10, 50, 90)
+
+    def available(self) -> bool:
+        return True
+
+    def encode(self, rgb, quality):
+        bits = 1 + quality * 7 // 99
+        return codecs.get_codec("png").encode((rgb >> (8 - bits)) << (8 - bits), 0)
+
+    def decode(self, data):
+        return codecs.get_codec("png").decode(data)
+
+
+@pytest.fixture
+def posterize():
+    codecs.register(Posterize)
+    yield codecs.by_name("posterize")
+    codecs.unregister("posterize")
+
+
+def test_a_codec_is_one_class_and_round_trips_through_the_cli(posterize, tmp_path, photo, capsys):
+    src = tmp_path / "in.png"
+    Image.fromarray(photo).save(src)
+    assert main(["compress", str(src), "--codec", "posterize", "--quality", "30", "-q"]) == 0
+    data = (tmp_path / "in.hc").read_bytes()
+    assert data[9] == 250  # the codec byte (docs/FORMAT.md) is the class's codec_id
+    assert main(["info", str(tmp_path / "in.hc"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["codec"] == "posterize"
+    assert main(["decompress", str(tmp_path / "in.hc"), "-o", str(tmp_path / "out.png"), "-q"]) == 0
+    restored = np.asarray(Image.open(tmp_path / "out.png"))
+    assert restored.shape == photo.shape and 15 < psnr(photo, restored) < 40  # 3 bits a sample
+    assert main(["compress", str(src), "--codec", "posterize", "--native", "-o", str(tmp_path / "x")]) == 1
+    assert "--native needs a codec with standard files" in capsys.readouterr().err
+
+
+def test_an_unregistered_codec_id_is_refused_in_one_line(posterize, photo):
+    data = hybridcodec.compress(photo, codec="posterize", quality=50)
+    codecs.unregister("posterize")
+    with pytest.raises(hybridcodec.HybridCodecError, match="unknown codec id 250"):
+        hybridcodec.decompress(data)
+
+
+def _imports(module: str) -> set[str]:
+    """The hybridcodec modules ``module`` imports, at any depth of its code."""
+    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                found.add(node.module.split(".")[0])
+            else:
+                found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("hybridcodec."):
+            found.add(node.module.split(".")[1])
+    return found
+
+
+@pytest.mark.parametrize("module", RUNTIME)
+def test_runtime_modules_never_import_the_tools(module):
+    assert not _imports(module) & set(TOOLS), module
+
+
+def test_the_package_has_no_import_cycle():
+    modules = [p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"]
+    graph = {m: _imports(m) & set(modules) for m in modules}
+
+    def reaches(start, goal, seen=()):
+        return any(n == goal or (n not in seen and reaches(n, goal, (*seen, n))) for n in graph[start])
+
+    assert [m for m in modules if reaches(m, m)] == []
+
+
+def test_the_cli_only_parses_arguments():
+    cli = (PACKAGE / "cli.py").read_text()
+    for name in ("def write_atomic", "def compress_file", "def decompress_file", "tempfile", "from .container",
+                 "from .zoo import", "from . import zoo"):
+        assert name not in cli, name
+
+
+def test_manifest_marks_what_the_tables_use():
+    manifest = zoo.manifest()
+    assert set(manifest) == {"models", "operating_points"}  # evidence lives in results/
+    used = {row.get("post") for table in manifest["operating_points"].values() for row in table}
+    for entry in zoo.entries():
+        assert entry.status == ("current" if entry.name in used else "superseded"), entry.name
+
+
+def test_lookups_are_cached_and_naming_a_file_does_not_change_it(photo):
+    assert zoo.entries() is zoo.entries()
+    parsed = hybridcodec.pipeline.encode(photo, "jpeg", 30).hc
+    from hybridcodec.container import unpack
+
+    raw = unpack(hybridcodec.compress(photo, "jpeg", 30))
+    assert raw.header.model("post").name == ""  # the file stores a shipped model by hash alone
+    named = zoo.named(raw)
+    assert named.header.model("post").name and raw.header.model("post").name == ""
+    assert named.header.model("post") == parsed.header.model("post")
+
+
+def test_rate_control_scores_a_16_bit_image_at_8_bits(photo):
+    """Trial files are compared with the image as coded (8 bits), not the
+    16-bit original (which scored every candidate about -43 dB)."""
+    from hybridcodec import ratecontrol
+
+    wide = photo.astype(np.uint16) * 257
+    best = ratecontrol.reach_psnr(wide, "webp", 30.0)
+    assert psnr(photo, hybridcodec.decompress(best.data)) >= 30.0
+    assert len(best.data) < len(hybridcodec.compress(photo, "webp", 95, scale=1))
