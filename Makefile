@@ -14,8 +14,10 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/hybridcodec demo
 
-# The notebooks run too, with small settings and scikit-image's images.
+# The linter first (rules in pyproject.toml); the notebooks run too, with small
+# settings and scikit-image's images.
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	HYBRIDCODEC_NOTEBOOK_SMALL=1 $(PY) -m pytest -q tests --nbmake notebooks
 
 clean:

@@ -115,7 +115,7 @@ def _averaged(points, method, qualities):
     results = {field: [] for field in FIELDS}
     for q in qualities:
         rows = np.array([p.row() for p in points if p.method == method and p.quality == q])
-        for field, value in zip(FIELDS, rows.mean(axis=0)):
+        for field, value in zip(FIELDS, rows.mean(axis=0), strict=False):
             results[field].append(float(value))
     return results
 
@@ -161,7 +161,7 @@ def plot(plain, hybrid, codec, path: Path, summary) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, metric in zip(axes, ("psnr-rgb", "ms-ssim-rgb")):
+    for ax, metric in zip(axes, ("psnr-rgb", "ms-ssim-rgb"), strict=False):
         ax.plot(plain["bpp"], plain[metric], "o-", label=f"{codec}")
         ax.plot(hybrid["bpp"], hybrid[metric], "s-", label=f"hybridcodec {codec}")
         ax.set_xlabel("bpp")
@@ -212,7 +212,7 @@ def model_cost(model, width: int = 768, height: int = 512, runs: int = 10) -> di
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     probe = keras.Model(model.inputs, [layer.output for layer in convs])
     macs = 0
-    for layer, out in zip(convs, probe(inputs, training=False)):
+    for layer, out in zip(convs, probe(inputs, training=False), strict=False):
         kh, kw, cin, cout = layer.kernel.shape
         macs += int(out.shape[1]) * int(out.shape[2]) * kh * kw * cin * cout
     model(inputs, training=False)  # warm up (graph building, allocation)

@@ -362,4 +362,4 @@ def _ijg_distance(table, quality) -> int:
     """How far a luminance table is from the IJG table scaled to ``quality``."""
     scale = 5000 / quality if quality < 50 else 200 - 2 * quality
     expected = [min(255, max(1, (t * scale + 50) // 100)) for t in _IJG_LUMA]
-    return sum(abs(a - b) for a, b in zip(expected, table))
+    return sum(abs(a - b) for a, b in zip(expected, table, strict=False))

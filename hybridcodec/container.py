@@ -8,6 +8,7 @@ homes, codecs.py and scale.py.
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -54,10 +55,8 @@ class Header:
     models: list[ModelRef] = field(default_factory=list)
 
     def __post_init__(self):
-        try:  # 1, "4/3", 2 are read as their Scale; anything else pack refuses
+        with contextlib.suppress(ValueError):  # 1, "4/3", 2 become their Scale; pack refuses the rest
             self.scale = scales.parse(self.scale)
-        except ValueError:
-            pass
 
     def model(self, role: str) -> ModelRef | None:
         return next((m for m in self.models if m.role == role), None)

@@ -75,7 +75,7 @@ def _bjontegaard(function, rate_anchor, dist_anchor, rate_test, dist_test, needs
 
 def _monotone(rate, dist):
     """Sort by rate and drop points that do not raise the quality (BD needs monotone curves)."""
-    points = sorted(zip(rate, dist))
+    points = sorted(zip(rate, dist, strict=False))
     rates, dists = [], []
     for r, d in points:
         if not dists or d > dists[-1]:

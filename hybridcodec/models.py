@@ -161,7 +161,7 @@ def _conv(filters, kernel=3, **kwargs):
     return layers.Conv2D(filters, kernel, padding="same", **kwargs)
 
 
-@functools.lru_cache(maxsize=None)  # a property of the machine: read /proc/cpuinfo once
+@functools.cache  # a property of the machine: read /proc/cpuinfo once
 def bfloat16_is_fast() -> bool:
     """True when this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX).
 

@@ -67,10 +67,7 @@ def eight_bit(image: np.ndarray) -> np.ndarray:
 
 def join_image(rgb: np.ndarray, alpha: np.ndarray | None, channels: int) -> np.ndarray:
     """Inverse of split_image: gray images come back as (H, W), colour as (H, W, 3 or 4)."""
-    if channels <= 2:
-        color = np.rint(rgb.astype(np.float32).mean(axis=2)).astype(np.uint8)[:, :, None]
-    else:
-        color = rgb
+    color = np.rint(rgb.astype(np.float32).mean(axis=2)).astype(np.uint8)[:, :, None] if channels <= 2 else rgb
     if alpha is not None:
         color = np.concatenate([color, alpha[:, :, None]], axis=2)
     return color[:, :, 0] if color.shape[2] == 1 else np.ascontiguousarray(color)

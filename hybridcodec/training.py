@@ -181,7 +181,7 @@ def _augment(image: np.ndarray, flip: bool, turns: int) -> np.ndarray:
     return np.rot90(image, turns)
 
 
-def batch_dataset(cache: CodedSet, config: "TrainConfig", first_step: int, last_step: int):
+def batch_dataset(cache: CodedSet, config: TrainConfig, first_step: int, last_step: int):
     """A tf.data pipeline over steps [first_step, last_step): batches are cut
     in parallel (both cores) and prefetched, in deterministic step order."""
     import tensorflow as tf
@@ -211,8 +211,8 @@ def batch_dataset(cache: CodedSet, config: "TrainConfig", first_step: int, last_
 def init_from(model, path) -> tuple[int, str]:
     """Copy weights from the model saved at ``path`` into ``model``, layer by layer
     in order, wherever the shapes match (a warm start from another codec's
-    network); a deeper RecCNN gets identity layers in the middle. Returns how many layers were copied and the SHA-256 of the
-    source's weights (the model card records it: run folders come and go,
+    network); a deeper RecCNN gets identity layers in the middle. Returns how
+    many layers were copied and the SHA-256 of the source's weights (the model card records it: run folders come and go,
     the hash names the shipped model it started from)."""
     import keras
 
@@ -234,7 +234,7 @@ def init_from(model, path) -> tuple[int, str]:
         targets = targets[: len(donors) - 1] + targets[-1:]
         assert len(targets) == len(donors) and extra > 0
     copied = 0
-    for layer, donor in zip(targets, donors):
+    for layer, donor in zip(targets, donors, strict=True):
         weights = donor.get_weights()
         if [w.shape for w in weights] == [w.shape for w in layer.get_weights()]:
             layer.set_weights(weights)
@@ -333,7 +333,7 @@ class Trainer:
                 loss = loss_fn(original, post([decoded, quality], training=True))
                 scaled = loss / replicas
             grads = tape.gradient(scaled, post.trainable_variables)
-            self.post_opt.apply_gradients(zip(grads, post.trainable_variables))
+            self.post_opt.apply_gradients(zip(grads, post.trainable_variables, strict=False))
             return loss
 
         def pre_step(original, decoded, coded, quality):
@@ -346,7 +346,7 @@ class Trainer:
                 loss = loss_fn(original, post([through_codec, quality], training=False))
                 scaled = loss / replicas
             grads = tape.gradient(scaled, pre.trainable_variables)
-            self.pre_opt.apply_gradients(zip(grads, pre.trainable_variables))
+            self.pre_opt.apply_gradients(zip(grads, pre.trainable_variables, strict=False))
             return loss
 
         def distributed(fn):
@@ -542,13 +542,13 @@ class Trainer:
                     h, w = original.shape[:2]
                     out = outputs[k][:h, :w]
                     figures.append((bpp(cache.num_bytes[k], w, h), psnr(original, out), ms_ssim(original, out)))
-                for name, value in zip(rows, np.mean(figures, axis=0)):
+                for name, value in zip(rows, np.mean(figures, axis=0), strict=False):
                     rows[name].append(float(value))
             table[label] = rows
-        table["bd_rate_psnr_percent"] = bd_rate(
-            table["plain"]["bpp"], table["plain"]["psnr-rgb"], table["hybrid"]["bpp"], table["hybrid"]["psnr-rgb"])
+        plain, hybrid = table["plain"], table["hybrid"]
+        table["bd_rate_psnr_percent"] = bd_rate(plain["bpp"], plain["psnr-rgb"], hybrid["bpp"], hybrid["psnr-rgb"])
         table["bd_rate_ms_ssim_percent"] = bd_rate(
-            table["plain"]["bpp"], table["plain"]["ms-ssim-rgb"], table["hybrid"]["bpp"], table["hybrid"]["ms-ssim-rgb"])
+            plain["bpp"], plain["ms-ssim-rgb"], hybrid["bpp"], hybrid["ms-ssim-rgb"])
         table["note"] = "bpp counts the codec payload only (the .hc header adds about 50 bytes)"
         return table
 
@@ -580,15 +580,12 @@ def train(config: TrainConfig, log=None) -> Path:
     """Train (or resume) the run in ``config.out``; returns the model card's path."""
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    log_file = open(out / "train.log", "a", buffering=1)
+    with open(out / "train.log", "a", buffering=1) as log_file:
 
-    def both(message: str):
-        print(message, file=log_file)
-        if log is not None:
-            log(message)
+        def both(message: str):
+            print(message, file=log_file)
+            if log is not None:
+                log(message)
 
-    both(f"$ {_command_line()}")
-    try:
+        both(f"$ {_command_line()}")
         return Trainer(config, both).run()
-    finally:
-        log_file.close()

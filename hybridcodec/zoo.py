@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from . import codecs
@@ -116,7 +116,7 @@ class OperatingPoint:
     post: ZooEntry | None = None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _table(codec: str) -> dict[int, OperatingPoint]:
     """The codec's table, quality -> OperatingPoint, in quality order; empty if none."""
     rows = sorted(manifest()["operating_points"].get(codec, []), key=lambda r: r["quality"])

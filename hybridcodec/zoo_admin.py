@@ -88,7 +88,7 @@ def listing(superseded: bool = False) -> list[str]:
              else "missing") for e in zoo.entries() if superseded or e.status == "current"]
     header = ("name", "codec", "scale", "status", "size")
     widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
-    return ["  ".join(f"{v:<{w}}" for v, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+    return ["  ".join(f"{v:<{w}}" for v, w in zip(row, widths, strict=False)).rstrip() for row in [header, *rows]]
 
 
 def _header_bytes(codec: str, width: int, height: int, scale, with_network: bool) -> int:

@@ -47,9 +47,9 @@ def main():
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
+    from hybridcodec import scale as scales
     from hybridcodec.images import list_images, read_rgb
     from hybridcodec.metrics import bpp, ms_ssim, psnr
-    from hybridcodec import scale as scales
     from hybridcodec.training import TrainConfig, Trainer, _apply
 
     qualities = args.eval_qualities

@@ -25,10 +25,10 @@ import numpy as np
 import scipy.fft
 
 from hybridcodec import pipeline, zoo
+from hybridcodec import scale as scales
 from hybridcodec.images import read_rgb
 from hybridcodec.metrics import bd_rate, psnr
 from hybridcodec.native import jpeg_luma_table
-from hybridcodec import scale as scales
 
 QUALITIES = [5, 10, 20, 30, 40, 50, 60, 70, 80, 90]
 
@@ -64,7 +64,7 @@ def project(restored: np.ndarray, jpeg: bytes, scale: int) -> np.ndarray:
     table = luma_table(jpeg)
     decoded = imagecodecs.jpeg8_decode(jpeg, outcolorspace="YCbCr")[:, :, 0]
     index = np.rint(luma_dct(np.repeat(decoded[:, :, None], 3, axis=2), table))
-    coded = scales.parse(scale).downscale(restored).astype(np.float64) if scale > 1 else restored
+    coded = scales.parse(scale).downscale(restored).astype(np.float64)
     steps = luma_dct(coded, table)
     change = np.clip(steps, index - 0.5, index + 0.5) - steps
     moved = add_luma(np.zeros_like(coded, np.float64), change, table)
@@ -96,7 +96,7 @@ def main(folder):
         point = zoo.operating_point("jpeg", quality)
         model = zoo.load(point.post)
         sums = {}
-        for image, n in zip(images, pixels):
+        for image, n in zip(images, pixels, strict=False):
             h, w = image.shape[:2]
             compact = scales.parse(point.scale).downscale(image)
             for name, source, q, net in [

@@ -12,7 +12,8 @@ def fmt(value, spec):
 
 
 def main(folder="results"):
-    print("| codec | BD-rate PSNR | target | BD-PSNR | BD-rate MS-SSIM | header bytes | encode s plain / hybrid | decode s plain / hybrid |")
+    print("| codec | BD-rate PSNR | target | BD-PSNR | BD-rate MS-SSIM | header bytes "
+          "| encode s plain / hybrid | decode s plain / hybrid |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for codec, target in TARGETS.items():
         path = Path(folder) / f"{codec}-summary.json"

@@ -69,8 +69,9 @@ def test_rate_control_warns_only_about_the_file_it_writes(png, capsys, size):
     out, err = capsys.readouterr()
     scale = out.split("scale ")[1].split(",")[0]
     warned = [line for line in err.splitlines() if line.startswith("hybridcodec: warning: a native file")]
+    size = "half" if scale == "2" else "three-quarter"
     assert warned == ([] if scale == "1" else [f"hybridcodec: warning: a native file at scale {scale} "
-                                               f"shows at {'half' if scale == '2' else 'three-quarter'} size in other viewers"])
+                                               f"shows at {size} size in other viewers"])
 
 
 def test_existing_output_needs_force(png, capsys):

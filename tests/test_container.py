@@ -3,8 +3,8 @@ import zlib
 
 import pytest
 
-from hybridcodec.container import (MAGIC, HCFile, Header, ModelRef, describe, pack, sniff, unpack)
 from hybridcodec import scale as scales
+from hybridcodec.container import MAGIC, HCFile, Header, ModelRef, describe, pack, sniff, unpack
 from hybridcodec.errors import HybridCodecError
 
 SHA = "ab" * 32

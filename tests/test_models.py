@@ -3,6 +3,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from hybridcodec import scale as scales  # noqa: E402
 from hybridcodec.losses import LOSSES, get_loss, ms_ssim_scales  # noqa: E402
 from hybridcodec.models import ARCNN, ARCNNASPP, BlockPosition, ComCNN, RecCNN, RecUNet, weights_sha256  # noqa: E402
 
@@ -38,14 +39,13 @@ def test_restoration_output_is_full_size_for_odd_sizes(make, size):
 
 @pytest.mark.parametrize("size", [(17, 23), (1, 1), (64, 33)])
 def test_comcnn_gives_half_size_and_starts_as_area_downscale(size):
-    from hybridcodec import scale as scales
 
     model = ComCNN(scale=2)
     image = rand(1, *size, 3)
     out = np.asarray(model(image, training=False))
     assert out.shape == (1, -(-size[0] // 2), -(-size[1] // 2), 3)
     if size[0] % 2 == 0 and size[1] % 2 == 0:  # untrained: exactly the classical path
-        expected = area_downscale((image[0] * 255).astype(np.float32), 2) / 255
+        expected = scales.HALF.downscale((image[0] * 255).astype(np.float32)) / 255
         np.testing.assert_allclose(out[0], expected, atol=1e-5)
 
 

@@ -29,7 +29,7 @@ def test_labels_ids_words_and_network_factors():
     assert [s.file_id for s in scales.SCALES] == [1, 3, 2]  # the format's scale byte: never reuse one
     assert all(scales.by_file_id(s.file_id) is s for s in scales.SCALES) and scales.by_file_id(4) is None
     assert scales.HALF.words == "half size" and scales.FULL < scales.THREE_QUARTER < scales.HALF
-    assert scales.HALF == 2 and scales.THREE_QUARTER == Fraction(4, 3) and scales.FULL != "1"
+    assert scales.HALF == 2 and Fraction(4, 3) == scales.THREE_QUARTER and scales.FULL != "1"
 
 
 @pytest.mark.parametrize("scale,size", [(1, (768, 512)), ("4/3", (576, 384)), (2, (384, 256))])

@@ -5,9 +5,9 @@ import pytest
 
 pytest.importorskip("keras")
 
+from hybridcodec.coding import run_post, run_pre  # noqa: E402
 from hybridcodec.metrics import psnr  # noqa: E402
 from hybridcodec.models import ARCNNASPP, ComCNN, RecCNN, RecUNet  # noqa: E402
-from hybridcodec.coding import run_post, run_pre  # noqa: E402
 
 
 def perturbed(model):

@@ -70,7 +70,8 @@ def test_cli_model_options_and_bad_model_file(tmp_path, photo, post_files, capsy
 
     src = tmp_path / "x.png"
     Image.fromarray(photo).save(src)
-    assert main(["compress", str(src), "--codec", "jpeg", "--scale", "2", "--post-model", str(post_files[0]), "-q"]) == 0
+    options = ["--codec", "jpeg", "--scale", "2", "--post-model", str(post_files[0]), "-q"]
+    assert main(["compress", str(src), *options]) == 0
     assert main(["decompress", str(tmp_path / "x.hc"), "-o", str(tmp_path / "y.png")]) == 1
     assert "mine1" in capsys.readouterr().err
     assert main(["decompress", str(tmp_path / "x.hc"), "-o", str(tmp_path / "y.png"),

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from hybridcodec import codecs, zoo
-from hybridcodec.metrics import psnr
 from hybridcodec import scale as scales
+from hybridcodec.metrics import psnr
 
 ENTRIES = zoo.entries()
 
@@ -24,10 +24,10 @@ def test_manifest_files_and_cards():
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)
 def test_loads_by_hash_and_restores_better_than_the_classical_path(entry, photo):
+    from hybridcodec import scale as scales
+    from hybridcodec.coding import run_post
     from hybridcodec.container import ModelRef
     from hybridcodec.models import weights_sha256
-    from hybridcodec.coding import run_post
-    from hybridcodec import scale as scales
 
     model = zoo.resolve(ModelRef(entry.role, entry.name, entry.sha256))
     assert weights_sha256(model) == entry.sha256
