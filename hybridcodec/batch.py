@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import codecs
 from .errors import HybridCodecError
-from .files import compress_file, decompress_file, default_output, output_suffix
+from .files import compress_file, decompress_file, default_output, is_our_output, output_suffix
 from .images import IMAGE_SUFFIXES
 
 
@@ -51,11 +51,28 @@ def expand_inputs(inputs, command: str) -> list[Path]:
 
 
 def plan(inputs, command: str, outdir, options: dict) -> list[Task]:
-    suffix = output_suffix(command, options.get("codec", ""), options.get("native", False))
+    """One task per input; refuses, before any work and listing every clash,
+    a run where two inputs would write one output, an output is one of the
+    inputs, or an output exists and hybridcodec did not write it."""
+    suffix = output_suffix(command, options.get("codec") or "webp", options.get("native", False))
+    options = {**options, "named": False}  # outputs named by the run: sources are never replaced
     tasks = []
     for source in expand_inputs(inputs, command):
         folder = Path(outdir) if outdir else source.parent
         tasks.append(Task(command, str(source), str(folder / (source.stem + suffix)), options))
+    sources = {Path(t.source).resolve(): t.source for t in tasks}
+    clashes, targets = [], {}
+    for task in tasks:
+        target = Path(task.target).resolve()
+        if target in targets:
+            clashes.append(f"{targets[target]} and {task.source} would both write {task.target}")
+        elif target in sources:
+            clashes.append(f"{task.target} is an input of this run")
+        elif target.exists() and not is_our_output(target):
+            clashes.append(f"{task.target} exists and was not written by hybridcodec")
+        targets.setdefault(target, task.source)
+    if clashes:
+        raise HybridCodecError(f"refusing to start, {len(clashes)} clash(es): {'; '.join(clashes)}")
     return tasks
 
 
@@ -94,7 +111,11 @@ def run_tasks(tasks: list[Task], jobs: int = 1, scheduler: str | None = None, pr
                 from dask.distributed import Client, as_completed
             except ImportError:
                 raise HybridCodecError("--scheduler needs Dask: pip install 'hybridcodec[distributed]'") from None
-            with Client(scheduler) as client:
+            try:
+                client = Client(scheduler, timeout=5)
+            except (OSError, TimeoutError) as error:
+                raise HybridCodecError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
+            with client:
                 for future in as_completed(client.map(run_task, tasks, pure=False)):
                     bar.update(1)
                     yield future.result()
@@ -135,15 +156,25 @@ def run(command: str, inputs: list[str], output: str | None, options: dict, jobs
               and not (output and Path(output).is_dir()))
     if single:  # one file: errors are errors (exit 1), the output name may be given
         source = Path(inputs[0])
-        target = Path(output) if output else default_output(source, command, options.get("codec", ""),
+        target = Path(output) if output else default_output(source, command, options.get("codec") or "webp",
                                                               options.get("native", False))
         work = compress_file if command == "compress" else decompress_file
-        message = work(source, target, **options)
+        try:
+            message = work(source, target, **options, named=bool(output))
+        except HybridCodecError as error:
+            if str(source) in str(error):
+                raise
+            raise HybridCodecError(f"{source}: {error}") from None
         if not quiet:
-            print(message)
+            print(message, file=sys.stderr if str(target) == "-" else sys.stdout)
         return 0
+    if output == "-":
+        raise HybridCodecError("standard output (-o -) takes one input, not a folder or many files")
     if output:
-        Path(output).mkdir(parents=True, exist_ok=True)
+        try:
+            Path(output).mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise HybridCodecError(f"cannot make the folder {output}: {error.strerror or error}") from None
     tasks = plan(inputs, command, output, options)
     outcomes = list(run_tasks(tasks, jobs, scheduler, progress=not quiet))
     failed = any(o.status == "failed" for o in outcomes)

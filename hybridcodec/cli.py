@@ -23,12 +23,51 @@ from .errors import HybridCodecError
 def _codec_choices(lossy_only: bool = False) -> list[str]:
     return codecs.names(lossy_only=lossy_only)
 
+
+def _quality(text: str) -> int:
+    """--quality: a whole number 1-99 (the codecs' lossy range), refused otherwise."""
+    return _whole(text, 1, 99, "quality")
+
+
+def _whole(text: str, low: int, high: int | None, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        raise argparse.ArgumentTypeError(f"{what} must be a whole number {bound}, not {text!r}")
+    return value
+
+
+class _Help(argparse.HelpFormatter):
+    """States every option's default, unless its help already does."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if ("default" not in text and action.default not in (None, False, argparse.SUPPRESS)
+                and action.option_strings):
+            text += " (default: %(default)s)"
+        return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every (sub)command's parser: with _Help."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _Help)
+        super().__init__(*args, **kwargs)
+
+
 def _add_batch_options(p):
     p.add_argument("-o", "--output",
-                   help="output file, or folder for many inputs (default: beside each input)")
-    p.add_argument("--max-pixels", type=int, default=None, help="refuse larger images (default: 2^28)")
+                   help="output file (- for standard output), or folder for many inputs "
+                   "(default: beside each input)")
+    p.add_argument("--max-pixels", type=lambda t: _whole(t, 1, None, "--max-pixels"), default=None,
+                   help="refuse larger images (default: 2^28)")
     p.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
-    p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes for many inputs (default: 1)")
+    p.add_argument("-j", "--jobs", type=lambda t: _whole(t, 1, None, "--jobs"), default=1,
+                   help="worker processes for many inputs")
     p.add_argument("--scheduler", help="Dask scheduler address (tcp://HOST:PORT) to run many inputs on")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
 
@@ -37,10 +76,12 @@ def _add_compress(sub):
     p = sub.add_parser("compress", help="compress images to .hc files",
                        description="Compress images (anything Pillow reads) to .hc files. Many files "
                        "or folders can be given: existing outputs are then skipped unless --force.")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders: PNG, JPEG, TIFF, WebP, BMP, ...")
-    p.add_argument("--codec", choices=_codec_choices(), default="webp", help="codec backend (default: webp)")
-    p.add_argument("--quality", type=int, default=50,
-                   help="1-99 on the codec's own scale (default: 50). With --scale auto the file "
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="image files or folders: PNG, JPEG, TIFF, WebP, BMP, ...; - reads standard input")
+    p.add_argument("--codec", choices=_codec_choices(), default=None,
+                   help="codec backend (default: webp, or the format -o names: x.jpg is a native JPEG)")
+    p.add_argument("--quality", type=_quality, default=None,
+                   help="1-99 on the codec's own scale (default: 50; not for png). With --scale auto the file "
                    "stays within about the plain codec's size at this quality, and hybridcodec "
                    "picks the scale, codec quality and network that restore best in it")
     p.add_argument("--scale", choices=["auto", *scales.CHOICES], default="auto",
@@ -65,11 +106,12 @@ def _add_compress(sub):
 
 def _add_decompress(sub):
     p = sub.add_parser("decompress", help="decode .hc files to PNG",
-                       description="Decode .hc files, restore them and write PNGs. Many files or "
+                       description="Decode .hc files, restore them and write PNGs (or, for -o, the "
+                       "lossless format its extension names: .png, .tif, .webp, .bmp). Many files or "
                        "folders can be given: existing outputs are then skipped unless --force.")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help=".hc files, native or plain .jpg/.webp/.avif/.jxl files, or folders")
-    p.add_argument("--quality", type=int, help="quality of a plain WebP/AVIF/JPEG XL file "
+                   help=".hc files, native or plain .jpg/.webp/.avif/.jxl files, or folders; - reads standard input")
+    p.add_argument("--quality", type=_quality, help="quality of a plain WebP/AVIF/JPEG XL file "
                    "(read from a JPEG's tables, and from the header of .hc and native files)")
     p.add_argument("--post-model", help="restoration .keras model to use instead of the installed one")
     p.add_argument("--allow-model-mismatch", action="store_true",
@@ -197,7 +239,7 @@ def _add_zoo(sub):
     p = sub.add_parser("zoo", help="list shipped networks; add a trained run; fix the operating points",
                        description="Manage the shipped networks in models/ (a source checkout).")
     p.add_argument("--all", action="store_true", help="also list superseded networks (kept so old files decode)")
-    zoo_sub = p.add_subparsers(dest="zoo_command", metavar="ACTION")
+    zoo_sub = p.add_subparsers(dest="zoo_command", metavar="ACTION", parser_class=_Parser)
     p.set_defaults(func=_zoo_list)
     add = zoo_sub.add_parser("add", help="copy a training run's weights and card into models/")
     add.add_argument("run", help="training run folder (with card.json)")
@@ -279,11 +321,14 @@ def _demo(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from . import __version__
+
+    parser = _Parser(
         prog="hybridcodec",
         description="Standard image codecs made better with learned pre- and post-processing.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"hybridcodec {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     _add_compress(sub)
     _add_decompress(sub)
     _add_info(sub)
@@ -311,7 +356,8 @@ def _interrupt_on_sigterm() -> None:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
+    # TensorFlow's and oneDNN's start-up chatter; train keeps its warnings
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if args.command == "train" else "3")
     if argv is None:  # a real command-line run, not a call from Python
         _interrupt_on_sigterm()
     try:

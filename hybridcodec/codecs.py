@@ -19,6 +19,7 @@ imported before use (tests/test_codecs.py adds one that way).
 
 from __future__ import annotations
 
+import numbers
 import struct
 
 import numpy as np
@@ -106,6 +107,14 @@ def extract_native(data: bytes) -> tuple[Codec, bytes | None]:
     except (struct.error, IndexError, ValueError):
         header = None  # damaged or foreign metadata: decode it as a plain file
     return codec, header
+
+
+def check_quality(quality) -> int:
+    """A user's quality: a whole number 1-99 (100 is lossless in AVIF and JPEG
+    XL, which a lossy backend never wants); HybridCodecError otherwise, never bent."""
+    if isinstance(quality, bool) or not isinstance(quality, numbers.Integral) or not 1 <= quality <= 99:
+        raise HybridCodecError(f"quality must be a whole number from 1 to 99, not {quality!r}")
+    return int(quality)
 
 
 def clamp_quality(quality: int) -> int:

@@ -30,37 +30,53 @@ class LoadedImage:
         self.pixels, self.icc, self.exif, self.warnings = pixels, icc, exif, warnings
 
 
-def load_image(path, max_pixels: int | None = None) -> LoadedImage:
-    """Read any image Pillow reads, as the pipeline wants it.
+def load_image(path, max_pixels: int | None = None, name: str | None = None) -> LoadedImage:
+    """Read any image Pillow reads (a path or a binary file), as the pipeline wants it.
 
     * EXIF orientation is applied (the pixels come out upright).
     * Palette, CMYK, YCbCr and other modes become RGB (or RGBA if they carry
-      transparency); 1-bit becomes gray. 16-bit gray stays 16-bit (coded at 8).
+      transparency); 1-bit becomes gray. 16-bit gray stays 16-bit (coded at
+      8, with a warning).
     * Animated images: the first frame, with a warning.
     * The ICC profile and EXIF block are returned for the caller to keep.
+    * More than ``max_pixels`` pixels is refused before decoding, naming
+      --max-pixels (Pillow's own bomb check and warning are kept out).
 
-    Raises HybridCodecError for files Pillow cannot read.
+    Raises HybridCodecError for files Pillow cannot read; messages name ``name``.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    from .container import DEFAULT_MAX_PIXELS
     from .errors import HybridCodecError
 
+    name = name or str(path)
+    max_pixels = max_pixels or DEFAULT_MAX_PIXELS
     warnings = []
-    if max_pixels is not None:
-        Image.MAX_IMAGE_PIXELS = max_pixels // 2  # Pillow errors at twice its limit
+    pillow_limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # our own check below, with our own message
     try:
         with Image.open(path) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                raise HybridCodecError(f"{name}: image of {width}x{height} = {width * height} pixels exceeds "
+                                       f"the limit of {max_pixels} (raise it with --max-pixels)")
             if getattr(image, "n_frames", 1) > 1:
-                warnings.append(f"{path}: animated image, only the first frame is coded")
+                warnings.append(f"{name}: animated image, only the first frame is coded")
             image.seek(0)
             icc = image.info.get("icc_profile") or b""
             exif = image.info.get("exif") or b""
             image = ImageOps.exif_transpose(image)
             pixels = _to_array(image)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise HybridCodecError(f"cannot read image {path}: {error}") from None
-    except Image.DecompressionBombError as error:
-        raise HybridCodecError(f"{path}: {error}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise HybridCodecError(f"cannot read image {name}: {error}") from None
+    except ValueError as error:
+        if isinstance(error, HybridCodecError):
+            raise
+        raise HybridCodecError(f"cannot read image {name}: {error}") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = pillow_limit
+    if pixels.dtype == np.uint16:
+        warnings.append(f"{name}: 16-bit image coded at 8 bits a sample (the file records 16)")
     return LoadedImage(pixels, icc, exif, warnings)
 
 
@@ -80,13 +96,30 @@ def _to_array(image) -> np.ndarray:
     return np.asarray(image.convert("RGB"))  # P, CMYK, YCbCr, LAB, HSV, F
 
 
-def save_png(path, pixels: np.ndarray, icc: bytes = b"", exif: bytes = b"") -> None:
-    """Write a PNG with the ICC profile and EXIF block, if any."""
-    from PIL import Image
+def save_image(path, pixels: np.ndarray, kind: str = "PNG", icc: bytes = b"", exif: bytes = b"",
+               software: str = "") -> None:
+    """Write ``pixels`` losslessly as ``kind`` (PNG, TIFF, WEBP or BMP) with
+    the ICC profile and EXIF block where the format keeps them, and
+    ``software`` in its Software field (PNG, TIFF)."""
+    from PIL import Image, PngImagePlugin
+
+    from .errors import HybridCodecError
 
     options = {}
-    if icc:
+    if icc and kind != "BMP":
         options["icc_profile"] = icc
-    if exif:
+    if exif and kind != "BMP":
         options["exif"] = exif
-    Image.fromarray(pixels).save(path, format="PNG", **options)
+    if kind == "PNG" and software:
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Software", software)
+        options["pnginfo"] = info
+    elif kind == "TIFF" and software:
+        options["tiffinfo"] = {0x0131: software}
+    elif kind == "WEBP":
+        options.update(lossless=True, quality=100, method=4)
+    try:
+        Image.fromarray(pixels).save(path, format=kind, **options)
+    except (OSError, ValueError, KeyError) as error:
+        raise HybridCodecError(f"cannot write this image as {kind}: {error}") from None
+

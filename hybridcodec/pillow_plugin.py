@@ -26,10 +26,9 @@ class HCImageFile(ImageFile.ImageFile):
 
     def _open(self):
         self._hc_data = self.fp.read()
-        try:
-            header = unpack(self._hc_data).header  # checks the file; decoding waits for load()
-        except HybridCodecError as error:
-            raise SyntaxError(str(error)) from None
+        # The magic matched, so the file is ours: a damaged one is reported as
+        # such (HybridCodecError), not as "cannot identify image file".
+        header = unpack(self._hc_data).header  # checks the file; decoding waits for load()
         self._size = (header.width, header.height)
         self._mode = MODES[header.channels]
         self.tile = []
@@ -45,23 +44,51 @@ class HCImageFile(ImageFile.ImageFile):
         return Image.Image.load(self)
 
 
+# Options of save(); Pillow adds the others in this set itself.
+SAVE_OPTIONS = {"codec", "quality", "scale", "icc_profile", "native"}
+PILLOW_OPTIONS = {"save_all", "append_images"}
+
+
 def _save(image: Image.Image, fp, filename) -> None:
     from .pipeline import DEFAULT_CODEC, DEFAULT_QUALITY, compress
 
     options = image.encoderinfo
-    if image.mode not in MODES.values() and image.mode not in ("I;16",):
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    unknown = sorted(set(options) - SAVE_OPTIONS - PILLOW_OPTIONS)
+    if unknown:
+        raise HybridCodecError(f"unknown .hc save option(s) {', '.join(unknown)}; known: "
+                               f"{', '.join(sorted(SAVE_OPTIONS))}")
+    if image.mode == "F":
+        raise HybridCodecError("mode F (floating-point) images cannot be coded: convert to L, I;16 or RGB")
+    if image.mode == "I":  # 32-bit integers: coded as 16-bit gray, not as RGB
+        pixels = np.asarray(image)
+        if pixels.min() < 0 or pixels.max() > 65535:
+            raise HybridCodecError("mode I image with values outside 0-65535 cannot be coded")
+        pixels = pixels.astype(np.uint16)
+    else:
+        if image.mode not in MODES.values() and image.mode not in ("I;16",):
+            image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        pixels = np.asarray(image)
     data = compress(
-        np.asarray(image),
+        pixels,
         codec=options.get("codec", DEFAULT_CODEC),
         quality=options.get("quality", DEFAULT_QUALITY),
         scale=options.get("scale", "auto"),
         icc=options.get("icc_profile", image.info.get("icc_profile", b"")) or b"",
+        native=bool(options.get("native", False)),
     )
     fp.write(data)
 
 
+def _save_all(image: Image.Image, fp, filename) -> None:
+    """``save_all=True``: a .hc file holds one frame, so only a one-frame image is saved."""
+    frames = getattr(image, "n_frames", 1) + len(image.encoderinfo.get("append_images", []))
+    if frames > 1:
+        raise HybridCodecError(f"a .hc file holds one image; this one has {frames} frames")
+    _save(image, fp, filename)
+
+
 Image.register_open(FORMAT, HCImageFile, _accept)
 Image.register_save(FORMAT, _save)
+Image.register_save_all(FORMAT, _save_all)
 Image.register_extension(FORMAT, ".hc")
 Image.register_mime(FORMAT, "image/x-hybridcodec")

@@ -118,7 +118,7 @@ def encode(
     rgb, alpha, channels, bits = split_image(image)
     height, width = rgb.shape[:2]
     check_dimensions(width, height, max_pixels)
-    quality = codecs.clamp_quality(quality)
+    quality = codecs.check_quality(quality)
 
     refs: list[ModelRef] = []
     pre = None
@@ -154,7 +154,11 @@ def encode(
 def compress(image: np.ndarray, codec: str = DEFAULT_CODEC, quality: int = DEFAULT_QUALITY,
              scale="auto", **options) -> bytes:
     """Compress an image array (uint8 or uint16; gray, gray+alpha, RGB or RGBA)
-    to the bytes of a ``.hc`` file. Raises HybridCodecError on bad input.
+    to the bytes of a ``.hc`` file. Raises HybridCodecError on bad input,
+    ``quality`` outside 1-99 or not a whole number included.
+
+    Gray comes back from ``decompress`` as (H, W), whether it went in as
+    (H, W) or (H, W, 1): the file records one channel, not the array's shape.
 
     ``options``: pre_model, post_model (a ``.keras`` path or Keras model),
     icc, metadata (bytes stored as they are), max_pixels, native (a standard
@@ -183,8 +187,7 @@ def read_file(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, quality: int | 
             raise HybridCodecError(f"header says {hc.header.codec} but the file is {backend.name}")
         return replace(hc, payload=data)
     # A plain file: restore it with the network that serves its codec and quality.
-    if quality is None:
-        quality = backend.estimate_quality(data)
+    quality = codecs.check_quality(quality) if quality is not None else backend.estimate_quality(data)
     if quality is None:
         raise HybridCodecError(f"plain {backend.name} file without a hybridcodec header: give its --quality")
     decoded = CodingPath(codecs.get_codec(backend.name), quality).decode(data)

@@ -80,8 +80,13 @@ def test_existing_output_needs_force(png, capsys):
     assert main(["compress", str(png)]) == 1
     assert target.read_bytes() == b"precious"
     assert "--force" in capsys.readouterr().err
-    assert main(["compress", str(png), "--force"]) == 0
+    # a file hybridcodec did not write is replaced only when named with -o
+    assert main(["compress", str(png), "--force"]) == 1
+    assert target.read_bytes() == b"precious" and "not written by hybridcodec" in capsys.readouterr().err
+    assert main(["compress", str(png), "-o", str(target), "--force"]) == 0
     assert unpack(target.read_bytes()).header.codec == "webp"
+    assert main(["compress", str(png), "--force", "--codec", "jpeg"]) == 0  # our own output: replaced
+    assert unpack(target.read_bytes()).header.codec == "jpeg"
 
 
 def test_input_is_never_written(png, capsys):

@@ -1,7 +1,7 @@
 import numpy as np
 from PIL import Image
 
-import hybridcodec  # noqa: F401  (registers the plugin)
+import hybridcodec  # registers the plugin
 from hybridcodec.container import unpack
 from hybridcodec.metrics import psnr
 
@@ -31,12 +31,11 @@ def test_registered_extension_and_mime():
     assert Image.MIME["HC"] == "image/x-hybridcodec"
 
 
-def test_corrupt_file_is_not_identified(tmp_path, photo):
+def test_a_damaged_file_is_reported_as_damaged_not_unidentified(tmp_path, photo):
     import pytest
-    from PIL import UnidentifiedImageError
 
     path = tmp_path / "x.hc"
     Image.fromarray(photo).save(path)
     path.write_bytes(path.read_bytes()[:-3])
-    with pytest.raises(UnidentifiedImageError):
+    with pytest.raises(hybridcodec.HybridCodecError, match="truncated"):
         Image.open(path)
