@@ -99,22 +99,29 @@ def _init_worker(threads: int) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def _dask_client(scheduler: str):
+    """A connected Dask client, or a one-line error within 5 s."""
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise HybridCodecError("--scheduler needs Dask: pip install 'hybridcodec[distributed]'") from None
+    try:
+        return Client(scheduler, timeout=5)
+    except (OSError, TimeoutError) as error:
+        raise HybridCodecError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
+
+
 def run_tasks(tasks: list[Task], jobs: int = 1, scheduler: str | None = None, progress: bool = True):
     """Yield an Outcome per task as it finishes: here, over ``jobs`` spawned
     processes, or on the Dask scheduler at ``scheduler``."""
     from tqdm import tqdm
 
+    client = _dask_client(scheduler) if scheduler else None  # before the progress bar shows
     bar = tqdm(total=len(tasks), unit="file", disable=not progress or len(tasks) < 2)
     try:
-        if scheduler:
-            try:
-                from dask.distributed import Client, as_completed
-            except ImportError:
-                raise HybridCodecError("--scheduler needs Dask: pip install 'hybridcodec[distributed]'") from None
-            try:
-                client = Client(scheduler, timeout=5)
-            except (OSError, TimeoutError) as error:
-                raise HybridCodecError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
+        if client is not None:
+            from dask.distributed import as_completed
+
             with client:
                 for future in as_completed(client.map(run_task, tasks, pure=False)):
                     bar.update(1)
