@@ -137,6 +137,7 @@ def write_results(points, codec, qualities, out: Path, folder) -> dict:
     summary = {
         "codec": codec,
         "images": str(folder),
+        "environment": environment(codec),
         "qualities": list(qualities),
         "bd_rate_psnr_percent": bd_rate(plain["bpp"], plain["psnr-rgb"], hybrid["bpp"], hybrid["psnr-rgb"]),
         "bd_psnr_db": bd_psnr(plain["bpp"], plain["psnr-rgb"], hybrid["bpp"], hybrid["psnr-rgb"]),
@@ -152,6 +153,23 @@ def write_results(points, codec, qualities, out: Path, folder) -> dict:
     (out / f"{codec}-summary.json").write_text(json.dumps(summary, indent=1))
     plot(plain, hybrid, codec, out / f"{codec}-rd.png", summary)
     return summary
+
+
+def environment(codec: str) -> dict:
+    """What a benchmark ran on: library versions and the CPU flags that change speed or pixels."""
+    import platform
+
+    import keras
+
+    from . import __version__
+    from .models import cpu_flags
+
+    flags = cpu_flags()
+    return {"hybridcodec": __version__, "python": platform.python_version(), "numpy": np.__version__,
+            "keras": keras.__version__, "codec_library": codecs.by_name(codec).library_version(),
+            "cpu": platform.processor() or platform.machine(),
+            "cpu_flags": sorted(flags & {"avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16",
+                                         "amx_tile"})}
 
 
 def plot(plain, hybrid, codec, path: Path, summary) -> None:

@@ -146,6 +146,12 @@ class Codec:
     # 0.1 to 2 bpp on the validation photos (measured with `hybridcodec bench`).
     quality_grid: tuple[int, ...] = (10, 30, 50, 70, 90)
     demo_qualities: tuple[int, ...] = (20, 50)  # `hybridcodec demo`
+    library: str = ""  # the library doing the coding, as imagecodecs.version() names it
+
+    def library_version(self) -> str:
+        """The coding library and its version, for benchmark records."""
+        versions = _imagecodecs().version(dict)
+        return f"{self.library} {versions.get(self.library, 'unknown')}"
 
     def available(self) -> bool:
         raise NotImplementedError
@@ -194,6 +200,7 @@ class PNG(Codec):
     name, codec_id, lossy, extension, extensions = "png", 0, False, ".png", (".png",)
     max_side = 2**31 - 1
     quality_grid = demo_qualities = ()
+    library = "libpng"
 
     def available(self) -> bool:
         return bool(_imagecodecs().PNG.available)
@@ -227,6 +234,7 @@ class JPEG(Codec):
 
     name, codec_id, extension, extensions, native_files = "jpeg", 1, ".jpg", (".jpg", ".jpeg"), True
     quality_grid = (5, 10, 20, 30, 40, 50, 60, 70, 80, 90)
+    library = "libjpeg_turbo"
 
     def available(self) -> bool:
         return bool(_imagecodecs().JPEG8.available)
@@ -269,6 +277,7 @@ class WebP(Codec):
     name, codec_id, extension, extensions, native_files = "webp", 2, ".webp", (".webp",), True
     max_side = 16383
     quality_grid = (1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90)
+    library = "libwebp"
 
     def sniff(self, data: bytes) -> bool:
         return data[:4] == b"RIFF" and data[8:12] == b"WEBP"
@@ -304,6 +313,7 @@ class AVIF(Codec):
     name, codec_id, extension, extensions, native_files = "avif", 3, ".avif", (".avif",), True
     quality_grid = (15, 20, 30, 40, 50, 60, 70, 80, 90)
     demo_qualities = (30, 60)
+    library = "libavif"
     speed = 6
 
     def sniff(self, data: bytes) -> bool:
@@ -338,6 +348,7 @@ class JPEGXL(Codec):
     name, codec_id, extension, extensions, native_files = "jpegxl", 4, ".jxl", (".jxl",), True
     max_side = 2**30
     quality_grid = (5, 10, 20, 30, 40, 50, 60, 70, 80, 90)
+    library = "libjxl"
     effort = 7
 
     def sniff(self, data: bytes) -> bool:

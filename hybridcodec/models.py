@@ -162,18 +162,22 @@ def _conv(filters, kernel=3, **kwargs):
 
 
 @functools.cache  # a property of the machine: read /proc/cpuinfo once
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (Linux); empty where /proc/cpuinfo is missing."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            return frozenset(next((line for line in info if line.startswith("flags")), "").split())
+    except OSError:
+        return frozenset()
+
+
 def bfloat16_is_fast() -> bool:
     """True when this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX).
 
     A RecCNN whose config asks for bfloat16 runs in float32 elsewhere: the
     same weights, outputs within 0.001 dB, but emulated bfloat16 would be slow.
     """
-    try:
-        with open("/proc/cpuinfo") as info:
-            flags = next((line for line in info if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
 def _hidden_dtype(compute_dtype: str):

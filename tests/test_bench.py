@@ -26,6 +26,9 @@ def test_bench_writes_compressai_json_csv_plot_and_bd_rate(tmp_path, photo):
     summary = json.loads((out / "jpeg-summary.json").read_text())
     assert summary["bd_rate_psnr_percent"] is not None
     assert 40 < summary["header_bytes_mean"] < 200
+    assert summary["images"] == str(folder)  # which photos: they must be ones that chose nothing
+    assert summary["environment"]["codec_library"].startswith("libjpeg_turbo ")
+    assert isinstance(summary["environment"]["cpu_flags"], list)
     assert (out / "jpeg-rd.png").stat().st_size > 1000
 
 
