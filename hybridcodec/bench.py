@@ -149,10 +149,29 @@ def write_results(points, codec, qualities, out: Path, folder) -> dict:
                                  "hybrid": float(np.mean(hybrid["decoding_time"]))},
         "mean_encoding_time_s": {"plain": float(np.mean(plain["encoding_time"])),
                                  "hybrid": float(np.mean(hybrid["encoding_time"]))},
+        **per_image_gains(points),
     }
     (out / f"{codec}-summary.json").write_text(json.dumps(summary, indent=1))
     plot(plain, hybrid, codec, out / f"{codec}-rd.png", summary)
     return summary
+
+
+def per_image_gains(points) -> dict:
+    """Each hybrid point against the same image's plain curve at the same bpp
+    (PSNR interpolated in log bpp; points outside the plain curve's range are
+    not judged): the worst point, and how many are below plain. A mean BD-rate
+    can hide an image that does worse; this shows it."""
+    gains = []
+    for image in sorted({p.image for p in points}):
+        plain = sorted((p.bpp, p.psnr) for p in points if p.image == image and p.method == "plain")
+        log_bpp, plain_psnr = np.log([b for b, _ in plain]), [v for _, v in plain]
+        for p in points:
+            if p.image == image and p.method == "hybrid" and log_bpp[0] <= np.log(p.bpp) <= log_bpp[-1]:
+                gain = p.psnr - float(np.interp(np.log(p.bpp), log_bpp, plain_psnr))
+                gains.append({"image": image, "quality": p.quality, "bpp": p.bpp, "gain_db": gain})
+    worst = min(gains, key=lambda g: g["gain_db"]) if gains else None
+    return {"worst_point": worst, "points_judged": len(gains),
+            "points_below_plain": sum(g["gain_db"] < 0 for g in gains)}
 
 
 def environment(codec: str) -> dict:

@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from hybridcodec import bench
@@ -29,7 +30,22 @@ def test_bench_writes_compressai_json_csv_plot_and_bd_rate(tmp_path, photo):
     assert summary["images"] == str(folder)  # which photos: they must be ones that chose nothing
     assert summary["environment"]["codec_library"].startswith("libjpeg_turbo ")
     assert isinstance(summary["environment"]["cpu_flags"], list)
+    worst = summary["worst_point"]  # the per-image check a mean BD-rate can hide
+    assert worst["image"].endswith(".png") and worst["quality"] in (10, 30, 50, 70, 90)
+    assert 0 <= summary["points_below_plain"] <= summary["points_judged"] <= 2 * 5
     assert (out / "jpeg-rd.png").stat().st_size > 1000
+
+
+def test_per_image_gains_find_the_image_that_loses():
+    def point(image, method, quality, rate, value):
+        return bench.Point(image, method, quality, rate, value, 0.9, 0, 0)
+
+    points = [point(name, "plain", q, b, v) for name in ("a", "b") for q, b, v in ((10, 0.2, 30), (50, 0.8, 36))]
+    points += [point("a", "hybrid", 30, 0.4, 35.0), point("b", "hybrid", 30, 0.4, 32.0),
+               point("b", "hybrid", 90, 2.0, 40.0)]  # beyond b's plain curve: not judged
+    gains = bench.per_image_gains(points)
+    assert gains["points_judged"] == 2 and gains["points_below_plain"] == 1
+    assert gains["worst_point"]["image"] == "b" and gains["worst_point"]["gain_db"] == pytest.approx(-1.0)
 
 
 def test_demo_prints_every_codec(capsys):
