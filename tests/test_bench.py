@@ -33,6 +33,8 @@ def test_bench_writes_compressai_json_csv_plot_and_bd_rate(tmp_path, photo):
     worst = summary["worst_point"]  # the per-image check a mean BD-rate can hide
     assert worst["image"].endswith(".png") and worst["quality"] in (10, 30, 50, 70, 90)
     assert 0 <= summary["points_below_plain"] <= summary["points_judged"] <= 2 * 5
+    low, high = summary["bd_rate_psnr_range"]
+    assert low <= high and set(summary["bd_rate_psnr_per_image"]) == {"0.png", "1.png"}
     assert (out / "jpeg-rd.png").stat().st_size > 1000
 
 
@@ -46,6 +48,7 @@ def test_per_image_gains_find_the_image_that_loses():
     gains = bench.per_image_gains(points)
     assert gains["points_judged"] == 2 and gains["points_below_plain"] == 1
     assert gains["worst_point"]["image"] == "b" and gains["worst_point"]["gain_db"] == pytest.approx(-1.0)
+    assert set(gains["bd_rate_psnr_per_image"]) == {"a", "b"}  # None: too few points for a BD-rate here
 
 
 def test_demo_prints_every_codec(capsys):
