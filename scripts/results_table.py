@@ -1,8 +1,16 @@
-"""Print the README's results table from `hybridcodec bench` summaries in results/."""
+"""Print the README's results tables from `hybridcodec bench` output in a folder.
 
+    python scripts/results_table.py results/
+    python scripts/results_table.py results/val-small
+"""
+
+import csv
 import json
 import sys
+import warnings
 from pathlib import Path
+
+from hybridcodec import bench
 
 TARGETS = {"jpeg": -25, "webp": -10, "avif": -5, "jpegxl": -6}
 
@@ -25,6 +33,27 @@ def main(folder="results"):
               f"{fmt(s['bd_psnr_db'], '+.2f')} dB | {fmt(s['bd_rate_ms_ssim_percent'], '+.1f')}% | "
               f"{s['header_bytes_mean']:.0f} | {enc['plain']:.3f} / {enc['hybrid']:.3f} | "
               f"{dec['plain']:.3f} / {dec['hybrid']:.3f} |")
+
+    print()
+    print("| codec | BD-rate PSNR | per-photo range | worst point vs its own plain curve | points below plain |")
+    print("|---|---:|---:|---|---:|")
+    for codec in TARGETS:
+        path = Path(folder) / f"{codec}-per-image.csv"
+        if not path.exists():
+            continue
+        with open(path) as handle:
+            rows = list(csv.DictReader(handle))
+        points = [bench.Point(r["image"], r["method"], int(r["quality"]), float(r["bpp"]), float(r["psnr-rgb"]),
+                              float(r["ms-ssim-rgb"]), 0, 0) for r in rows]
+        with warnings.catch_warnings():  # per-photo curves overlap little at the ends: the range says so
+            warnings.simplefilter("ignore")
+            gains = bench.per_image_gains(points)
+        s = json.loads((Path(folder) / f"{codec}-summary.json").read_text())
+        low, high = gains["bd_rate_psnr_range"] or (None, None)
+        worst = gains["worst_point"]
+        print(f"| {codec} | {fmt(s['bd_rate_psnr_percent'], '+.1f')}% | {fmt(low, '+.1f')}% to {fmt(high, '+.1f')}% | "
+              f"{worst['gain_db']:+.2f} dB ({worst['image']}, q{worst['quality']}) | "
+              f"{gains['points_below_plain']} of {gains['points_judged']} |")
 
 
 if __name__ == "__main__":
