@@ -18,6 +18,7 @@ from . import codecs
 from .errors import HybridCodecError
 from .files import compress_file, decompress_file, default_output, is_our_output, output_suffix
 from .images import IMAGE_SUFFIXES
+from .pipeline import DEFAULT_CODEC
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def plan(inputs, command: str, outdir, options: dict) -> list[Task]:
     """One task per input; refuses, before any work and listing every clash,
     a run where two inputs would write one output, an output is one of the
     inputs, or an output exists and hybridcodec did not write it."""
-    suffix = output_suffix(command, options.get("codec") or "webp", options.get("native", False))
+    suffix = output_suffix(command, options.get("codec") or DEFAULT_CODEC, options.get("native", False))
     options = {**options, "named": False}  # outputs named by the run: sources are never replaced
     tasks = []
     for source in expand_inputs(inputs, command):
@@ -158,12 +159,12 @@ def run(command: str, inputs: list[str], output: str | None, options: dict, jobs
     """``compress`` or ``decompress`` of the inputs as the command line gives
     them; returns the exit status (0, or 1 if any file failed)."""
     if command == "compress" and options.get("native"):
-        codecs.native_codec(options["codec"])  # refuse before any work
+        codecs.native_codec(options.get("codec") or DEFAULT_CODEC)  # refuse before any work
     single = (len(inputs) == 1 and not Path(inputs[0]).is_dir()
               and not (output and Path(output).is_dir()))
     if single:  # one file: errors are errors (exit 1), the output name may be given
         source = Path(inputs[0])
-        target = Path(output) if output else default_output(source, command, options.get("codec") or "webp",
+        target = Path(output) if output else default_output(source, command, options.get("codec") or DEFAULT_CODEC,
                                                               options.get("native", False))
         work = compress_file if command == "compress" else decompress_file
         try:

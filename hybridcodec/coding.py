@@ -59,7 +59,7 @@ class CodingPath:
     def encode(self, rgb: np.ndarray) -> bytes:
         """The codec's payload for an (H, W, 3) uint8 image."""
         height, width = rgb.shape[:2]
-        self.codec.check_size(*self.scale.coded_size(width, height))
+        self.codec.check_size(*self.scale.coded_size(width, height))  # before a pre-processing network runs
         return self.encode_compact(self.compact(rgb))
 
     # -- decoder side ------------------------------------------------------

@@ -29,6 +29,7 @@ from . import codecs
 from .container import DEFAULT_MAX_PIXELS, describe
 from .container import sniff as sniff_hc
 from .errors import HybridCodecError
+from .pipeline import DEFAULT_CODEC, DEFAULT_QUALITY
 
 STDIO = "-"
 SOFTWARE = "hybridcodec"  # the PNG/TIFF Software field of decompress's outputs: marks them as ours
@@ -150,15 +151,16 @@ def default_output(source: Path, command: str, codec: str = "", native: bool = F
 def compress_target(output: Path, codec: str | None, native: bool) -> tuple[str, bool]:
     """(codec, native) that the output's name asks for: ``x.hc`` a .hc file,
     ``x.webp`` (or ``x.hc.webp``) a native WebP. A name that contradicts the
-    options, or names neither, is refused."""
+    options, or names neither, is refused. ``codec`` None: the name decides,
+    else the default codec."""
     if str(output) == STDIO:
-        return codec or "webp", native
+        return codec or DEFAULT_CODEC, native
     suffix = Path(output).suffix.lower()
     if suffix == ".hc":
         if native:
             raise HybridCodecError(f"--native writes a standard file, not {output}: name it "
-                                   f"{Path(output).name}{codecs.by_name(codec or 'webp').extension}")
-        return codec or "webp", False
+                                   f"{Path(output).name}{codecs.by_name(codec or DEFAULT_CODEC).extension}")
+        return codec or DEFAULT_CODEC, False
     by_name = codecs.by_extension(suffix)
     if by_name is None:
         kinds = ", ".join(c.extension for c in codecs.native_codecs())
@@ -175,7 +177,6 @@ def compress_file(source: Path, output: Path, force=False, codec=None, quality=N
     """Compress one file (``-`` for standard input or output); returns the
     line to print. Raises HybridCodecError."""
     from .images import load_image
-    from .pipeline import DEFAULT_QUALITY
 
     check_output(output, source, force, named)  # fail before the work, not after
     codec, native = compress_target(output, codec, native)

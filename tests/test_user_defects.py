@@ -143,6 +143,12 @@ def test_compress_to_a_codec_extension_writes_that_native_format(png, tmp_path):
     assert names(tmp_path) == ["a.png", "z.webp"]
 
 
+def test_native_folder_run_without_codec_uses_the_default(png, tmp_path):
+    out = tmp_path / "out"
+    assert main(["compress", str(tmp_path), "--native", "-o", str(out), "-q"]) == 0
+    assert names(out) == ["a.hc.webp"]
+
+
 @pytest.mark.parametrize("suffix,kind", [(".png", "PNG"), (".tif", "TIFF"), (".webp", "WEBP"), (".bmp", "BMP")])
 def test_decompress_writes_the_format_its_extension_names(png, tmp_path, suffix, kind, photo):
     assert main(["compress", str(png), "-q"]) == 0
