@@ -5,14 +5,14 @@
     >>> restored = hybridcodec.decompress(data)                         # uint8 array
 
 Importing hybridcodec registers the ``.hc`` format with Pillow
-(``Image.open("x.hc")``, ``im.save("x.hc", codec="webp", quality=50)``). It
-does not import TensorFlow; it is imported only when a
-network runs. Every refusal of bad input raises HybridCodecError.
+(``Image.open("x.hc")``, ``im.save("x.hc", codec="webp", quality=50)``).
+Shipped networks run in ONNX Runtime: coding never imports TensorFlow,
+which only a user's own ``.keras`` network needs (the train extra). Every refusal of bad input raises HybridCodecError.
 """
 
 from . import pillow_plugin  # noqa: F401  (registers .hc with Pillow)
 from .errors import HybridCodecError
 from .pipeline import compress, decompress
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 __all__ = ["HybridCodecError", "compress", "decompress", "__version__"]

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import codecs
+from . import codecs, runtime
 from .errors import HybridCodecError
 from .files import compress_file, decompress_file, default_output, is_our_output, output_suffix
 from .images import IMAGE_SUFFIXES
@@ -97,6 +97,7 @@ def _init_worker(threads: int) -> None:
     os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
     os.environ["TF_NUM_INTEROP_THREADS"] = "1"
     os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ[runtime.THREADS_VARIABLE] = str(threads)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 

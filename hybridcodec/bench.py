@@ -187,17 +187,16 @@ def environment(codec: str) -> dict:
     """What a benchmark ran on: library versions and the CPU flags that change speed or pixels."""
     import platform
 
-    import keras
+    import onnxruntime
 
     from . import __version__
-    from .models import cpu_flags
+    from .runtime import SPEED_FLAGS, cpu_flags
 
-    flags = cpu_flags()
     return {"hybridcodec": __version__, "python": platform.python_version(), "numpy": np.__version__,
-            "keras": keras.__version__, "codec_library": codecs.by_name(codec).library_version(),
+            "runtime": f"onnxruntime {onnxruntime.__version__}",
+            "codec_library": codecs.by_name(codec).library_version(),
             "cpu": platform.processor() or platform.machine(),
-            "cpu_flags": sorted(flags & {"avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16",
-                                         "amx_tile"})}
+            "cpu_flags": sorted(cpu_flags() & set(SPEED_FLAGS))}
 
 
 def plot(plain, hybrid, codec, path: Path, summary) -> None:
@@ -295,10 +294,47 @@ def standard_models() -> dict:
     }
 
 
-def cost_table(stream=print) -> list[dict]:
-    """Print a Markdown table of model_cost for every standard configuration."""
+def runtime_costs(width: int = 768, height: int = 512, runs: int = 10, stream=print) -> list[dict]:
+    """Median of ``runs`` warm timings of every current shipped network in the
+    runtime (what decoding runs), for a ``width`` x ``height`` output."""
+    from . import zoo
+    from .runtime import SPEED_FLAGS, cpu_flags
+
+    rng = np.random.default_rng(0)
     rows = []
-    stream("| model | parameters | FLOPs per pixel | ms for 768x512 (median of 10) |")
+    stream(f"Shipped networks in the runtime, CPU flags: {' '.join(sorted(cpu_flags() & set(SPEED_FLAGS)))}")
+    stream("| network | coding scale | ms for 768x512 (median of 10) |")
+    stream("|---|---|---:|")
+    for entry in zoo.entries():
+        if entry.status != "current":
+            continue
+        network = zoo.load(entry)
+        factor = entry.scale.network_factor
+        image = rng.random((1, height // factor, width // factor, 3), dtype=np.float32)
+        inputs = [image, np.array([[0.3]], np.float32)]
+        network(inputs)  # warm up
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            network(inputs)
+            times.append(time.perf_counter() - start)
+        ms = round(1000 * float(np.median(times)), 1)
+        rows.append({"network": entry.name, "scale": str(entry.scale), "ms_768x512": ms})
+        stream(f"| {entry.name} | {entry.scale} | {rows[-1]['ms_768x512']} |")
+    return rows
+
+
+def cost_table(stream=print) -> list[dict]:
+    """Print the runtime's timings of the shipped networks, then (with the
+    train extra) a Markdown table of model_cost for every standard configuration."""
+    rows = runtime_costs(stream=stream)
+    try:
+        import keras  # noqa: F401
+    except ImportError:
+        stream("(Keras configurations skipped: the train extra is not installed)")
+        return rows
+    stream("")
+    stream("| model (Keras) | parameters | FLOPs per pixel | ms for 768x512 (median of 10) |")
     stream("|---|---:|---:|---:|")
     for name, make in standard_models().items():
         row = {"model": name, **model_cost(make())}

@@ -253,6 +253,11 @@ def _add_zoo(sub):
     choose.add_argument("--models", nargs="+", metavar="NAME",
                         help="networks to consider (default: every network shipped for the codec)")
     choose.set_defaults(func=_zoo_choose)
+    export = zoo_sub.add_parser("export", help="export shipped networks to ONNX for the runtime, pinned by SHA-256",
+                                description="Write models/NAME.onnx for each network (default: all) and "
+                                "record its SHA-256 in the manifest. Needs the train extra (keras, onnx).")
+    export.add_argument("names", nargs="*", metavar="NAME", help="networks to export (default: every one)")
+    export.set_defaults(func=_zoo_export)
 
 
 def _zoo_list(args) -> int:
@@ -273,6 +278,13 @@ def _zoo_choose(args) -> int:
     from .zoo_admin import choose_table
 
     print("\n".join(choose_table(args.codec, args.val, args.qualities, args.models)))
+    return 0
+
+
+def _zoo_export(args) -> int:
+    from .zoo_admin import export_zoo
+
+    print("\n".join(export_zoo(args.names)))
     return 0
 
 
@@ -303,6 +315,27 @@ def _large(args) -> int:
     from .bench import large_images
 
     large_images(args.megapixels, args.codec, args.quality)
+    return 0
+
+
+def _add_bench_decode(sub):
+    p = sub.add_parser("bench-decode", help="decode time and peak memory in cold processes, against djpeg",
+                       description="Decompress JPEG .hc files of 768x512, 12 and 50 megapixels in fresh "
+                       "processes (output written) and print median wall time and peak RSS; also "
+                       "Image.open().load() and a batch of 16 with --jobs 1 and 2.")
+    p.add_argument("--runs", type=lambda t: _whole(t, 1, None, "runs"), default=5,
+                   help="cold processes per case (50 megapixels: one)")
+    p.add_argument("--megapixels", type=float, nargs="*", default=[12, 50])
+    p.add_argument("--json", help="also write the figures to this JSON file")
+    p.set_defaults(func=_bench_decode)
+
+
+def _bench_decode(args) -> int:
+    from .bench_decode import run
+
+    results = run(args.runs, args.megapixels)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
     return 0
 
 
@@ -337,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_zoo(sub)
     _add_costs(sub)
     _add_large(sub)
+    _add_bench_decode(sub)
     _add_demo(sub)
     return parser
 

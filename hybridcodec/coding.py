@@ -31,7 +31,9 @@ from .scale import Scale
 class CodingPath:
     """One way through a codec: ``codec`` at ``quality`` (its own scale) on a
     picture ``scale`` times smaller than the image; ``pre`` and ``post`` are
-    Keras models or None (the classical resampling)."""
+    networks called as Keras models are (a shipped one in the runtime,
+    ``runtime.Network``, or a user's Keras model), or None (the classical
+    resampling)."""
 
     codec: Codec
     quality: int

@@ -10,27 +10,14 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-# Standard 5-scale weights of Wang et al. 2003; TensorFlow's default.
-_MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+from .metrics import MS_SSIM_WEIGHTS, ms_ssim_scales
+
 ZHAO_ALPHA = 0.84
-
-
-def ms_ssim_scales(side: int) -> int:
-    """How many MS-SSIM scales fit an image of ``side`` pixels.
-
-    TensorFlow's 11x11 window must fit the coarsest scale, so 5 scales need
-    at least 176 pixels a side. Smaller crops (training uses 128) get fewer
-    scales: the finest ones, with their weights renormalised.
-    """
-    scales = 5
-    while scales > 1 and side // 2 ** (scales - 1) < 11:
-        scales -= 1
-    return scales
 
 
 def ms_ssim(y_true, y_pred):
     side = min(int(y_true.shape[1]), int(y_true.shape[2]))
-    weights = _MS_SSIM_WEIGHTS[: ms_ssim_scales(side)]
+    weights = MS_SSIM_WEIGHTS[: ms_ssim_scales(side)]
     weights = [w / sum(weights) for w in weights]
     return tf.image.ssim_multiscale(y_true, y_pred, max_val=1.0, power_factors=weights)
 

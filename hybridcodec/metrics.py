@@ -1,4 +1,4 @@
-"""Quality metrics on uint8 images, from scikit-image and TensorFlow; bpp."""
+"""Quality metrics on uint8 images (scikit-image, numpy); bpp; Bjontegaard deltas."""
 
 from __future__ import annotations
 
@@ -26,22 +26,69 @@ def ssim(reference: np.ndarray, test: np.ndarray) -> float:
     return float(structural_similarity(reference, test, data_range=255, channel_axis=channel_axis))
 
 
+# Standard 5-scale weights of Wang et al. 2003 (TensorFlow's default too).
+MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+
+def ms_ssim_scales(side: int) -> int:
+    """How many MS-SSIM scales fit an image of ``side`` pixels.
+
+    The 11x11 window must fit the coarsest scale, so 5 scales need at least
+    176 pixels a side. Smaller images (training crops of 128) get fewer
+    scales: the finest ones, with their weights renormalised.
+    """
+    scales = 5
+    while scales > 1 and side // 2 ** (scales - 1) < 11:
+        scales -= 1
+    return scales
+
+
+def _gaussian_valid(x: np.ndarray, size: int = 11, sigma: float = 1.5) -> np.ndarray:
+    """Gaussian filter of each channel, keeping only the positions the whole
+    window covers (a "VALID" convolution, as tf.image.ssim's)."""
+    import cv2
+
+    taps = np.exp(-0.5 * ((np.arange(size) - (size - 1) / 2) / sigma) ** 2)
+    taps /= taps.sum()
+    size = min(size, x.shape[0], x.shape[1])
+    taps = taps[:size] / taps[:size].sum() if size < len(taps) else taps
+    filtered = cv2.sepFilter2D(x, cv2.CV_64F, taps, taps, borderType=cv2.BORDER_REFLECT)
+    filtered = filtered.reshape(x.shape)
+    r = size // 2
+    return filtered[r: x.shape[0] - (size - 1 - r), r: x.shape[1] - (size - 1 - r)]
+
+
+def _ssim_terms(x: np.ndarray, y: np.ndarray, max_val: float = 255.0) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (SSIM, contrast-structure) means of two (H, W, C) float64 images."""
+    c1, c2 = (0.01 * max_val) ** 2, (0.03 * max_val) ** 2
+    mx, my = _gaussian_valid(x), _gaussian_valid(y)
+    luminance = (2 * mx * my + c1) / (mx**2 + my**2 + c1)
+    cs = (2 * _gaussian_valid(x * y) - 2 * mx * my + c2) / (_gaussian_valid(x * x + y * y) - mx**2 - my**2 + c2)
+    return (luminance * cs).mean(axis=(0, 1)), cs.mean(axis=(0, 1))
+
+
+def _halve(x: np.ndarray) -> np.ndarray:
+    """2x2 average, repeating the last row or column of an odd side first (as TensorFlow does)."""
+    x = np.pad(x, ((0, x.shape[0] % 2), (0, x.shape[1] % 2), (0, 0)), mode="symmetric")
+    return 0.25 * (x[0::2, 0::2] + x[1::2, 0::2] + x[0::2, 1::2] + x[1::2, 1::2])
+
+
 def ms_ssim(reference: np.ndarray, test: np.ndarray) -> float:
-    """MS-SSIM (TensorFlow's, 5 scales; fewer for images under 176 pixels a side)."""
-    import tensorflow as tf
-
-    from .losses import _MS_SSIM_WEIGHTS, ms_ssim_scales
-
-    ref = reference if reference.ndim == 3 else reference[:, :, None]
-    out = test if test.ndim == 3 else test[:, :, None]
-    scales = ms_ssim_scales(min(ref.shape[:2]))
-    weights = _MS_SSIM_WEIGHTS[:scales]
-    weights = [w / sum(weights) for w in weights]
-    value = tf.image.ssim_multiscale(
-        tf.constant(ref[None], tf.float32), tf.constant(out[None], tf.float32),
-        max_val=255.0, power_factors=weights,
-    )
-    return float(value.numpy()[0])
+    """MS-SSIM in numpy, the same arithmetic as ``tf.image.ssim_multiscale``
+    (11x11 Gaussian of sigma 1.5, 5 scales, fewer for images under 176 pixels
+    a side; checked against it in tests/test_metrics.py), averaged over channels."""
+    x = (reference if reference.ndim == 3 else reference[:, :, None]).astype(np.float64)
+    y = (test if test.ndim == 3 else test[:, :, None]).astype(np.float64)
+    weights = MS_SSIM_WEIGHTS[: ms_ssim_scales(min(x.shape[:2]))]
+    weights = np.array(weights) / sum(weights)
+    factors = []
+    for k in range(len(weights)):
+        if k:
+            x, y = _halve(x), _halve(y)
+        ssim_value, cs = _ssim_terms(x, y)
+        factors.append(cs if k < len(weights) - 1 else ssim_value)
+    per_channel = np.prod([np.maximum(f, 0) ** w for f, w in zip(factors, weights, strict=True)], axis=0)
+    return float(per_channel.mean())
 
 
 def bd_rate(rate_anchor, dist_anchor, rate_test, dist_test) -> float | None:

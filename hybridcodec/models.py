@@ -16,11 +16,12 @@ layers anywhere, only the small layers defined below.
 
 from __future__ import annotations
 
-import functools
 import inspect
 
 import keras
 from keras import layers, ops
+
+from .runtime import cpu_flags
 
 PACKAGE = "hybridcodec"
 
@@ -159,16 +160,6 @@ class ClipUnit(layers.Layer):
 
 def _conv(filters, kernel=3, **kwargs):
     return layers.Conv2D(filters, kernel, padding="same", **kwargs)
-
-
-@functools.cache  # a property of the machine: read /proc/cpuinfo once
-def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags (Linux); empty where /proc/cpuinfo is missing."""
-    try:
-        with open("/proc/cpuinfo") as info:
-            return frozenset(next((line for line in info if line.startswith("flags")), "").split())
-    except OSError:
-        return frozenset()
 
 
 def bfloat16_is_fast() -> bool:

@@ -9,7 +9,8 @@ The steps themselves are a ``coding.CodingPath``; this module adds what a
 file needs around them: channels, alpha, the header, native wrapping, and
 which networks serve a codec and quality (zoo.py).
 
-TensorFlow is imported only when a network actually runs.
+Shipped networks run in ONNX Runtime (runtime.py); TensorFlow is imported
+only for a user's own ``.keras`` network.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from pathlib import Path
 
-from . import codecs
+from . import codecs, runtime
 from . import scale as scales
 from .container import HCFile, ModelRef
 from .errors import HybridCodecError
@@ -56,6 +56,8 @@ class ZooEntry:
     codec: str
     scale: Scale  # the coding scale it serves
     status: str = "current"  # or "superseded": no table uses it, old files may
+    onnx: str = ""  # the exported network the runtime runs (runtime.py)
+    onnx_sha256: str = ""  # of that file's bytes; ``sha256`` names the weights
 
     @property
     def ref(self) -> ModelRef:
@@ -64,6 +66,10 @@ class ZooEntry:
     @property
     def path(self) -> Path:
         return weights_dir() / self.file
+
+    @property
+    def onnx_path(self) -> Path:
+        return weights_dir() / self.onnx
 
 
 @lru_cache(maxsize=1)
@@ -158,22 +164,36 @@ def operating_point(codec: str, quality: int, scale="auto") -> OperatingPoint:
 
 
 @lru_cache(maxsize=8)
-def _load_file(path: str):
-    import keras
-
+def load_keras_file(path: str):
+    """A `.keras` file as a Keras model (cached; safe mode). Needs the train extra."""
+    keras = runtime.require_keras()
     from . import models  # noqa: F401  (registers the classes for safe-mode loading)
 
     return keras.models.load_model(path, safe_mode=True, compile=False)
 
 
-def load(entry_or_name) -> keras.Model:  # noqa: F821
-    """The Keras model of a shipped entry (or its name), whatever its class."""
+def _entry(entry_or_name) -> ZooEntry:
     entry = entry_or_name if isinstance(entry_or_name, ZooEntry) else find(entry_or_name)
     if entry is None:
         raise HybridCodecError(f"no shipped model called {entry_or_name!r}")
+    return entry
+
+
+def load(entry_or_name) -> runtime.Network:
+    """A shipped network (an entry or its name) in the light runtime: its
+    exported file, checked against the manifest's SHA-256."""
+    entry = _entry(entry_or_name)
+    if not entry.onnx or not entry.onnx_path.exists():
+        raise HybridCodecError(f"exported network missing for model {entry.name}: {entry.onnx_path}")
+    return runtime.load(str(entry.onnx_path), entry.onnx_sha256)
+
+
+def load_keras(entry_or_name):
+    """The Keras model of a shipped entry (or its name), for training and export."""
+    entry = _entry(entry_or_name)
     if not entry.path.exists():
         raise HybridCodecError(f"weights file missing for model {entry.name}: {entry.path}")
-    return _load_file(str(entry.path))
+    return load_keras_file(str(entry.path))
 
 
 def resolve(ref: ModelRef):
@@ -188,13 +208,13 @@ def resolve(ref: ModelRef):
 
 
 def load_user_model(model, role: str):
-    """(keras model, ModelRef) for a user's model: a ``.keras`` path or a Keras model."""
+    """(keras model, ModelRef) for a user's model: a ``.keras`` path or a Keras
+    model. A user's model runs in Keras (the train extra), as it was made."""
+    keras = runtime.require_keras()
     from . import models  # noqa: F401  (registers hybridcodec's layers for safe-mode loading)
     from .models import weights_sha256
 
     if isinstance(model, (str, Path)):
-        import keras
-
         path = Path(model)
         if not path.is_file():
             raise HybridCodecError(f"model file not found: {path}")

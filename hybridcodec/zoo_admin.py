@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import codecs, zoo
+from . import codecs, runtime, zoo
 from . import scale as scales
 from .coding import CodingPath
 from .container import HCFile, Header, pack
@@ -75,11 +75,36 @@ def add(run_dir, name: str, codec: str, role: str = "post") -> dict:
     (target / f"{name}.json").write_text(json.dumps(card, indent=1) + "\n")
     entry = {"name": name, "file": f"{name}.keras", "sha256": info["sha256"], "role": role,
              "codec": codec, "scale": card["config"]["scale"], "class": info["class"],
-             "card": f"{name}.json"}
+             "card": f"{name}.json", **export_file(target / f"{name}.keras")}
     manifest = zoo.manifest()
     manifest = {**manifest, "models": [m for m in manifest["models"] if m["name"] != name] + [entry]}
     _save_manifest(manifest)
     return entry
+
+
+def export_file(keras_path: Path) -> dict:
+    """Export a zoo network beside its ``.keras`` file; the manifest fields that pin it."""
+    from .export import export
+
+    onnx_path = export(keras_path, keras_path.with_suffix(".onnx"))
+    return {"onnx": onnx_path.name, "onnx_sha256": runtime.file_sha256(onnx_path)}
+
+
+def export_zoo(names=None) -> list[str]:
+    """``hybridcodec zoo export``: (re)export shipped networks (default: all) for
+    the runtime and pin each file's SHA-256 in the manifest."""
+    manifest = zoo.manifest()
+    unknown = set(names or ()) - {m["name"] for m in manifest["models"]}
+    if unknown:
+        raise HybridCodecError(f"no shipped model called {', '.join(sorted(unknown))}")
+    lines, models = [], []
+    for m in manifest["models"]:
+        if not names or m["name"] in names:
+            m = {**m, **export_file(models_dir() / m["file"])}
+            lines.append(f"{m['name']}: {m['onnx']} sha256 {m['onnx_sha256'][:16]}...")
+        models.append(m)
+    _save_manifest({**manifest, "models": models})
+    return lines
 
 
 def listing(superseded: bool = False) -> list[str]:

@@ -17,8 +17,8 @@ from hybridcodec.metrics import psnr
 
 PACKAGE = Path(hybridcodec.__file__).parent
 RUNTIME = ["pipeline", "codecs", "container", "native", "zoo", "images", "scale", "coding", "files",
-           "batch", "pillow_plugin", "errors", "ratecontrol"]
-TOOLS = ["training", "bench", "zoo_admin"]
+           "batch", "pillow_plugin", "errors", "ratecontrol", "runtime", "metrics"]
+TOOLS = ["training", "bench", "bench_decode", "zoo_admin", "export"]
 
 
 class Posterize(codecs.Codec):

@@ -52,6 +52,7 @@ def test_wheel_installs_and_compresses(tmp_path, photo):
     assert count == len(manifest["models"])
     for entry in manifest["models"]:
         assert (Path(weights) / entry["file"]).exists()
+        assert (Path(weights) / entry["onnx"]).exists()  # what the runtime runs ships too
     result = subprocess.run([str(hybridcodec), "decompress", "x.hc", "-o", "y.png"], cwd=work,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

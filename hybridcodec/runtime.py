@@ -1,0 +1,109 @@
+"""The light runtime: shipped networks run in ONNX Runtime, not TensorFlow.
+
+Why ONNX Runtime (docs/ROBUSTNESS.md has the figures and the command): on a
+2-core CPU, importing it and opening a session takes about 0.1 s and 70 MB,
+where ``import tensorflow`` takes 4-7 s and 670 MB, and it restores 768x512
+faster than Keras in float32. OpenVINO reads the same files and was measured
+beside it; LiteRT would need a TensorFlow-made second file per network.
+
+Every network runs in float32, on every CPU: the exported file matches the
+float32 Keras model within 0.01 of a grey level (tests/test_runtime.py), so
+a file decodes to the same pixels everywhere. (Keras runs the bfloat16
+networks in bfloat16 where the CPU has it, a grey level or so away.)
+
+A ``Network`` is called like the Keras model it came from (``[decoded,
+quality]`` for a restoration network, the image for a pre-processor, float32
+in [0, 1], channels last), so coding.py runs either.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .errors import HybridCodecError
+
+# Worker processes of a batch run set this to share the cores (batch.py).
+THREADS_VARIABLE = "HYBRIDCODEC_THREADS"
+
+
+def file_sha256(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+class Network:
+    """An exported network in an ONNX Runtime session."""
+
+    def __init__(self, path, sha256: str | None = None):
+        data = Path(path).read_bytes()
+        if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+            raise HybridCodecError(f"network file {path} does not match its SHA-256 in the manifest: reinstall")
+        self._open(data)
+        self.path = Path(path)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Network:
+        """A network from an ONNX file's bytes (an export not yet written)."""
+        network = cls.__new__(cls)
+        network._open(data)
+        network.path = None
+        return network
+
+    def _open(self, data: bytes) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise HybridCodecError("onnxruntime is not installed: pip install onnxruntime") from None
+        options = ort.SessionOptions()
+        threads = int(os.environ.get(THREADS_VARIABLE, "0") or 0)
+        options.intra_op_num_threads = threads  # 0: one per physical core
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.scale = int(meta.get("scale", 1))
+        self.role = meta.get("role", "post")
+        self.inputs = [i.name for i in self.session.get_inputs()]
+
+    def __call__(self, inputs, training: bool = False) -> np.ndarray:
+        arrays = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+        feed = {name: np.ascontiguousarray(a, np.float32) for name, a in zip(self.inputs, arrays, strict=True)}
+        return self.session.run(None, feed)[0]
+
+
+@lru_cache(maxsize=8)
+def load(path: str, sha256: str | None = None) -> Network:
+    """The network in ``path`` (cached: a session opens once a process)."""
+    return Network(path, sha256)
+
+
+TRAIN_EXTRA = "pip install 'hybridcodec[train]'"
+
+
+def require_keras():
+    """The keras module, or a one-line error naming the extra that brings it:
+    training, Keras models and a user's ``.keras`` networks need it, coding does not."""
+    try:
+        import keras
+    except ImportError:
+        raise HybridCodecError(f"this needs TensorFlow and Keras, which are not installed: {TRAIN_EXTRA}") from None
+    return keras
+
+
+@functools.cache  # a property of the machine: read /proc/cpuinfo once
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (Linux); empty where /proc/cpuinfo is missing."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            return frozenset(next((line for line in info if line.startswith("flags")), "").split())
+    except OSError:
+        return frozenset()
+
+
+# The flags that change a network's speed (or, in Keras, its pixels), for benchmark records.
+SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
