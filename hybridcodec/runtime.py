@@ -7,7 +7,7 @@ faster than Keras in float32. OpenVINO reads the same files and was measured
 beside it; LiteRT would need a TensorFlow-made second file per network.
 
 Every network runs in float32, on every CPU: the exported file matches the
-float32 Keras model within 0.01 of a grey level (tests/test_runtime.py), so
+float32 Keras model within 0.001 of a grey level (tests/test_runtime.py), so
 a file decodes to the same pixels everywhere. (Keras runs the bfloat16
 networks in bfloat16 where the CPU has it, a grey level or so away.)
 
@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -76,7 +75,7 @@ class Network:
         return self.session.run(None, feed)[0]
 
 
-@lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=8)
 def load(path: str, sha256: str | None = None) -> Network:
     """The network in ``path`` (cached: a session opens once a process)."""
     return Network(path, sha256)

@@ -4,10 +4,12 @@ The weights live in the repository's top-level ``models/`` folder, installed
 as ``hybridcodec/weights/`` (see setup.cfg). ``models/manifest.json`` holds
 two lists:
 
-* ``models``: name, file, SHA-256 of the weights, role (pre/post), codec,
-  coding scale, class, card, and ``status``: ``current`` for the networks the
-  operating-point tables use, ``superseded`` for those kept only because old
-  files name them.
+* ``models``: name, file, SHA-256 of the weights (what ``.hc`` files name),
+  the exported ONNX file the runtime runs and that file's own SHA-256
+  (``onnx``, ``onnx_sha256``; ``hybridcodec zoo export`` writes both), role
+  (pre/post), codec, coding scale, class, card, and ``status``: ``current``
+  for the networks the operating-point tables use, ``superseded`` for those
+  kept only because old files name them.
 * ``operating_points``: per codec, for every quality 1-99, the scale, the
   codec quality and the network to use, fixed offline by ``hybridcodec zoo
   choose`` (zoo_admin.py). The measurements each table was chosen from lie in
