@@ -84,9 +84,11 @@ def _add_compress(sub):
                    help="1-99 on the codec's own scale (default: 50; not for png). With --scale auto the file "
                    "stays within about the plain codec's size at this quality, and hybridcodec "
                    "picks the scale, codec quality and network that restore best in it")
-    p.add_argument("--scale", choices=["auto", *scales.CHOICES], default="auto",
+    p.add_argument("--scale", choices=["auto", "table", *scales.CHOICES], default="auto",
                    help="code at full (1), three-quarter (4/3) or half (2) size at exactly --quality; auto (default) "
-                   "uses the table fixed on validation photos, see models/manifest.json")
+                   "takes the table's path (models/manifest.json) and keeps it only if, on this image, it restores "
+                   "at least as well as the full-size file at --quality in no more bytes (else that file); "
+                   "table: the table's path unchecked (no network at encode)")
     p.add_argument("--pre-model", help="your own pre-processing .keras model (ComCNN contract)")
     p.add_argument("--post-model", help="your own restoration .keras model to record in the file")
     p.add_argument("--keep-metadata", action="store_true", help="keep EXIF metadata (the ICC profile is always kept)")
@@ -222,7 +224,7 @@ def _add_bench(sub):
     p.add_argument("folder", help="folder of images")
     p.add_argument("--codec", choices=_codec_choices(lossy_only=True), default="webp")
     p.add_argument("--qualities", type=int, nargs="+", help="qualities (default: the codec's grid)")
-    p.add_argument("--scale", choices=["auto", *scales.CHOICES], default="auto")
+    p.add_argument("--scale", choices=["auto", "table", *scales.CHOICES], default="auto")
     p.add_argument("--out", default="results", help="folder for JSON, CSV and plot (default: results)")
     p.set_defaults(func=_bench)
 

@@ -181,7 +181,7 @@ def compress_file(source: Path, output: Path, force=False, codec=None, quality=N
     check_output(output, source, force, named)  # fail before the work, not after
     codec, native = compress_target(output, codec, native)
     backend = codecs.get_codec(codec)
-    if not backend.lossy and (quality is not None or scale not in ("auto", "1")):
+    if not backend.lossy and (quality is not None or scale not in ("auto", "table", "1")):
         raise HybridCodecError(f"{codec} is lossless: --quality and --scale do not apply")
     max_pixels = max_pixels or DEFAULT_MAX_PIXELS
     image = load_image(io.BytesIO(read_bytes(source)) if str(source) == STDIO else source,
