@@ -116,14 +116,22 @@ def _checked(image, codec: str, quality: int, options: dict) -> Encoded:
 
     Why: the table was fixed on mean results over a few photos; on a smaller
     or a different photo its scale or network can lose to the plain file (WebP
-    q10 on 768x512 photos: -0.5 dB). Cost: two encodes, up to two
-    restorations and three decodes.
+    q10 on 768x512 photos: -0.5 dB). Cost: two encodes (and up to three of
+    the smaller picture), up to two restorations and three decodes.
     """
     reference = eight_bit(image)
     with warnings.catch_warnings():  # trial encodes: warnings wait for the file kept
         warnings.simplefilter("ignore")
         table = _encode(image, codec, quality, "auto", **options)
         full = _encode(image, codec, quality, scales.FULL, **options)
+        # The table aims at the plain file's size on average; where its file is
+        # larger on this image, step its codec quality down (at most 3 encodes
+        # of the smaller picture) rather than lose its path.
+        point = table.hc.header
+        for step in range(1, 4):
+            if len(table.data) <= len(full.data) or point.scale.is_full or point.quality - step < 1:
+                break
+            table = _encode(image, codec, point.quality - step, point.scale, **options)
     candidates = [table, full] if full.data != table.data else [table]
     if full.hc.header.models:
         bare = replace(full.hc, header=replace(full.hc.header, models=[]))
