@@ -7,7 +7,8 @@
 Importing hybridcodec registers the ``.hc`` format with Pillow
 (``Image.open("x.hc")``, ``im.save("x.hc", codec="webp", quality=50)``).
 Shipped networks run in ONNX Runtime: coding never imports TensorFlow,
-which only a user's own ``.keras`` network needs (the train extra). Every refusal of bad input raises HybridCodecError.
+which only a user's own ``.keras`` network needs (the train extra). Every
+refusal of bad input raises HybridCodecError.
 """
 
 from . import pillow_plugin  # noqa: F401  (registers .hc with Pillow)

@@ -260,17 +260,23 @@ def model_cost(model, width: int = 768, height: int = 512, runs: int = 10) -> di
     for layer, out in zip(convs, probe(inputs, training=False), strict=False):
         kh, kw, cin, cout = layer.kernel.shape
         macs += int(out.shape[1]) * int(out.shape[2]) * kh * kw * cin * cout
-    model(inputs, training=False)  # warm up (graph building, allocation)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        model(inputs, training=False)
-        times.append(time.perf_counter() - start)
     return {
         "params": int(model.count_params()),
         "flops_per_pixel": round(2 * macs / (width * height)),
-        "ms_768x512": round(1000 * float(np.median(times)), 1),
+        "ms_768x512": median_ms(lambda: model(inputs, training=False), runs),
     }
+
+
+def median_ms(call, runs: int = 10) -> float:
+    """Median milliseconds of ``runs`` calls, after one warm-up call (graph
+    building, allocation at this shape)."""
+    call()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return round(1000 * float(np.median(times)), 1)
 
 
 def standard_models() -> dict:
@@ -311,14 +317,7 @@ def runtime_costs(width: int = 768, height: int = 512, runs: int = 10, stream=pr
         network = zoo.load(entry)
         factor = entry.scale.network_factor
         image = rng.random((1, height // factor, width // factor, 3), dtype=np.float32)
-        inputs = [image, np.array([[0.3]], np.float32)]
-        network(inputs)  # warm up
-        times = []
-        for _ in range(runs):
-            start = time.perf_counter()
-            network(inputs)
-            times.append(time.perf_counter() - start)
-        ms = round(1000 * float(np.median(times)), 1)
+        ms = median_ms(lambda network=network, image=image: network([image, np.array([[0.3]], np.float32)]), runs)
         rows.append({"network": entry.name, "scale": str(entry.scale), "ms_768x512": ms})
         stream(f"| {entry.name} | {entry.scale} | {rows[-1]['ms_768x512']} |")
     return rows

@@ -46,10 +46,11 @@ def _picture(width: int, height: int) -> np.ndarray:
 # over fork and exec into the child's ru_maxrss.
 _PEAK = ("import atexit, sys; peak = sys.argv.pop(1); atexit.register(lambda: open(peak, 'w').write("
          "next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])); ")
+_PEAK_FILE = object()  # where in a command ``_cold`` puts the file the child writes its peak to
 
 
 def _python(code: str) -> list[str]:
-    return [sys.executable, "-c", _PEAK + code]
+    return [sys.executable, "-c", _PEAK + code, _PEAK_FILE]
 
 
 def _cli(*args: str) -> list[str]:
@@ -62,13 +63,14 @@ def _cold(command: list[str], runs: int) -> dict:
     walls, peaks = [], []
     with tempfile.TemporaryDirectory() as tmp:
         peak = Path(tmp) / "peak"
-        ours = command[:2] == [sys.executable, "-c"] and command[2].startswith(_PEAK)
+        ours = _PEAK_FILE in command
         for _ in range(runs):
             start = time.perf_counter()
-            result = subprocess.run(command[:3] + [str(peak)] * ours + command[3:], capture_output=True, text=True)
+            result = subprocess.run([str(peak) if a is _PEAK_FILE else a for a in command], capture_output=True,
+                                    text=True)
             walls.append(time.perf_counter() - start)
             if result.returncode:
-                raise RuntimeError(f"{' '.join(command)} failed: {result.stderr.strip()}")
+                raise RuntimeError(f"{' '.join(map(str, command))} failed: {result.stderr.strip()}")
             if ours:
                 peaks.append(int(peak.read_text()) / 1024)
     return {"wall_s": round(statistics.median(walls), 3), "peak_rss_mb": round(max(peaks), 1) if peaks else None,

@@ -51,10 +51,9 @@ def _gaussian_valid(x: np.ndarray, size: int = 11, sigma: float = 1.5) -> np.nda
     window covers (a "VALID" convolution, as tf.image.ssim's)."""
     import cv2
 
+    size = min(size, x.shape[0], x.shape[1])  # an image smaller than the window: a smaller window
     taps = np.exp(-0.5 * ((np.arange(size) - (size - 1) / 2) / sigma) ** 2)
     taps /= taps.sum()
-    size = min(size, x.shape[0], x.shape[1])
-    taps = taps[:size] / taps[:size].sum() if size < len(taps) else taps
     filtered = cv2.sepFilter2D(x, cv2.CV_64F, taps, taps, borderType=cv2.BORDER_REFLECT)
     filtered = filtered.reshape(x.shape)
     r = size // 2
@@ -79,7 +78,7 @@ def _halve(x: np.ndarray) -> np.ndarray:
 def ms_ssim(reference: np.ndarray, test: np.ndarray) -> float:
     """MS-SSIM in numpy, the same arithmetic as ``tf.image.ssim_multiscale``
     (11x11 Gaussian of sigma 1.5, 5 scales, fewer for images under 176 pixels
-    a side; checked against it in tests/test_metrics.py), averaged over channels."""
+    a side; checked against it in tests/test_runtime.py), averaged over channels."""
     x = (reference if reference.ndim == 3 else reference[:, :, None]).astype(np.float64)
     y = (test if test.ndim == 3 else test[:, :, None]).astype(np.float64)
     weights = MS_SSIM_WEIGHTS[: ms_ssim_scales(min(x.shape[:2]))]

@@ -135,10 +135,7 @@ def _checked(image, codec: str, quality: int, options: dict) -> Encoded:
     candidates = [table, full] if full.data != table.data else [table]
     if full.hc.header.models:
         bare = replace(full.hc, header=replace(full.hc.header, models=[]))
-        data = (codecs.get_codec(codec).embed(full.hc.payload, pack(replace(bare, payload=b"")),
-                                              full.hc.header.width, full.hc.header.height)
-                if options.get("native") else pack(bare))
-        candidates.append(Encoded(data, bare))
+        candidates.append(Encoded(_file_bytes(bare, options.get("native", False)), bare))
     max_pixels = options.get("max_pixels", DEFAULT_MAX_PIXELS)
     scored = [(psnr(reference, decode(c.data, max_pixels=max_pixels).image), -len(c.data), k, c)
               for k, c in enumerate(candidates) if len(c.data) <= len(full.data)]
@@ -198,12 +195,17 @@ def _encode(
     alpha_payload = codecs.get_codec("png").encode_plane(alpha) if alpha is not None else b""
     header = Header(codec, quality, width, height, channels, use_scale, bits, refs)
     hc = HCFile(header, payload, alpha_payload, bytes(icc or b""), bytes(metadata or b""))
-    if native:
-        blob = pack(HCFile(header, b"", hc.alpha, hc.icc, hc.metadata))
-        coded_w, coded_h = use_scale.coded_size(width, height)
-        return Encoded(backend.embed(payload, blob, coded_w, coded_h), zoo.named(hc))
-    data = pack(hc)  # before naming: the file keeps a shipped model's hash alone
-    return Encoded(data, zoo.named(hc))
+    # before naming: the file keeps a shipped model's hash alone
+    return Encoded(_file_bytes(hc, native), zoo.named(hc))
+
+
+def _file_bytes(hc: HCFile, native: bool) -> bytes:
+    """The bytes of ``hc``: a ``.hc`` file, or the codec's own file with the header inside."""
+    if not native:
+        return pack(hc)
+    h = hc.header
+    coded_w, coded_h = h.scale.coded_size(h.width, h.height)
+    return codecs.get_codec(h.codec).embed(hc.payload, pack(replace(hc, payload=b"")), coded_w, coded_h)
 
 
 def compress(image: np.ndarray, codec: str = DEFAULT_CODEC, quality: int = DEFAULT_QUALITY,
