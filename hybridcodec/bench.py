@@ -1,10 +1,18 @@
 """Rate-distortion benchmarks: hybridcodec against the plain codec.
 
 ``hybridcodec bench DIR --codec webp`` codes every image at every quality
-twice: with the plain backend (its own file, no header) and with hybridcodec
-(every byte of the ``.hc`` file, header included). It writes, under --out:
+with hybridcodec (every byte of the ``.hc`` file, header included) and with
+three references, each its own standard file with no header:
 
-* ``<codec>-plain.json`` and ``<codec>-hybrid.json`` in CompressAI's shape
+* ``plain``: the same encoder at the same settings (what the backend does),
+* ``common``: the format's common default, pinned (``Codec.common_default``:
+  libjpeg-turbo 4:2:0 optimized, libwebp method 4, libavif through
+  imagecodecs at speed 6 and its default tune, libjxl effort 7),
+* ``next``: the next format up, plain (JPEG: WebP; WebP: AVIF), if any.
+
+BD-rates are given against each. It writes, under --out:
+
+* ``<codec>-<method>.json`` for every method, in CompressAI's shape
   (``{"name", "description", "results": {"bpp": [...], "psnr-rgb": [...], ...}}``,
   averaged over images per quality),
 * ``<codec>-per-image.csv``,
@@ -50,17 +58,30 @@ class Point:
         return [self.bpp, self.psnr, self.ms_ssim, self.encode_s, self.decode_s]
 
 
-def code_plain(rgb: np.ndarray, codec: str, quality: int, name: str = "") -> tuple[Point, np.ndarray]:
-    path = CodingPath(codecs.get_codec(codec), quality)
+def code_plain(rgb: np.ndarray, codec, quality: int, name: str = "", method: str = "plain",
+               ) -> tuple[Point, np.ndarray]:
+    """The plain file of ``codec`` (a name: its default settings; or a configured Codec)."""
+    backend = codecs.get_codec(codec) if isinstance(codec, str) else codec
+    path = CodingPath(backend, quality)
     t0 = time.perf_counter()
     data = path.encode(rgb)
     t1 = time.perf_counter()
     out = path.decode(data)
     t2 = time.perf_counter()
     h, w = rgb.shape[:2]
-    point = Point(name, "plain", quality, bpp(len(data), w, h), psnr(rgb, out), ms_ssim(rgb, out),
+    point = Point(name, method, quality, bpp(len(data), w, h), psnr(rgb, out), ms_ssim(rgb, out),
                   t1 - t0, t2 - t1)
     return point, out
+
+
+def references(codec: str) -> dict:
+    """The plain files hybridcodec ``codec`` is measured against, by method name (module docstring)."""
+    backend = codecs.get_codec(codec)
+    refs = {"plain": backend, "common": backend.configured(*backend.common_default)}
+    following = backend.next_format
+    if following and codecs.by_name(following).available():
+        refs["next"] = codecs.get_codec(following)
+    return refs
 
 
 def code_hybrid(rgb: np.ndarray, codec: str, quality: int, name: str = "", scale="auto",
@@ -101,10 +122,12 @@ def run(folder, codec: str, qualities=None, out="results", scale="auto", progres
         _warm_up(codec, q, scale)
     points: list[Point] = []
     bar = tqdm(total=len(paths) * len(qualities), desc=f"bench {codec}", disable=not progress)
+    refs = references(codec)
     for path in paths:
         rgb = read_rgb(path)
         for q in qualities:
-            points.append(code_plain(rgb, codec, q, path.name)[0])
+            for method, backend in refs.items():
+                points.append(code_plain(rgb, backend, q, path.name, method)[0])
             points.append(code_hybrid(rgb, codec, q, path.name, scale)[0])
             bar.update(1)
     bar.close()
@@ -121,12 +144,17 @@ def _averaged(points, method, qualities):
 
 
 def write_results(points, codec, qualities, out: Path, folder) -> dict:
-    plain = _averaged(points, "plain", qualities)
-    hybrid = _averaged(points, "hybrid", qualities)
-    for method, results, description in (
-        ("plain", plain, f"{codec} through imagecodecs, the backend's fixed settings, no header"),
-        ("hybrid", hybrid, f"hybridcodec {codec}, --scale auto, every byte of the .hc file"),
-    ):
+    methods = [m for m in ("plain", "common", "next") if any(p.method == m for p in points)]
+    curves = {m: _averaged(points, m, qualities) for m in [*methods, "hybrid"]}
+    plain, hybrid = curves["plain"], curves["hybrid"]
+    refs = references(codec)
+    for method, results in curves.items():
+        if method == "hybrid":
+            description = f"hybridcodec {codec}, --scale auto, every byte of the .hc file"
+        else:
+            backend = refs[method]
+            description = (f"plain {backend.name} ({method}): {backend.library_version()}, encoder "
+                           f"{backend.encoder}, effort {backend.effort}, no header")
         doc = {"name": f"{codec}-{method}", "description": description, "results": results}
         (out / f"{codec}-{method}.json").write_text(json.dumps(doc, indent=1))
     with open(out / f"{codec}-per-image.csv", "w", newline="") as handle:
@@ -139,6 +167,14 @@ def write_results(points, codec, qualities, out: Path, folder) -> dict:
         "images": str(folder),
         "environment": environment(codec),
         "qualities": list(qualities),
+        "references": {m: {"codec": refs[m].name, "encoder": refs[m].encoder, "effort": refs[m].effort}
+                       for m in methods},
+        # against each reference: (PSNR-RGB, MS-SSIM) BD-rates in percent
+        "bd_rate_by_reference": {m: {"psnr": bd_rate(curves[m]["bpp"], curves[m]["psnr-rgb"],
+                                                     hybrid["bpp"], hybrid["psnr-rgb"]),
+                                     "ms_ssim": bd_rate(curves[m]["bpp"], curves[m]["ms-ssim-rgb"],
+                                                        hybrid["bpp"], hybrid["ms-ssim-rgb"])}
+                                 for m in methods},
         "bd_rate_psnr_percent": bd_rate(plain["bpp"], plain["psnr-rgb"], hybrid["bpp"], hybrid["psnr-rgb"]),
         "bd_psnr_db": bd_psnr(plain["bpp"], plain["psnr-rgb"], hybrid["bpp"], hybrid["psnr-rgb"]),
         "bd_rate_ms_ssim_percent": bd_rate(plain["bpp"], plain["ms-ssim-rgb"], hybrid["bpp"], hybrid["ms-ssim-rgb"]),
@@ -195,6 +231,7 @@ def environment(codec: str) -> dict:
     return {"hybridcodec": __version__, "python": platform.python_version(), "numpy": np.__version__,
             "runtime": f"onnxruntime {onnxruntime.__version__}",
             "codec_library": codecs.by_name(codec).library_version(),
+            "libraries": {method: backend.library_version() for method, backend in references(codec).items()},
             "cpu": platform.processor() or platform.machine(),
             "cpu_flags": sorted(cpu_flags() & set(SPEED_FLAGS))}
 

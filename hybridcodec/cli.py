@@ -81,14 +81,21 @@ def _add_compress(sub):
     p.add_argument("--codec", choices=_codec_choices(), default=None,
                    help="codec backend (default: webp, or the format -o names: x.jpg is a native JPEG)")
     p.add_argument("--quality", type=_quality, default=None,
-                   help="1-99 on the codec's own scale (default: 50; not for png). With --scale auto the file "
-                   "stays within about the plain codec's size at this quality, and hybridcodec "
-                   "picks the scale, codec quality and network that restore best in it")
+                   help="1-99 (default: 50; not for png). With --scale auto: about the bytes of the common "
+                   "default encoder at this quality (libjpeg-turbo, libwebp, libavif, libjxl), whatever "
+                   "encoder codes it; the file stays within the plain file's size and hybridcodec picks the "
+                   "scale, codec quality and network that restore best in it. With --scale 1, 4/3 or 2: "
+                   "the encoder's own quality")
     p.add_argument("--scale", choices=["auto", "table", *scales.CHOICES], default="auto",
                    help="code at full (1), three-quarter (4/3) or half (2) size at exactly --quality; auto (default) "
                    "takes the table's path (models/manifest.json) and keeps it only if, on this image, it restores "
                    "at least as well as the full-size file at --quality in no more bytes (else that file); "
                    "table: the table's path unchecked (no network at encode)")
+    p.add_argument("--encoder", help="the codec's encoder (default: the best installed; jpeg: mozjpeg, turbo; "
+                   "avif: libavif-psnr, libavif; see docs/ENCODERS.md)")
+    p.add_argument("--effort", choices=list(codecs.Codec.EFFORTS), default=None,
+                   help="encode time against bytes: fast, default or best (webp method 4/6/6, avif speed "
+                   "8/6/4, jpegxl effort 3/7/9; jpeg has one speed)")
     p.add_argument("--pre-model", help="your own pre-processing .keras model (ComCNN contract)")
     p.add_argument("--post-model", help="your own restoration .keras model to record in the file")
     p.add_argument("--keep-metadata", action="store_true", help="keep EXIF metadata (the ICC profile is always kept)")
@@ -100,8 +107,8 @@ def _add_compress(sub):
     target.add_argument("--target-bpp", type=float, help="best file not over this many bits per pixel")
     target.add_argument("--target-psnr", type=float, help="smallest file whose restored image reaches this PSNR (dB)")
     target.add_argument("--search", action="store_true",
-                        help="try every scale on this image and keep the one that restores best "
-                        "within the full-size file's bytes at --quality (about 21 encodes)")
+                        help="--scale auto widened: every scale at every codec quality on this image, best "
+                        "restoration within the full-size file's bytes at --quality (about 21 encodes, auto 2-4)")
     _add_batch_options(p)
     p.set_defaults(func=_run_files)
 
@@ -128,7 +135,8 @@ def _file_options(args) -> dict:
         options.update(codec=args.codec, quality=args.quality, scale=args.scale,
                        pre_model=args.pre_model, keep_metadata=args.keep_metadata,
                        target_size=args.target_size, target_bpp=args.target_bpp,
-                       target_psnr=args.target_psnr, search=args.search, native=args.native)
+                       target_psnr=args.target_psnr, search=args.search, native=args.native,
+                       encoder=args.encoder, effort=args.effort)
     else:
         options.update(allow_model_mismatch=args.allow_model_mismatch, quality=args.quality)
     return options
@@ -186,6 +194,8 @@ def _add_train(sub):
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--qualities", type=int, nargs="+", help="training quality grid")
+    p.add_argument("--val-qualities", type=int, nargs="+",
+                   help="qualities validated at (default: about 5 of the training grid)")
     p.add_argument("--val-every", type=int, default=500, help="steps between validations")
     p.add_argument("--depth", type=int, help="reccnn: number of conv layers")
     p.add_argument("--width", type=int, help="reccnn: channels per layer; recunet: channels at full resolution")
@@ -194,6 +204,12 @@ def _add_train(sub):
     p.add_argument("--bfloat16", action="store_true",
                    help="reccnn: hidden layers compute in bfloat16 (CPUs with AVX512-BF16 or AMX: "
                    "2x faster training, 1.6x faster restoring; float32 elsewhere)")
+    p.add_argument("--condition", choices=["quality", "jpeg-tables"],
+                   help="reccnn: what the network is told of the coding: the quality (default) or, "
+                   "for JPEG, the file's own quantization tables (serves every JPEG encoder)")
+    p.add_argument("--encoders", nargs="+", default=[],
+                   help="learn from the files of these encoders, each at every quality (JPEG: mozjpeg, "
+                   "turbo, mozjpeg-default, turbo-444, camera; default: the codec's own)")
     p.add_argument("--init", default="", help="start from this .keras restoration model (warm start)")
     p.add_argument("--distribute", action="store_true",
                    help="train under tf.distribute.MirroredStrategy (all local GPUs)")
@@ -204,13 +220,15 @@ def _add_train(sub):
 def _train(args) -> int:
     from .training import TrainConfig, model_options, train
 
-    model_kwargs = model_options(args.model, args.depth, args.width, args.half_resolution, args.bfloat16)
+    model_kwargs = model_options(args.model, args.depth, args.width, args.half_resolution, args.bfloat16,
+                                 args.condition)
     config = TrainConfig(
         codec=args.codec, data=args.data, val=args.val, mode=args.mode, model=args.model,
         loss=args.loss, scale=args.scale, minutes=args.minutes, steps=args.steps,
         rounds=args.rounds, batch=args.batch, crop=args.crop, lr=args.lr, seed=args.seed,
-        out=args.out, qualities=args.qualities or [], val_every=args.val_every,
-        model_kwargs=model_kwargs, distribute=args.distribute, init=args.init,
+        out=args.out, qualities=args.qualities or [], val_qualities=args.val_qualities or [],
+        val_every=args.val_every,
+        model_kwargs=model_kwargs, distribute=args.distribute, init=args.init, encoders=args.encoders,
     )
     card = train(config, log=lambda message: print(message, file=sys.stderr))
     print(card)
@@ -254,6 +272,8 @@ def _add_zoo(sub):
     choose.add_argument("--qualities", type=int, nargs="+", help="quality grid (default: the codec's)")
     choose.add_argument("--models", nargs="+", metavar="NAME",
                         help="networks to consider (default: every network shipped for the codec)")
+    choose.add_argument("--encoder", help="fix the table of this encoder of the codec (default: the first "
+                        "encoder's table, which serves the others with their qualities mapped)")
     choose.set_defaults(func=_zoo_choose)
     export = zoo_sub.add_parser("export", help="export shipped networks to ONNX for the runtime, pinned by SHA-256",
                                 description="Write models/NAME.onnx for each network (default: all) and "
@@ -279,7 +299,7 @@ def _zoo_add(args) -> int:
 def _zoo_choose(args) -> int:
     from .zoo_admin import choose_table
 
-    print("\n".join(choose_table(args.codec, args.val, args.qualities, args.models)))
+    print("\n".join(choose_table(args.codec, args.val, args.qualities, args.models, args.encoder)))
     return 0
 
 

@@ -19,6 +19,7 @@ imported before use (tests/test_codecs.py adds one that way).
 
 from __future__ import annotations
 
+import functools
 import numbers
 import struct
 
@@ -132,6 +133,23 @@ def _imagecodecs():
     return imagecodecs
 
 
+@functools.cache
+def _has_jpeglib() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("jpeglib") is not None
+
+
+@functools.cache
+def _pillow_has_avif() -> bool:
+    try:
+        from PIL import features
+
+        return bool(features.check("avif"))
+    except ImportError:
+        return False
+
+
 class Codec:
     """Interface of a backend. Subclasses set the class attributes below."""
 
@@ -147,6 +165,60 @@ class Codec:
     quality_grid: tuple[int, ...] = (10, 30, 50, 70, 90)
     demo_qualities: tuple[int, ...] = (20, 50)  # `hybridcodec demo`
     library: str = ""  # the library doing the coding, as imagecodecs.version() names it
+    # The encoders a user can pick (``--encoder``), by name: the number format
+    # version 3 files record (never reused; 0 is the encoder of version-1 and
+    # -2 files). The first is the default.
+    encoders: dict[str, int] = {"imagecodecs": 0}
+    # ``--effort``: encode time against bytes, as cwebp -m and avifenc -s.
+    EFFORTS = {"fast": 0, "default": 1, "best": 2}
+    # Each encoder's quality for a user's --quality: piecewise-linear knots
+    # (user quality, encoder quality), so that --quality q costs about the
+    # bytes of the common default encoder at q (scripts/quality_map.py).
+    quality_knots: dict[str, tuple[tuple[int, int], ...]] = {}
+    # What most users' software writes: the reference --quality is mapped to
+    # and bench's "common" curve, (encoder, effort); and the format one up.
+    common_default: tuple[str | None, str] = (None, "default")
+    next_format: str = ""
+
+    def __init__(self):
+        self._encoder = None  # None: the first installed one, looked up when first needed
+        self.effort = "default"
+
+    @property
+    def encoder(self) -> str:
+        return self._encoder or self.installed_encoders()[0]
+
+    def configured(self, encoder: str | None = None, effort: str | None = None) -> Codec:
+        """A copy of this backend with another encoder or effort; HybridCodecError if it has none such."""
+        import copy
+
+        if encoder is not None and encoder not in self.encoders:
+            raise HybridCodecError(f"{self.name} has no encoder {encoder!r}; choose from {', '.join(self.encoders)}")
+        if effort is not None and effort not in self.EFFORTS:
+            raise HybridCodecError(f"effort must be one of {', '.join(self.EFFORTS)}, not {effort!r}")
+        if encoder is not None and encoder not in self.installed_encoders():
+            raise HybridCodecError(f"{self.name} encoder {encoder!r} is not installed here")
+        codec = copy.copy(self)
+        codec._encoder = encoder or self._encoder
+        codec.effort = effort or self.effort
+        return codec
+
+    def installed_encoders(self) -> list[str]:
+        """The encoders whose libraries are installed (all, unless a subclass says)."""
+        return list(self.encoders)
+
+    @property
+    def first_encoder(self) -> str:
+        """The encoder of version-1 and -2 files (id 0)."""
+        return next(n for n, i in self.encoders.items() if i == 0)
+
+    def encoder_quality(self, quality: int) -> int:
+        """This encoder's own quality for a user's ``quality`` (see ``quality_knots``)."""
+        knots = self.quality_knots.get(self.encoder)
+        if not knots:
+            return quality
+        xs, ys = zip(*knots, strict=True)
+        return clamp_quality(np.interp(quality, xs, ys))
 
     def library_version(self) -> str:
         """The coding library and its version, for benchmark records."""
@@ -226,18 +298,45 @@ class PNG(Codec):
 
 @register
 class JPEG(Codec):
-    """libjpeg-turbo baseline JPEG, 4:2:0 chroma, optimized Huffman tables.
+    """Baseline or progressive JPEG, 4:2:0 chroma, two encoders:
 
-    imagecodecs' ``jpeg8_encode`` defaults to quality 95, so the level is
-    always passed; ``optimize`` saves a few percent at no loss.
+    * ``mozjpeg`` (default): mozjpeg 4.0.3 as the ``jpeglib`` package ships
+      it, with its flat quantization table (``cjpeg -quant-table 1``), trellis
+      quantization and progressive scans. About 24% fewer bytes than
+      libjpeg-turbo at the same PSNR (docs/ENCODERS.md), a standard JPEG
+      every decoder reads. jpeglib writes through a file and switches its
+      library for the whole process, so the switch is scoped to each call.
+    * ``turbo``: libjpeg-turbo through imagecodecs, Huffman tables optimized
+      (the encoder of version-1 and -2 files). ``jpeg8_encode`` defaults to
+      quality 95, so the level is always passed.
+
+    Decoding is libjpeg-turbo for both. The restoration networks of the
+    ``jpeg-tables`` contract read the file's own tables (``table_features``),
+    so they serve either encoder and foreign files alike.
     """
 
     name, codec_id, extension, extensions, native_files = "jpeg", 1, ".jpg", (".jpg", ".jpeg"), True
     quality_grid = (5, 10, 20, 30, 40, 50, 60, 70, 80, 90)
     library = "libjpeg_turbo"
+    encoders = {"mozjpeg": 1, "turbo": 0}
+    common_default = ("turbo", "default")
+    next_format = "webp"
+    # results/encoders-choose.json: mozjpeg's flat table writes more bytes
+    # than libjpeg-turbo at low qualities and fewer at high ones
+    quality_knots = {"mozjpeg": ((1, 4), (2, 5), (5, 8), (10, 13), (15, 18), (20, 22), (30, 29), (40, 36),
+                                 (50, 42), (60, 49), (70, 60), (80, 71), (90, 81), (95, 89), (99, 97))}
+
+    def installed_encoders(self) -> list[str]:
+        # jpeglib ships wheels for Linux and macOS only
+        return [e for e in self.encoders if e != "mozjpeg" or _has_jpeglib()]
 
     def available(self) -> bool:
         return bool(_imagecodecs().JPEG8.available)
+
+    def library_version(self) -> str:
+        if self.encoder == "mozjpeg":
+            return "mozjpeg 4.0.3 (jpeglib)"
+        return super().library_version()
 
     def sniff(self, data: bytes) -> bool:
         return data[:3] == b"\xff\xd8\xff"
@@ -256,8 +355,29 @@ class JPEG(Codec):
             return None
         return min(range(1, 101), key=lambda q: _ijg_distance(table, q))
 
+    def table_features(self, data: bytes) -> list[float] | None:
+        """The ``jpeg-tables`` restoration contract: 8 numbers a decoder reads
+        from any JPEG, whatever encoder wrote it. For the luma table, then the
+        chroma table: log2 of the geometric mean quantizer step over DC, over
+        the 9 lowest AC frequencies (u + v <= 3) and over the rest, each
+        divided by 8 (steps 1-255 map to 0-1); then the chroma subsampling,
+        horizontal and vertical, minus 1 (4:2:0 is 1, 1; 4:4:4 is 0, 0).
+        None if the file has no usable tables."""
+        tables = native.jpeg_tables(data)
+        if tables is None:
+            return None
+        features = []
+        for table in (tables["luma"], tables["chroma"]):
+            steps = np.log2(np.maximum(np.asarray(table, np.float64), 1)).reshape(8, 8)
+            for group in _FREQUENCY_GROUPS:
+                features.append(float(steps[group].mean() / 8))
+        features += [min(1.0, h - 1.0) for h in tables["subsampling"]]
+        return features
+
     def encode(self, rgb: np.ndarray, quality: int) -> bytes:
         _check_rgb(rgb)
+        if self.encoder == "mozjpeg":
+            return _mozjpeg_encode(rgb, clamp_quality(quality))
         return bytes(
             _imagecodecs().jpeg8_encode(
                 rgb, level=clamp_quality(quality), subsampling="420", optimize=True
@@ -268,16 +388,45 @@ class JPEG(Codec):
         return self._decoded_rgb(_imagecodecs().jpeg8_decode(data))
 
 
+def _mozjpeg_encode(rgb: np.ndarray, quality: int, table: int = 1) -> bytes:
+    """mozjpeg 4.0.3's JPEG of ``rgb``: its defaults (4:2:0, trellis,
+    progressive, optimized Huffman) with quantization table ``table``."""
+    import tempfile
+    from pathlib import Path
+
+    import jpeglib
+
+    with tempfile.TemporaryDirectory(prefix="hybridcodec-") as folder, jpeglib.version("mozjpeg403"):
+        path = Path(folder) / "out.jpg"
+        jpeglib.from_spatial(np.ascontiguousarray(rgb)).write_spatial(str(path), qt=quality, base_quant_tbl_idx=table)
+        return path.read_bytes()
+
+
+def _frequency_groups():
+    u, v = np.meshgrid(np.arange(8), np.arange(8), indexing="ij")
+    order = u + v
+    return order == 0, (order >= 1) & (order <= 3), order > 3
+
+
+_FREQUENCY_GROUPS = _frequency_groups()
+
+
 @register
 class WebP(Codec):
     """libwebp lossy. ``lossless=False`` must be given: imagecodecs codes
-    WebP losslessly otherwise, even when a level is passed. Method 4 is
-    cwebp's default."""
+    WebP losslessly otherwise, even when a level is passed. Effort picks the
+    method: 6 by default (2.2% fewer bytes than cwebp's default 4 at the same
+    PSNR, about twice its time; docs/ENCODERS.md), 4 when fast. No binding
+    here offers sharp YUV, so best is method 6 too."""
 
     name, codec_id, extension, extensions, native_files = "webp", 2, ".webp", (".webp",), True
     max_side = 16383
     quality_grid = (1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90)
     library = "libwebp"
+    encoders = {"libwebp": 0}
+    common_default = ("libwebp", "fast")  # method 4, cwebp's default
+    next_format = "avif"
+    methods = {"fast": 4, "default": 6, "best": 6}
 
     def sniff(self, data: bytes) -> bool:
         return data[:4] == b"RIFF" and data[8:12] == b"WEBP"
@@ -294,7 +443,8 @@ class WebP(Codec):
     def encode(self, rgb: np.ndarray, quality: int) -> bytes:
         _check_rgb(rgb)
         return bytes(
-            _imagecodecs().webp_encode(rgb, level=clamp_quality(quality), lossless=False, method=4)
+            _imagecodecs().webp_encode(rgb, level=clamp_quality(quality), lossless=False,
+                                       method=self.methods[self.effort])
         )
 
     def decode(self, data: bytes) -> np.ndarray:
@@ -303,18 +453,37 @@ class WebP(Codec):
 
 @register
 class AVIF(Codec):
-    """libavif (AV1 intra), 8-bit 4:2:0.
+    """libavif (AV1 intra, aom), 8-bit 4:2:0, two encoders:
 
-    The speed is explicit: imagecodecs' default took about 20 s for one
-    megapixel here, speed 6 about 0.4 s. Gray input is coded losslessly by
-    imagecodecs, so callers always hand RGB (the interface demands it).
+    * ``libavif-psnr`` (default): Pillow's AVIF plugin with aom's
+      ``tune=psnr``; libavif 1.4 otherwise tunes stills for perception
+      (``iq``), which costs 6.6% at the same PSNR (docs/ENCODERS.md).
+    * ``libavif``: imagecodecs' libavif at its default tune (the encoder of
+      version-1 and -2 files); imagecodecs cannot set the tune.
+
+    Effort is the speed: 8 fast, 6 by default (imagecodecs' own default took
+    about 20 s a megapixel here, speed 6 about 0.4 s), 4 best (about 8 times
+    the time). Gray input is coded losslessly by imagecodecs, so callers
+    always hand RGB (the interface demands it).
     """
 
     name, codec_id, extension, extensions, native_files = "avif", 3, ".avif", (".avif",), True
     quality_grid = (15, 20, 30, 40, 50, 60, 70, 80, 90)
     demo_qualities = (30, 60)
     library = "libavif"
-    speed = 6
+    encoders = {"libavif-psnr": 1, "libavif": 0}
+    common_default = ("libavif", "default")
+    speeds = {"fast": 8, "default": 6, "best": 4}
+
+    def installed_encoders(self) -> list[str]:
+        return [e for e in self.encoders if e != "libavif-psnr" or _pillow_has_avif()]
+
+    def library_version(self) -> str:
+        if self.encoder == "libavif-psnr":
+            from PIL import features
+
+            return f"libavif {features.version('avif')} (Pillow), tune=psnr"
+        return super().library_version()
 
     def sniff(self, data: bytes) -> bool:
         return data[4:8] == b"ftyp" and data[8:12] in (b"avif", b"avis")
@@ -330,9 +499,19 @@ class AVIF(Codec):
 
     def encode(self, rgb: np.ndarray, quality: int) -> bytes:
         _check_rgb(rgb)
+        speed = self.speeds[self.effort]
+        if self.encoder == "libavif-psnr":
+            import io
+
+            from PIL import Image
+
+            buffer = io.BytesIO()
+            Image.fromarray(rgb).save(buffer, "AVIF", quality=clamp_quality(quality), speed=speed,
+                                      subsampling="4:2:0", advanced={"tune": "psnr"})
+            return buffer.getvalue()
         return bytes(
             _imagecodecs().avif_encode(
-                rgb, level=clamp_quality(quality), speed=self.speed, pixelformat="420"
+                rgb, level=clamp_quality(quality), speed=speed, pixelformat="420"
             )
         )
 
@@ -342,14 +521,17 @@ class AVIF(Codec):
 
 @register
 class JPEGXL(Codec):
-    """libjxl (VarDCT) at effort 7, as cjxl uses; imagecodecs defaults to 5.
+    """libjxl (VarDCT) at effort 7 by default, as cjxl uses (imagecodecs
+    defaults to 5); 3 fast, 9 best (0.4% fewer bytes for 3.6 times the time).
     Without a level imagecodecs codes losslessly, so the level is always passed."""
 
     name, codec_id, extension, extensions, native_files = "jpegxl", 4, ".jxl", (".jxl",), True
     max_side = 2**30
     quality_grid = (5, 10, 20, 30, 40, 50, 60, 70, 80, 90)
     library = "libjxl"
-    effort = 7
+    encoders = {"libjxl": 0}
+    common_default = ("libjxl", "default")
+    efforts = {"fast": 3, "default": 7, "best": 9}
 
     def sniff(self, data: bytes) -> bool:
         return data[:2] == b"\xff\x0a" or data[:12] == native.JXL_SIGNATURE
@@ -366,7 +548,7 @@ class JPEGXL(Codec):
     def encode(self, rgb: np.ndarray, quality: int) -> bytes:
         _check_rgb(rgb)
         return bytes(
-            _imagecodecs().jpegxl_encode(rgb, level=clamp_quality(quality), effort=self.effort)
+            _imagecodecs().jpegxl_encode(rgb, level=clamp_quality(quality), effort=self.efforts[self.effort])
         )
 
     def decode(self, data: bytes) -> np.ndarray:
@@ -376,6 +558,8 @@ class JPEGXL(Codec):
 _IJG_LUMA = [16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
              14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
              49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99]  # natural order
+_IJG_CHROMA = [17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99,
+               47, 66, 99, 99, 99, 99, 99, 99] + [99] * 32
 
 
 def _ijg_distance(table, quality) -> int:

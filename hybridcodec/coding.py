@@ -26,6 +26,23 @@ from .codecs import Codec
 from .errors import HybridCodecError
 from .scale import Scale
 
+# What a restoration network is told of the coding besides the decoded
+# picture, by contract name: the length of the vector it takes (models.py).
+CONDITIONS = {"quality": 1, "jpeg-tables": 8}
+
+
+def condition_vector(contract: str, codec: Codec, quality: int, payload: bytes | None) -> np.ndarray:
+    """The (1, K) float32 condition a ``contract`` network is given for a
+    payload that ``codec`` coded at ``quality``."""
+    if contract == "quality":
+        return np.array([[quality / 100.0]], np.float32)
+    if contract == "jpeg-tables":
+        features = codec.table_features(payload) if payload is not None and codec.name == "jpeg" else None
+        if features is None:
+            raise HybridCodecError("this restoration network needs the JPEG file's quantization tables")
+        return np.asarray(features, np.float32)[None]
+    raise HybridCodecError(f"restoration network of unknown contract {contract!r}: upgrade hybridcodec")
+
 
 @dataclass(frozen=True)
 class CodingPath:
@@ -81,26 +98,31 @@ class CodingPath:
                 )
         return decoded
 
-    def restore(self, decoded: np.ndarray, width: int, height: int) -> np.ndarray:
-        """The ``width`` x ``height`` uint8 image restored from the decoded picture."""
+    def restore(self, decoded: np.ndarray, width: int, height: int, payload: bytes | None = None) -> np.ndarray:
+        """The ``width`` x ``height`` uint8 image restored from the decoded
+        picture; ``payload``, the codec's file, for networks that read it."""
         if self.post is None:
             return self.scale.upscale(decoded, width, height)
-        return self.restore_input(self.scale.network_input(decoded, width, height), width, height)
+        return self.restore_input(self.scale.network_input(decoded, width, height), width, height, payload)
 
-    def restore_input(self, seen: np.ndarray, width: int, height: int) -> np.ndarray:
+    def condition(self, payload: bytes | None) -> np.ndarray:
+        """What the restoration network is told of the coding (``CONDITIONS``)."""
+        return condition_vector(getattr(self.post, "condition", "quality"), self.codec, self.quality, payload)
+
+    def restore_input(self, seen: np.ndarray, width: int, height: int, payload: bytes | None = None) -> np.ndarray:
         """``restore`` given what the network sees (``Scale.network_input``), for
         callers that restore one decoded picture with several networks."""
         model_scale = int(getattr(self.post, "scale", 1))
         if model_scale != self.scale.network_factor:
             raise HybridCodecError(f"the restoration model is for scale {model_scale}, "
                                    f"the file is coded at scale {self.scale}")
-        return run_post(self.post, seen, self.quality, width, height)
+        return run_post(self.post, seen, self.condition(payload), width, height)
 
     def round_trip(self, rgb: np.ndarray) -> tuple[bytes, np.ndarray]:
         """(payload, restored image) of an (H, W, 3) uint8 image."""
         height, width = rgb.shape[:2]
         payload = self.encode(rgb)
-        return payload, self.restore(self.decode(payload, width, height), width, height)
+        return payload, self.restore(self.decode(payload, width, height), width, height, payload)
 
 
 # --------------------------------------------------------------------------
@@ -154,10 +176,11 @@ def run_pre(model, rgb: np.ndarray, tile: int = TILE) -> np.ndarray:
                      tile=tile - tile % (16 * scale))
 
 
-def run_post(model, decoded: np.ndarray, quality: int, width: int, height: int,
+def run_post(model, decoded: np.ndarray, condition: np.ndarray, width: int, height: int,
              tile: int = TILE) -> np.ndarray:
-    """Restore ``decoded`` (what the network sees) to a ``width`` x ``height`` uint8 image."""
-    quality_input = np.array([[quality / 100.0]], np.float32)
+    """Restore ``decoded`` (what the network sees) to a ``width`` x ``height``
+    uint8 image; ``condition``, the (1, K) vector of ``condition_vector``."""
+    quality_input = np.asarray(condition, np.float32)
     scale = int(getattr(model, "scale", 1))
 
     def restore(part):

@@ -19,7 +19,7 @@ from .errors import HybridCodecError
 from .scale import Scale
 
 MAGIC = b"\x89HCODEC\n"  # 8 bytes; the high first byte and newline catch text-mode mangling
-VERSION = 2  # what this writer writes; the reader also reads version 1
+VERSION = 3  # what this writer writes; the reader also reads versions 1 and 2
 MAX_SIDE = 65535  # largest width or height a file may declare (16 bits in version 2)
 DEFAULT_MAX_PIXELS = 2**28  # ~268 megapixels; decompression-bomb guard, raisable per call
 ROLES = {0: "pre", 1: "post"}
@@ -30,6 +30,10 @@ ROLES = {0: "pre", 1: "post"}
 # lengths only for the optional parts that are present. (Its encoder also
 # leaves out the names of shipped models, which the zoo knows by their hash.)
 _FIXED = {1: struct.Struct("<8sBBBBIIBBB"), 2: struct.Struct("<8sBBBBHHBBB")}  # magic .. model count
+# Version 3 adds two bytes after the model count: the encoder (each codec's
+# ``encoders`` id; 0 is what versions 1 and 2 used) and the effort (``EFFORTS``).
+_SETTINGS_V3 = struct.Struct("<BB")
+_FIXED[3] = _FIXED[2]
 _LENGTHS_V1 = struct.Struct("<IIII")  # payload, alpha, icc, metadata
 OPTIONAL = ("alpha", "icc", "metadata")  # version 2: bit k of the flags byte says OPTIONAL[k] is present
 
@@ -53,10 +57,14 @@ class Header:
     scale: Scale = scales.FULL
     bits: int = 8  # bits per sample of the original (16-bit inputs are coded at 8)
     models: list[ModelRef] = field(default_factory=list)
+    encoder: str = ""  # the codec's encoder that wrote the payload; "": its first (versions 1 and 2)
+    effort: str = "default"
 
     def __post_init__(self):
         with contextlib.suppress(ValueError):  # 1, "4/3", 2 become their Scale; pack refuses the rest
             self.scale = scales.parse(self.scale)
+        with contextlib.suppress(HybridCodecError):  # an unknown codec: pack refuses it
+            self.encoder = self.encoder or codecs.by_name(self.codec).first_encoder
 
     def model(self, role: str) -> ModelRef | None:
         return next((m for m in self.models if m.role == role), None)
@@ -83,9 +91,14 @@ def pack(hc: HCFile) -> bytes:
         raise HybridCodecError(f"unsupported scale {h.scale!r}")
     scale_id = h.scale.file_id
     check_dimensions(h.width, h.height)
+    codec = codecs.by_name(h.codec)
+    encoder_id = codec.encoders.get(h.encoder, None) if h.encoder else 0
+    if encoder_id is None or h.effort not in codecs.Codec.EFFORTS:
+        raise HybridCodecError(f"unknown {h.codec} encoder {h.encoder!r} or effort {h.effort!r}")
     parts = [
         _FIXED[VERSION].pack(MAGIC, VERSION, codec_id, h.quality, scale_id, h.width, h.height,
-                             h.channels, h.bits, len(h.models))
+                             h.channels, h.bits, len(h.models)),
+        _SETTINGS_V3.pack(encoder_id, codecs.Codec.EFFORTS[h.effort]),
     ]
     role_ids = {name: i for i, name in ROLES.items()}
     for ref in h.models:
@@ -136,11 +149,12 @@ def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> HCFile:
     if magic != MAGIC:  # shorter than 8 bytes
         raise HybridCodecError("not a hybridcodec file (wrong magic bytes)")
     if version not in _FIXED:
-        raise HybridCodecError(f"unsupported .hc format version {version} (this reader knows 1 and 2)")
+        raise HybridCodecError(f"unsupported .hc format version {version} (this reader knows 1 to 3)")
     reader.pos = 0
     (_, _, codec_id, quality, scale_id, width, height, channels, bits, count) = _FIXED[version].unpack(
         reader.take(_FIXED[version].size)
     )
+    encoder_id, effort_id = _SETTINGS_V3.unpack(reader.take(_SETTINGS_V3.size)) if version >= 3 else (0, 1)
     models = []
     for _ in range(count):
         role_id, name_length = reader.take(2)
@@ -166,13 +180,18 @@ def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> HCFile:
     if zlib.crc32(data[:body_end]) != crc:
         raise HybridCodecError("CRC mismatch: the file is corrupt")
     check_dimensions(width, height, max_pixels)
-    codec = codecs.codec_by_id(codec_id).name
+    backend = codecs.codec_by_id(codec_id)
+    codec = backend.name
+    encoder = next((n for n, i in backend.encoders.items() if i == encoder_id), None)
+    effort = next((n for n, i in codecs.Codec.EFFORTS.items() if i == effort_id), None)
+    if encoder is None or effort is None:
+        raise HybridCodecError(f"invalid header: unknown {codec} encoder {encoder_id} or effort {effort_id}")
     scale = scales.by_file_id(scale_id)
     if channels not in (1, 2, 3, 4) or scale is None or bits not in (8, 16):
         raise HybridCodecError(f"invalid header: channels={channels}, scale={scale_id}, bits={bits}")
     if (channels in (2, 4)) != bool(alpha):
         raise HybridCodecError("invalid header: alpha payload does not match the channel count")
-    header = Header(codec, quality, width, height, channels, scale, bits, models)
+    header = Header(codec, quality, width, height, channels, scale, bits, models, encoder, effort)
     return HCFile(header, payload, alpha, icc, metadata)
 
 
@@ -184,6 +203,7 @@ def describe(hc: HCFile, size: int | None = None) -> dict:
     total = size if size is not None else len(pack(hc))
     return {
         "codec": h.codec,
+        "encoder": f"{h.encoder}, effort {h.effort}",
         "quality": h.quality,
         "width": h.width,
         "height": h.height,

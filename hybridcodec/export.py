@@ -86,9 +86,9 @@ def _conv(g: _Graph, layer, x: str) -> str:
     return y
 
 
-def _quality_plane(g: _Graph, x: str, quality: str) -> str:
-    plane_shape = g.op("Concat", [g.dim(x, 0), g.const([1]), g.dim(x, 2), g.dim(x, 3)], axis=0)
-    plane = g.op("Expand", [g.op("Reshape", [quality, g.const([-1, 1, 1, 1])]), plane_shape])
+def _quality_plane(g: _Graph, x: str, quality: str, features: int) -> str:
+    plane_shape = g.op("Concat", [g.dim(x, 0), g.const([features]), g.dim(x, 2), g.dim(x, 3)], axis=0)
+    plane = g.op("Expand", [g.op("Reshape", [quality, g.const([-1, features, 1, 1])]), plane_shape])
     return g.op("Concat", [x, plane], axis=1)
 
 
@@ -157,7 +157,7 @@ def _layer(g: _Graph, layer, inputs: list[str]) -> str:
             raise ValueError(f"cannot export {layer.name}: concatenation on axis {layer.axis}")
         return g.op("Concat", inputs, axis=1)
     if kind == "QualityPlane":
-        return _quality_plane(g, *inputs)
+        return _quality_plane(g, *inputs, int(layer._inbound_nodes[0].input_tensors[1].shape[-1]))
     if kind == "BlockPosition":
         return _block_position(g, inputs[0], layer.period)
     if kind == "PixelShuffle":
@@ -210,6 +210,9 @@ def to_onnx(model):
     proto.ir_version = 8  # readable by every onnxruntime that supports opset 17
     proto.metadata_props.add(key="scale", value=str(getattr(model, "scale", 1)))
     proto.metadata_props.add(key="role", value=getattr(model, "role", "post"))
+    condition = getattr(model, "condition", "quality")
+    if condition != "quality":  # files of the first contract stay byte for byte as shipped
+        proto.metadata_props.add(key="condition", value=condition)
     checker.check_model(proto)
     return proto
 

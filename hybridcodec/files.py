@@ -173,14 +173,14 @@ def compress_target(output: Path, codec: str | None, native: bool) -> tuple[str,
 def compress_file(source: Path, output: Path, force=False, codec=None, quality=None, scale="auto",
                   pre_model=None, post_model=None, keep_metadata=False, max_pixels=None,
                   target_size=None, target_bpp=None, target_psnr=None, search=False, native=False,
-                  named=True) -> str:
+                  named=True, encoder=None, effort=None) -> str:
     """Compress one file (``-`` for standard input or output); returns the
     line to print. Raises HybridCodecError."""
     from .images import load_image
 
     check_output(output, source, force, named)  # fail before the work, not after
     codec, native = compress_target(output, codec, native)
-    backend = codecs.get_codec(codec)
+    backend = codecs.get_codec(codec).configured(encoder, effort)  # a bad --encoder fails before the work
     if not backend.lossy and (quality is not None or scale not in ("auto", "table", "1")):
         raise HybridCodecError(f"{codec} is lossless: --quality and --scale do not apply")
     max_pixels = max_pixels or DEFAULT_MAX_PIXELS
@@ -189,7 +189,8 @@ def compress_file(source: Path, output: Path, force=False, codec=None, quality=N
     for warning in image.warnings:
         print(f"hybridcodec: warning: {warning}", file=sys.stderr)
     options = dict(pre_model=pre_model, post_model=post_model, icc=image.icc,
-                   metadata=image.exif if keep_metadata else b"", max_pixels=max_pixels, native=native)
+                   metadata=image.exif if keep_metadata else b"", max_pixels=max_pixels, native=native,
+                   encoder=encoder, effort=effort)
     with warnings.catch_warnings(record=True) as caught:  # one line each, like the image's
         warnings.simplefilter("always")
         encoded = encode_as_asked(image.pixels, codec, DEFAULT_QUALITY if quality is None else quality, scale,
@@ -198,7 +199,8 @@ def compress_file(source: Path, output: Path, force=False, codec=None, quality=N
         print(f"hybridcodec: warning: {warning.message}", file=sys.stderr)
     write_atomic(output, encoded.data, force, source, named)
     info = describe(encoded.hc, len(encoded.data))
-    quality_words = f"quality {info['quality']}, scale {info['scale']}" if backend.lossy else "lossless"
+    quality_words = (f"{info['encoder']}, quality {info['quality']}, scale {info['scale']}" if backend.lossy
+                     else "lossless")
     return (f"{source} -> {output}: {info['codec']} {quality_words}, "
             f"{info['file_bytes']} bytes, {info['bpp']} bpp; pre: {info['pre']}; post: {info['post']}")
 

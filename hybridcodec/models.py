@@ -5,9 +5,13 @@ The contract every model keeps (the pipeline relies on it and nothing else):
 * Images are float32 in [0, 1], channels last, batch first.
 * A **pre-processor** maps an image (N, H, W, 3) to its compact version
   (N, ceil(H/s), ceil(W/s), 3), with the scale ``s`` (1 or 2) in its config.
-* A **restoration model** takes ``[decoded, quality]``: the decoded image at
-  its coded size (N, h, w, 3) and the codec quality divided by 100 (N, 1).
-  It returns the image at full size (N, s*h, s*w, 3); the caller crops.
+* A **restoration model** takes ``[decoded, condition]``: the decoded image at
+  its coded size (N, h, w, 3) and what the decoder knows of the coding, a
+  vector whose meaning the model's ``condition`` names (coding.CONDITIONS):
+  ``"quality"``, the codec quality divided by 100 (N, 1), the first contract;
+  ``"jpeg-tables"``, 8 features of the JPEG file's own quantization tables
+  and chroma subsampling (N, 8), so that one network serves every JPEG
+  encoder. It returns the image at full size (N, s*h, s*w, 3); the caller crops.
 
 Every class here is a ``keras.Model`` subclass registered as serializable, so
 ``.keras`` files load with ``keras.models.load_model`` in safe mode: no Lambda
@@ -21,6 +25,7 @@ import inspect
 import keras
 from keras import layers, ops
 
+from .coding import CONDITIONS
 from .runtime import cpu_flags
 
 PACKAGE = "hybridcodec"
@@ -33,13 +38,15 @@ PACKAGE = "hybridcodec"
 
 @keras.saving.register_keras_serializable(PACKAGE)
 class QualityPlane(layers.Layer):
-    """Concatenate the scalar quality (N, 1) to a feature map as a constant plane."""
+    """Concatenate the condition vector (N, K), the quality for K = 1, to a
+    feature map as K constant planes."""
 
     def call(self, inputs):
         image, quality = inputs
         shape = ops.shape(image)
+        features = quality.shape[-1]
         plane = ops.ones((shape[0], shape[1], shape[2], 1), dtype=image.dtype)
-        plane = plane * ops.reshape(ops.cast(quality, image.dtype), (-1, 1, 1, 1))
+        plane = plane * ops.reshape(ops.cast(quality, image.dtype), (-1, 1, 1, features))
         return ops.concatenate([image, plane], axis=-1)
 
 
@@ -198,6 +205,7 @@ class _ConfiguredModel(keras.Model):
         super().__init__(inputs=inputs, outputs=outputs, name=name or type(self).__name__.lower())
         self._hc_config = config
         self.scale = config.get("scale", 1)
+        self.condition = config.get("condition", "quality")
 
     def get_config(self):
         return {"name": self.name, **self._hc_config}
@@ -207,9 +215,11 @@ class _ConfiguredModel(keras.Model):
         return cls(**config)
 
 
-def _restoration_inputs():
+def _restoration_inputs(condition="quality"):
+    if condition not in CONDITIONS:
+        raise ValueError(f"condition must be one of {', '.join(CONDITIONS)}, not {condition!r}")
     decoded = keras.Input((None, None, 3), name="decoded")
-    quality = keras.Input((1,), name="quality")
+    quality = keras.Input((CONDITIONS[condition],), name="quality")
     return decoded, quality
 
 
@@ -299,8 +309,8 @@ class RecCNN(_ConfiguredModel):
     """
 
     def _build(self, scale=1, depth=8, width=32, half_resolution=False, batch_norm=False, block=0,
-               compute_dtype="float32"):
-        decoded, quality = _restoration_inputs()
+               compute_dtype="float32", condition="quality"):
+        decoded, quality = _restoration_inputs(condition)
         base = _upsampled_base(decoded, scale)
         if half_resolution:
             if scale == 1:

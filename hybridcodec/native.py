@@ -65,24 +65,51 @@ def jpeg_find(data):
     return None
 
 
-def jpeg_luma_table(data: bytes) -> list[int] | None:
-    """The first luminance quantization table (id 0) of a JPEG, 64 values in
-    natural (row-major) order; None if there is none or it is truncated."""
+def jpeg_tables(data: bytes) -> dict | None:
+    """What a JPEG's decoder is told about its coding, from the markers before
+    the first scan: ``luma`` and ``chroma``, the quantization tables of the
+    first and second components (64 values each, natural row-major order; a
+    gray file's chroma is its luma), and ``subsampling``, how many luma
+    samples each chroma sample spans (horizontal, vertical: (2, 2) is 4:2:0).
+    None if the file has no frame header or names a table it does not hold."""
+    tables, components = {}, None
     for marker, body in jpeg_segments(data):
-        if marker != 0xDB or not body:
-            continue
-        precision, table_id = body[0] >> 4, body[0] & 15
-        if table_id != 0:
-            continue
-        size = 2 if precision else 1
-        if len(body) < 1 + 64 * size:
-            return None  # truncated table
-        values = [int.from_bytes(body[1 + k * size : 1 + (k + 1) * size], "big") for k in range(64)]
-        table = [0] * 64
-        for k, position in enumerate(zigzag()):
-            table[position] = values[k]
-        return table
-    return None
+        if marker == 0xDB:  # one DQT segment may hold several tables
+            pos = 0
+            while pos < len(body):
+                precision, table_id = body[pos] >> 4, body[pos] & 15
+                size = 2 if precision else 1
+                values = body[pos + 1 : pos + 1 + 64 * size]
+                if len(values) < 64 * size:
+                    return None  # truncated table
+                zigzagged = [int.from_bytes(values[k * size : (k + 1) * size], "big") for k in range(64)]
+                table = [0] * 64
+                for k, position in enumerate(zigzag()):
+                    table[position] = zigzagged[k]
+                tables[table_id] = table
+                pos += 1 + 64 * size
+        elif marker in (0xC0, 0xC1, 0xC2) and len(body) >= 6:  # baseline, extended, progressive
+            count = body[5]
+            fields = body[6 : 6 + 3 * count]
+            if len(fields) < 3 * count or count == 0:
+                return None
+            # (sampling byte, table id) per component
+            components = [(fields[3 * k + 1], fields[3 * k + 2]) for k in range(count)]
+            break
+    if not components or any(table_id not in tables for _, table_id in components[:2]):
+        return None
+    luma_sampling, luma_table = components[0]
+    chroma_sampling, chroma_table = components[min(1, len(components) - 1)]
+    if chroma_sampling >> 4 == 0 or chroma_sampling & 15 == 0:
+        return None
+    subsampling = ((luma_sampling >> 4) // (chroma_sampling >> 4), (luma_sampling & 15) // (chroma_sampling & 15))
+    return {"luma": tables[luma_table], "chroma": tables[chroma_table], "subsampling": subsampling}
+
+
+def jpeg_luma_table(data: bytes) -> list[int] | None:
+    """The luminance quantization table of a JPEG (natural order); None if none."""
+    tables = jpeg_tables(data)
+    return None if tables is None else tables["luma"]
 
 
 def zigzag():

@@ -99,6 +99,7 @@ def encode(image: np.ndarray, codec: str = DEFAULT_CODEC, quality: int = DEFAULT
     ``scale="auto"`` takes the table's path and then checks it on the image
     itself (``_checked``); ``scale="table"`` takes the table's path unchecked.
     """
+    quality = codecs.check_quality(quality)
     if scale == "table":
         return _encode(image, codec, quality, "auto", **options)
     if scale != "auto" or not codecs.get_codec(codec).lossy or options.get("pre_model") or options.get("post_model"):
@@ -107,39 +108,54 @@ def encode(image: np.ndarray, codec: str = DEFAULT_CODEC, quality: int = DEFAULT
 
 
 def _checked(image, codec: str, quality: int, options: dict) -> Encoded:
-    """``--scale auto`` on this image: the table's path, the full-size file at
-    ``quality`` with the network that serves it, and that file restored by
-    nothing (exactly the plain codec's picture). The one whose restored image
-    has the highest PSNR wins, among those no larger than the full-size file
-    with a network's header, so the result is never worse than the plain
-    codec at ``quality``, in its bytes plus our header.
+    """``--scale auto`` on this image. Candidates: the table's path; the
+    full-size file at ``quality`` (the encoder's own quality for it, see
+    ``Codec.encoder_quality``) with the network that serves it; that file
+    restored by nothing (exactly the plain codec's picture); and, where the
+    user named no encoder and the default one is not the codec's first, the
+    first encoder's table path (JPEG: libjpeg-turbo at scale 2 or 4/3, whose
+    networks were trained on it). The one whose restored image has the
+    highest PSNR wins, among those no larger than the full-size file with a
+    network's header, so the result is never worse than the plain codec at
+    ``quality``, in its bytes plus our header.
 
     Why: the table was fixed on mean results over a few photos; on a smaller
     or a different photo its scale or network can lose to the plain file (WebP
-    q10 on 768x512 photos: -0.5 dB). Cost: two encodes (and up to three of
-    the smaller picture), up to two restorations and three decodes.
+    q10 on 768x512 photos: -0.5 dB). Cost: two or three encodes (and up to
+    three of a smaller picture), up to three restorations and four decodes.
     """
     reference = eight_bit(image)
+    backend = codecs.get_codec(codec).configured(options.get("encoder"), options.get("effort"))
+    own_quality = backend.encoder_quality(quality)
     with warnings.catch_warnings():  # trial encodes: warnings wait for the file kept
         warnings.simplefilter("ignore")
-        table = _encode(image, codec, quality, "auto", **options)
-        full = _encode(image, codec, quality, scales.FULL, **options)
-        # The table aims at the plain file's size on average; where its file is
+        full_point = zoo.operating_point(codec, own_quality, scales.FULL, backend.encoder)
+        full = _encode(image, codec, quality, point=full_point, **options)
+        tables = [_encode(image, codec, quality, "auto", **options)]
+        first = backend.first_encoder
+        if options.get("encoder") is None and backend.encoder != first and not options.get("native"):
+            first_point = zoo.operating_point(codec, quality, "auto", first)
+            if not first_point.scale.is_full:
+                tables.append(_encode(image, codec, quality, point=first_point, **{**options, "encoder": first}))
+        # A table aims at the plain file's size on average; where its file is
         # larger on this image, step its codec quality down (at most 3 encodes
         # of the smaller picture) rather than lose its path.
-        point = table.hc.header
-        for step in range(1, 4):
-            if len(table.data) <= len(full.data) or point.scale.is_full or point.quality - step < 1:
-                break
-            table = _encode(image, codec, point.quality - step, point.scale, **options)
-    candidates = [table, full] if full.data != table.data else [table]
+        for k, table in enumerate(tables):
+            point = table.hc.header  # what the table chose: scale, codec quality, encoder
+            for step in range(1, 4):
+                if len(table.data) <= len(full.data) or point.scale.is_full or point.quality - step < 1:
+                    break
+                lower = zoo.operating_point(codec, point.quality - step, point.scale, point.encoder)
+                table = _encode(image, codec, quality, point=lower, **{**options, "encoder": point.encoder})
+            tables[k] = table
+    candidates = [full] + [t for t in tables if t.data != full.data]
     if full.hc.header.models:
         bare = replace(full.hc, header=replace(full.hc.header, models=[]))
         candidates.append(Encoded(_file_bytes(bare, options.get("native", False)), bare))
     max_pixels = options.get("max_pixels", DEFAULT_MAX_PIXELS)
-    scored = [(psnr(reference, decode(c.data, max_pixels=max_pixels).image), -len(c.data), k, c)
+    scored = [(psnr(reference, decode(c.data, max_pixels=max_pixels).image), -len(c.data), -k, c)
               for k, c in enumerate(candidates) if len(c.data) <= len(full.data)]
-    return max(scored)[3]  # ties: the smaller file
+    return max(scored)[3]  # ties: the smaller file, then the earlier candidate
 
 
 def _encode(
@@ -153,9 +169,13 @@ def _encode(
     metadata: bytes = b"",
     max_pixels: int = DEFAULT_MAX_PIXELS,
     native: bool = False,
+    encoder: str | None = None,
+    effort: str | None = None,
+    point: zoo.OperatingPoint | None = None,
 ) -> Encoded:
-    """One encode on one path: the table's (``scale="auto"``) or the given scale's."""
-    backend = codecs.get_codec(codec)
+    """One encode on one path: the table's (``scale="auto"``), the given
+    scale's, or the given operating ``point`` (scale, codec quality, networks)."""
+    backend = codecs.get_codec(codec).configured(encoder, effort)
     if scale != "auto":
         try:
             scale = scales.parse(scale)
@@ -163,10 +183,10 @@ def _encode(
             raise HybridCodecError(f"{error} (or auto, table)") from None
     if native:
         codecs.native_codec(codec)
-    if native and scale == "auto":
-        scale = scales.FULL  # a viewer shows a native file as it is: full size
-    elif native:
-        warn_native_scale(scale)
+    if native and scale == "auto" and point is None:
+        point = zoo.operating_point(codec, backend.encoder_quality(quality), scales.FULL, backend.encoder)
+    elif native:  # a viewer shows a native file as it is: full size
+        warn_native_scale(point.scale if point is not None else scale)
     rgb, alpha, channels, bits = split_image(image)
     height, width = rgb.shape[:2]
     check_dimensions(width, height, max_pixels)
@@ -178,7 +198,9 @@ def _encode(
         pre, ref = zoo.load_user_model(pre_model, "pre")
         scale = scales.parse(pre.get_config().get("scale", 1))  # the pre-processor fixes the scale
         refs.append(ref)
-    point = zoo.operating_point(codec, quality, scale)
+        point = None
+    if point is None:
+        point = zoo.operating_point(codec, quality, scale, backend.encoder)
     use_scale, quality = point.scale, point.codec_quality
     if backend.lossy:
         # A shipped model is stored by its hash alone (the zoo knows its name):
@@ -193,7 +215,7 @@ def _encode(
 
     payload = CodingPath(backend, quality, use_scale, pre=pre).encode(rgb)
     alpha_payload = codecs.get_codec("png").encode_plane(alpha) if alpha is not None else b""
-    header = Header(codec, quality, width, height, channels, use_scale, bits, refs)
+    header = Header(codec, quality, width, height, channels, use_scale, bits, refs, backend.encoder, backend.effort)
     hc = HCFile(header, payload, alpha_payload, bytes(icc or b""), bytes(metadata or b""))
     # before naming: the file keeps a shipped model's hash alone
     return Encoded(_file_bytes(hc, native), zoo.named(hc))
@@ -224,7 +246,9 @@ def compress(image: np.ndarray, codec: str = DEFAULT_CODEC, quality: int = DEFAU
 
     ``options``: pre_model, post_model (a ``.keras`` path or Keras model),
     icc, metadata (bytes stored as they are), max_pixels, native (a standard
-    JPEG/WebP/AVIF/JPEG XL file with the header inside, see native.py).
+    JPEG/WebP/AVIF/JPEG XL file with the header inside, see native.py),
+    encoder (one of the codec's ``encoders``; default: the best one
+    installed), effort ("fast", "default", "best": encode time against bytes).
     """
     return encode(image, codec, quality, scale, **options).data
 
@@ -256,8 +280,8 @@ def read_file(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, quality: int | 
     height, width = decoded.shape[:2]
     check_dimensions(width, height, max_pixels)
     quality = codecs.clamp_quality(quality)
-    point = zoo.operating_point(backend.name, quality, scales.FULL)
-    models = [point.post.ref] if point.post is not None else []
+    network = zoo.plain_file_network(backend.name, quality)
+    models = [network.ref] if network is not None else []
     return HCFile(Header(backend.name, quality, width, height, 3, scales.FULL, 8, models), data)
 
 
@@ -278,7 +302,7 @@ def decode(data: bytes, pre_model=None, post_model=None, max_pixels: int = DEFAU
     elif needed is not None:
         model = zoo.resolve(needed)
     path = CodingPath(codecs.get_codec(h.codec), h.quality, h.scale, post=model)
-    rgb = path.restore(path.decode(hc.payload, h.width, h.height), h.width, h.height)
+    rgb = path.restore(path.decode(hc.payload, h.width, h.height), h.width, h.height, hc.payload)
     alpha = None
     if hc.alpha:
         alpha = codecs.get_codec("png").decode_plane(hc.alpha)

@@ -67,6 +67,7 @@ class Network:
         meta = self.session.get_modelmeta().custom_metadata_map
         self.scale = int(meta.get("scale", 1))
         self.role = meta.get("role", "post")
+        self.condition = meta.get("condition", "quality")  # coding.CONDITIONS
         self.inputs = [i.name for i in self.session.get_inputs()]
 
     def __call__(self, inputs, training: bool = False) -> np.ndarray:

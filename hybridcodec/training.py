@@ -67,6 +67,9 @@ class TrainConfig:
     model_kwargs: dict = field(default_factory=dict)
     distribute: bool = False
     init: str = ""  # .keras restoration model to start from (layers whose shapes match)
+    # JPEG files of which encoders to learn from (codec encoders or FOREIGN_JPEG
+    # keys), each at every quality; empty: the codec's default encoder alone.
+    encoders: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         if self.mode not in ("post", "joint"):
@@ -78,6 +81,14 @@ class TrainConfig:
             self.qualities = list(codecs.by_name(self.codec).quality_grid)
         if not self.val_qualities:
             self.val_qualities = self.qualities[:: max(1, len(self.qualities) // 5)]
+        for encoder in self.encoders:
+            if encoder not in codecs.by_name(self.codec).encoders and encoder not in FOREIGN_JPEG:
+                raise ValueError(f"unknown encoder {encoder!r} for {self.codec}")
+
+    @property
+    def condition(self) -> str:
+        """The restoration contract of the network trained (coding.CONDITIONS)."""
+        return self.model_kwargs.get("condition", "quality")
 
     @property
     def net_scale(self) -> int:
@@ -96,7 +107,7 @@ class TrainConfig:
 
 @dataclass
 class CodedSet:
-    """Originals and their real decoded versions, one per (image, quality)."""
+    """Originals and their real decoded versions, one per (image, encoder, quality)."""
 
     originals: list[np.ndarray]  # uint8 (H, W, 3)
     coded: list[np.ndarray]  # uint8, what went into the codec (pre-processed), per entry
@@ -104,28 +115,74 @@ class CodedSet:
     image_index: list[int]
     quality: list[int]
     num_bytes: list[int]
+    condition: list[np.ndarray] = field(default_factory=list)  # (K,) what the network is told, per entry
 
 
-def code_images(originals, codec, qualities, scale, pre=None) -> CodedSet:
-    """Run the real codec on every (image, quality). ``pre`` is the ComCNN
-    (a Keras model) or None for the classical area downscale. At a scale a
-    network does not upsample itself (4/3), ``decoded`` holds the bicubic
-    upscale of the decoded image, which is what that network sees."""
+class _ForeignJPEG:
+    """JPEG files as other encoders write them, for networks of the
+    ``jpeg-tables`` contract to learn from (users bring such files)."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+
+    def encode(self, rgb: np.ndarray, quality: int) -> bytes:
+        import io
+
+        from PIL import Image
+
+        if self.kind == "mozjpeg-default":  # mozjpeg's own default table (ImageMagick's)
+            return codecs._mozjpeg_encode(rgb, quality, table=3)
+        buffer = io.BytesIO()
+        if self.kind == "turbo-444":
+            Image.fromarray(rgb).save(buffer, "JPEG", quality=quality, subsampling=0)
+        else:  # "camera": 4:2:2 and the IJG tables bent per frequency, as cameras' own tables are
+            rng = np.random.default_rng(quality)
+            scale = 5000 / quality if quality < 50 else 200 - 2 * quality
+            tables = []
+            for base in (codecs._IJG_LUMA, codecs._IJG_CHROMA):
+                bent = np.asarray(base) * scale / 100 * rng.uniform(0.7, 1.4, 64)
+                tables.append([int(v) for v in np.clip(np.rint(bent), 1, 255)])
+            Image.fromarray(rgb).save(buffer, "JPEG", qtables=tables, subsampling=1)
+        return buffer.getvalue()
+
+
+FOREIGN_JPEG = ("mozjpeg-default", "turbo-444", "camera")
+
+
+def _backend(codec, encoder: str | None):
+    """The encoder that writes a training file: a backend's own, or a foreign JPEG one."""
+    if encoder in FOREIGN_JPEG:
+        return _ForeignJPEG(encoder)
+    return codec.configured(encoder) if encoder else codec
+
+
+def code_images(originals, codec, qualities, scale, pre=None, encoders=(), condition="quality") -> CodedSet:
+    """Run the real codec on every (image, encoder, quality). ``pre`` is the
+    ComCNN (a Keras model) or None for the classical area downscale. At a
+    scale a network does not upsample itself (4/3), ``decoded`` holds the
+    bicubic upscale of the decoded image, which is what that network sees.
+    ``encoders``: the codec's encoders or FOREIGN_JPEG names (default: the
+    codec's own); ``condition``: the contract the network is told by."""
+    from .coding import condition_vector
+
     backend = codecs.get_codec(codec) if isinstance(codec, str) else codec
     scale = scales.parse(scale)
     out = CodedSet(originals, [], [], [], [], [])
     for i, image in enumerate(originals):
         compact = CodingPath(backend, 0, scale, pre=pre).compact(image)
         h, w = image.shape[:2]
-        for q in qualities:
-            path = CodingPath(backend, q, scale)
-            data = path.encode_compact(compact)
-            # both as the network sees them (at 4/3: full size), so that crops line up
-            out.coded.append(scale.network_input(compact, w, h))
-            out.decoded.append(scale.network_input(path.decode(data), w, h))
-            out.image_index.append(i)
-            out.quality.append(q)
-            out.num_bytes.append(len(data))
+        for encoder in encoders or [None]:
+            writer = _backend(backend, encoder)
+            for q in qualities:
+                path = CodingPath(backend, q, scale)
+                data = bytes(writer.encode(np.ascontiguousarray(compact), q))
+                # both as the network sees them (at 4/3: full size), so that crops line up
+                out.coded.append(scale.network_input(compact, w, h))
+                out.decoded.append(scale.network_input(path.decode(data), w, h))
+                out.image_index.append(i)
+                out.quality.append(q)
+                out.num_bytes.append(len(data))
+                out.condition.append(condition_vector(condition, backend, q, data)[0])
     return out
 
 
@@ -154,12 +211,12 @@ def make_batch(cache: CodedSet, step: int, seed: int, batch: int, crop: int, sca
         originals.append(_augment(o, flip, turns))
         decoded.append(_augment(d, flip, turns))
         coded.append(_augment(c, flip, turns))
-        quality.append(cache.quality[k] / 100.0)
+        quality.append(cache.condition[k])
     return (
         _to_float(originals),
         _to_float(decoded),
         _to_float(coded),
-        np.array(quality, np.float32)[:, None],
+        np.array(quality, np.float32),
     )
 
 
@@ -186,6 +243,8 @@ def batch_dataset(cache: CodedSet, config: TrainConfig, first_step: int, last_st
     in parallel (both cores) and prefetched, in deterministic step order."""
     import tensorflow as tf
 
+    from .coding import CONDITIONS
+
     small = config.crop // config.net_scale
 
     def cut(step):
@@ -196,7 +255,7 @@ def batch_dataset(cache: CodedSet, config: TrainConfig, first_step: int, last_st
         o.set_shape((config.batch, config.crop, config.crop, 3))
         d.set_shape((config.batch, small, small, 3))
         c.set_shape((config.batch, small, small, 3))
-        q.set_shape((config.batch, 1))
+        q.set_shape((config.batch, CONDITIONS[config.condition]))
         return o, d, c, q
 
     steps = tf.data.Dataset.range(first_step, last_step)
@@ -217,6 +276,7 @@ def init_from(model, path) -> tuple[int, str]:
     import keras
 
     from . import models  # noqa: F401  (registers the classes)
+    from .coding import CONDITIONS
 
     source = keras.models.load_model(path, safe_mode=True, compile=False)
     donors = [layer for layer in source.layers if layer.weights]
@@ -239,6 +299,18 @@ def init_from(model, path) -> tuple[int, str]:
         if [w.shape for w in weights] == [w.shape for w in layer.get_weights()]:
             layer.set_weights(weights)
             copied += 1
+        elif copied == 0 and _new_condition(source, model) and _grown_inputs(weights, layer.get_weights()):
+            # The first conv of a network told more of the coding than the
+            # source (quality -> JPEG tables): image and later planes keep
+            # their weights, the new condition planes start at zero and the
+            # old quality plane is folded into the bias at quality 30.
+            old_k, new_k = CONDITIONS[source.condition], CONDITIONS[model.condition]
+            kernel = np.zeros_like(layer.get_weights()[0])
+            kernel[:, :, :3] = weights[0][:, :, :3]
+            kernel[:, :, 3 + new_k :] = weights[0][:, :, 3 + old_k :]
+            bias = weights[1] + 0.3 * weights[0][:, :, 3 : 3 + old_k].sum(axis=(0, 1, 2))
+            layer.set_weights([kernel, bias])
+            copied += 1
         elif _grown_inputs(weights, layer.get_weights()):
             # The same conv with input channels appended (e.g. BlockPosition
             # planes): copy the old channels, zero the new ones, so the warm
@@ -248,6 +320,11 @@ def init_from(model, path) -> tuple[int, str]:
             layer.set_weights([kernel, *weights[1:]])
             copied += 1
     return copied, models.weights_sha256(source)
+
+
+def _new_condition(source, model) -> bool:
+    """True when ``model`` takes another condition vector than ``source`` (quality -> tables)."""
+    return getattr(source, "condition", "quality") != getattr(model, "condition", "quality")
 
 
 def _deeper_reccnn(model, source) -> bool:
@@ -411,16 +488,17 @@ class Trainer:
     # -- data ------------------------------------------------------------------
 
     def code(self, images, qualities) -> CodedSet:
-        return code_images(images, self.config.codec, qualities, self.config.scale, self.pre)
+        return code_images(images, self.config.codec, qualities, self.config.scale, self.pre,
+                           self.config.encoders, self.config.condition)
 
     def restore(self, cache: CodedSet) -> list[np.ndarray]:
         """The network's restoration of every decoded image of ``cache``."""
-        backend = codecs.get_codec(self.config.codec)
+        from .coding import run_post
+
         outputs = []
         for k, seen in enumerate(cache.decoded):
             h, w = cache.originals[cache.image_index[k]].shape[:2]
-            path = CodingPath(backend, cache.quality[k], self.config.scale, post=self.post)
-            outputs.append(path.restore_input(seen, w, h))
+            outputs.append(run_post(self.post, seen, cache.condition[k][None], w, h))
         return outputs
 
     # -- validation ------------------------------------------------------------
@@ -553,7 +631,8 @@ class Trainer:
         return table
 
 
-def model_options(model: str, depth=None, width=None, half_resolution=False, bfloat16=False) -> dict:
+def model_options(model: str, depth=None, width=None, half_resolution=False, bfloat16=False,
+                  condition=None) -> dict:
     """The shape keywords for ``model`` from the train command's options; a
     one-line HybridCodecError for options the model does not take (rather
     than a TypeError deep inside Keras)."""
@@ -563,7 +642,8 @@ def model_options(model: str, depth=None, width=None, half_resolution=False, bfl
 
     options = {"--depth": ("depth", depth), "--width": ("width", width),
                "--half-resolution": ("half_resolution", half_resolution),
-               "--bfloat16": ("compute_dtype", "bfloat16" if bfloat16 else None)}
+               "--bfloat16": ("compute_dtype", "bfloat16" if bfloat16 else None),
+               "--condition": ("condition", condition)}
     accepted = inspect.signature(RESTORATION_MODELS[model]._build).parameters
     unsupported = [flag for flag, (key, value) in options.items() if value and key not in accepted]
     if unsupported:

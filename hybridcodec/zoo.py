@@ -13,7 +13,10 @@ two lists:
 * ``operating_points``: per codec, for every quality 1-99, the scale, the
   codec quality and the network to use, fixed offline by ``hybridcodec zoo
   choose`` (zoo_admin.py). The measurements each table was chosen from lie in
-  ``results/operating-points-CODEC.json``.
+  ``results/operating-points-CODEC.json``. A table named ``CODEC`` was chosen
+  for the codec's first encoder (id 0, the common default) and serves its
+  other encoders too, its codec qualities mapped through the encoder's
+  ``quality_knots``; one named ``CODEC:ENCODER`` serves that encoder alone.
 
 Lookups here are pure and cached: the manifest is read once a process. This
 module only reads; zoo_admin.py writes (and clears the caches).
@@ -125,16 +128,21 @@ class OperatingPoint:
 
 
 @cache
-def _table(codec: str) -> dict[int, OperatingPoint]:
-    """The codec's table, quality -> OperatingPoint, in quality order; empty if none."""
-    rows = sorted(manifest()["operating_points"].get(codec, []), key=lambda r: r["quality"])
-    return {r["quality"]: OperatingPoint(scales.parse(r["scale"]), r["codec_quality"],
+def _table(codec: str, encoder: str | None = None) -> dict[int, OperatingPoint]:
+    """The table of ``codec``'s ``encoder`` (default: the codec's default
+    encoder), quality -> OperatingPoint, in quality order; empty if none."""
+    backend = codecs.by_name(codec).configured(encoder)
+    tables = manifest()["operating_points"]
+    own = tables.get(f"{codec}:{backend.encoder}")
+    rows = sorted(own if own is not None else tables.get(codec, []), key=lambda r: r["quality"])
+    quality = (lambda q: q) if own is not None else backend.encoder_quality
+    return {r["quality"]: OperatingPoint(scales.parse(r["scale"]), quality(r["codec_quality"]),
                                          find(r["pre"]) if r.get("pre") else None,
                                          find(r["post"]) if r.get("post") else None)
             for r in rows}
 
 
-def operating_point(codec: str, quality: int, scale="auto") -> OperatingPoint:
+def operating_point(codec: str, quality: int, scale="auto", encoder: str | None = None) -> OperatingPoint:
     """Scale, codec quality and networks for ``codec`` at ``quality``.
 
     ``scale="auto"`` reads the codec's table in the manifest (fixed by
@@ -143,12 +151,14 @@ def operating_point(codec: str, quality: int, scale="auto") -> OperatingPoint:
     would be (scale 1, no network). An explicit scale codes at the given
     quality with the network the table uses at that scale nearest this
     quality (else the newest shipped one for it), if there is one.
+    ``encoder``: the codec's encoder (default: its default one).
     """
-    if not codecs.by_name(codec).lossy:
+    backend = codecs.by_name(codec).configured(encoder)
+    if not backend.lossy:
         return OperatingPoint(scales.FULL, quality)
-    table = _table(codec)
+    table = _table(codec, backend.encoder)
     if scale == "auto":
-        return table.get(quality, OperatingPoint(scales.FULL, quality))
+        return table.get(quality, OperatingPoint(scales.FULL, backend.encoder_quality(quality)))
     scale = scales.parse(scale)
     # The zoo keeps superseded models (old files name them), so "the first
     # network of this scale" could be one the table no longer uses.
@@ -158,6 +168,19 @@ def operating_point(codec: str, quality: int, scale="auto") -> OperatingPoint:
         return OperatingPoint(scale, quality, None, min(rows, key=lambda r: r[0])[1])
     post = [e for e in entries() if e.codec == codec and e.role == "post" and e.scale == scale]
     return OperatingPoint(scale, quality, None, post[-1] if post else None)
+
+
+def plain_file_network(codec: str, quality: int) -> ZooEntry | None:
+    """The network that restores a plain file of ``codec`` (no hybridcodec
+    header) at ``quality`` (a JPEG's is estimated on the IJG scale, which is
+    the common default's): the default encoder's full-size network there,
+    where it has one (a JPEG ``jpeg-tables`` network serves every encoder's
+    files), else the first encoder's full-size network nearest ``quality``."""
+    backend = codecs.by_name(codec)
+    point = _table(codec, backend.encoder).get(quality)
+    if point is not None and point.scale.is_full and point.post is not None:
+        return point.post
+    return operating_point(codec, quality, scales.FULL, backend.first_encoder).post
 
 
 # --------------------------------------------------------------------------

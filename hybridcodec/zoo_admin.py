@@ -123,16 +123,16 @@ def _header_bytes(codec: str, width: int, height: int, scale, with_network: bool
     return len(pack(HCFile(Header(codec, 50, width, height, 3, scales.parse(scale), 8, models), b"")))
 
 
-def evaluate_paths(folder, codec: str, qualities, models=None, progress=True) -> dict:
+def evaluate_paths(folder, codec: str, qualities, models=None, progress=True, encoder=None) -> dict:
     """Mean bpp (whole .hc file) and PSNR per path and codec quality on
     ``folder``. Paths are named ``sSCALE-NETWORK`` or ``sSCALE-classical``
     (``s1-classical`` is the plain codec). Smaller scales are also tried at
     qualities up to 95, since they spend fewer bits at the same quality.
     ``models`` limits the networks tried to these zoo names (default: every
-    network shipped for ``codec``)."""
+    network shipped for ``codec``); ``encoder``: the codec's encoder (default: its default)."""
     from tqdm import tqdm
 
-    backend = codecs.get_codec(codec)
+    backend = codecs.get_codec(codec).configured(encoder)
     networks = [e for e in zoo.entries() if e.codec == codec and e.role == "post"]
     if models is not None:
         unknown = set(models) - {e.name for e in networks}
@@ -160,14 +160,14 @@ def evaluate_paths(folder, codec: str, qualities, models=None, progress=True) ->
                     if entry is None:
                         out = coding.restore(decoded, w, h)
                     else:
-                        out = CodingPath(backend, q, scale, post=zoo.load(entry)).restore_input(seen, w, h)
+                        out = CodingPath(backend, q, scale, post=zoo.load(entry)).restore_input(seen, w, h, payload)
                     size = len(payload) + _header_bytes(codec, w, h, scale, entry is not None)
                     sums[name][q].append((bpp(size, w, h), psnr(rgb, out)))
     return {name: {q: np.mean(v, axis=0).tolist() for q, v in per_q.items() if v}
             for name, per_q in sums.items()}
 
 
-def choose(results: dict) -> list[dict]:
+def choose(results: dict, own_quality=lambda q: q) -> list[dict]:
     """The operating point of every quality 1-99, fixed on measured results.
 
     ``results[path][codec_quality] = [mean bpp, mean PSNR]`` for the paths
@@ -177,16 +177,19 @@ def choose(results: dict) -> list[dict]:
     codec quality with the highest PSNR whose bpp stays within that budget
     (the plain codec itself where nothing beats it). So a higher quality never
     gives a smaller file, and hybridcodec is never worse than the plain codec
-    at the same bpp on the photos it was chosen on.
+    at the same bpp on the photos it was chosen on. ``own_quality``: the
+    encoder's quality for a user's (``Codec.encoder_quality``); the plain
+    file at that quality is the budget.
     """
     plain = results["s1-classical"]
     grid = sorted(plain)
     plain_log_bpp = np.log([plain[q][0] for q in grid])
     plain_psnr = [plain[q][1] for q in grid]
     table = []
-    for q in range(1, 100):
+    for user_quality in range(1, 100):
+        q = own_quality(user_quality)
         budget = float(np.interp(q, grid, plain_log_bpp))
-        best = {"quality": q, "scale": 1, "codec_quality": q, "post": None,
+        best = {"quality": user_quality, "scale": 1, "codec_quality": q, "post": None,
                 "psnr": float(np.interp(q, grid, plain_psnr))}
         for name, per_q in results.items():
             scale, path = name[1:].split("-", 1)  # "s4/3-classical" -> "4/3", "classical"
@@ -202,8 +205,8 @@ def choose(results: dict) -> list[dict]:
             value = float(np.interp(fit, qs, [per_q[k][1] for k in qs]))
             if value > best["psnr"] + 1e-6:
                 post = None if path == "classical" else path
-                best = {"quality": q, "scale": scales.parse(scale).label, "codec_quality": fit, "post": post,
-                        "psnr": value}
+                best = {"quality": user_quality, "scale": scales.parse(scale).label, "codec_quality": fit,
+                        "post": post, "psnr": value}
         table.append({k: v for k, v in best.items() if k != "psnr"})
     return table
 
@@ -220,20 +223,26 @@ def describe_table(table: list[dict]) -> list[str]:
     return lines
 
 
-def set_operating_points(codec: str, rows: list[dict], evidence: dict) -> None:
-    """Replace ``codec``'s table in the manifest; its evidence goes to results/."""
+def set_operating_points(key: str, rows: list[dict], evidence: dict) -> None:
+    """Replace table ``key`` (a codec, or ``codec:encoder``, see zoo.py) in the
+    manifest; its evidence goes to results/."""
     manifest = zoo.manifest()
-    points = {**manifest.get("operating_points", {}), codec: rows}
+    points = {**manifest.get("operating_points", {}), key: rows}
     _save_manifest({**manifest, "operating_points": points})
     results_dir().mkdir(exist_ok=True)
-    (results_dir() / f"operating-points-{codec}.json").write_text(json.dumps(evidence, indent=1) + "\n")
+    name = key.replace(":", "-")
+    (results_dir() / f"operating-points-{name}.json").write_text(json.dumps(evidence, indent=1) + "\n")
 
 
-def choose_table(codec: str, folder, qualities=None, models=None) -> list[str]:
+def choose_table(codec: str, folder, qualities=None, models=None, encoder=None) -> list[str]:
     """``hybridcodec zoo choose``: weigh every path on ``folder``, fix the
-    codec's table, and return it in readable lines."""
-    qualities = qualities or list(codecs.by_name(codec).quality_grid)
-    results = evaluate_paths(folder, codec, qualities, models=models)
-    table = choose(results)
-    set_operating_points(codec, table, {"images": str(folder), "results": results})
+    table of the codec (its first encoder's, which serves the others too) or
+    of one ``encoder`` of it, and return it in readable lines."""
+    backend = codecs.by_name(codec).configured(encoder)
+    qualities = qualities or list(backend.quality_grid)
+    results = evaluate_paths(folder, codec, qualities, models=models, encoder=backend.encoder)
+    own = encoder is not None and encoder != backend.first_encoder
+    table = choose(results, backend.encoder_quality if own else (lambda q: q))
+    key = f"{codec}:{encoder}" if own else codec
+    set_operating_points(key, table, {"images": str(folder), "encoder": backend.encoder, "results": results})
     return describe_table(table)

@@ -16,19 +16,26 @@ def test_bench_writes_compressai_json_csv_plot_and_bd_rate(tmp_path, photo):
     out = tmp_path / "results"
     assert main(["bench", str(folder), "--codec", "jpeg", "--qualities", "10", "30", "50", "70", "90",
                  "--out", str(out)]) == 0
-    for method in ("plain", "hybrid"):
+    for method in ("plain", "common", "next", "hybrid"):
         doc = json.loads((out / f"jpeg-{method}.json").read_text())
         assert doc["name"] == f"jpeg-{method}"
         assert set(doc["results"]) == {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"}
         assert len(doc["results"]["bpp"]) == 5
         assert doc["results"]["bpp"] == sorted(doc["results"]["bpp"]) or method == "hybrid"
     rows = (out / "jpeg-per-image.csv").read_text().splitlines()
-    assert len(rows) == 1 + 2 * 5 * 2
+    assert len(rows) == 1 + 2 * 5 * 4  # 2 images x 5 qualities x (3 references + hybrid)
     summary = json.loads((out / "jpeg-summary.json").read_text())
     assert summary["bd_rate_psnr_percent"] is not None
     assert 40 < summary["header_bytes_mean"] < 200
     assert summary["images"] == str(folder)  # which photos: they must be ones that chose nothing
-    assert summary["environment"]["codec_library"].startswith("libjpeg_turbo ")
+    assert summary["environment"]["codec_library"].startswith("mozjpeg 4.0.3")
+    assert summary["references"]["common"] == {"codec": "jpeg", "encoder": "turbo", "effort": "default"}
+    assert summary["references"]["next"]["codec"] == "webp"
+    assert summary["environment"]["libraries"]["common"].startswith("libjpeg_turbo ")
+    by_reference = summary["bd_rate_by_reference"]
+    assert set(by_reference) == {"plain", "common", "next"}
+    # the default encoder (mozjpeg) is itself better than the common default: the gain over it is larger
+    assert by_reference["common"]["psnr"] < by_reference["plain"]["psnr"] < 0
     assert isinstance(summary["environment"]["cpu_flags"], list)
     worst = summary["worst_point"]  # the per-image check a mean BD-rate can hide
     assert worst["image"].endswith(".png") and worst["quality"] in (10, 30, 50, 70, 90)

@@ -25,7 +25,7 @@ def recrc(data: bytes) -> bytes:
 
 def test_round_trip():
     data = pack(sample())
-    assert sniff(data[:16]) and data[8] == 2
+    assert sniff(data[:16]) and data[8] == 3
     hc = unpack(data)
     assert hc.header == sample().header
     assert (hc.payload, hc.alpha, hc.icc, hc.metadata) == (b"payload-bytes", b"alpha", b"icc", b"exif")
@@ -50,21 +50,48 @@ def test_version_1_files_still_read_with_their_model_names():
     assert (hc.payload, hc.alpha, hc.icc, hc.metadata) == (b"payload-bytes", b"alpha", b"icc", b"exif")
 
 
-def test_version_2_header_is_small_and_skips_absent_parts():
+def pack_v2(hc: HCFile) -> bytes:
+    """A version-2 file, as hybridcodec wrote them before version 3: no encoder and effort bytes."""
+    data = pack(hc)
+    body = data[:8] + b"\x02" + data[9:19] + data[21:-4]
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def test_version_2_files_still_read_as_the_first_encoder():
+    hc = HCFile(Header("jpeg", 50, 768, 512, 3, 1, 8, [ModelRef("post", "", SHA)], "mozjpeg", "best"), b"p")
+    old = unpack(pack_v2(hc))
+    assert (old.header.encoder, old.header.effort) == ("turbo", "default")
+    assert old.header.models == hc.header.models and old.payload == b"p"
+
+
+def test_version_3_records_encoder_and_effort():
+    hc = HCFile(Header("avif", 50, 64, 64, 3, 1, 8, [], "libavif-psnr", "best"), b"p")
+    data = pack(hc)
+    assert data[19:21] == bytes([1, 2])  # after the 19 fixed bytes: encoder id, effort id
+    assert unpack(data).header == hc.header
+    assert describe(hc)["encoder"] == "libavif-psnr, effort best"
+    with pytest.raises(HybridCodecError, match="encoder"):
+        unpack(recrc(data[:19] + b"\x07" + data[20:]))
+    with pytest.raises(HybridCodecError, match="encoder"):
+        pack(HCFile(Header("avif", 50, 64, 64, 3, 1, 8, [], "mozjpeg"), b"p"))
+
+
+def test_version_3_header_is_small_and_skips_absent_parts():
     # a shipped model is recorded by its hash alone (the encoder leaves its name out)
     bare = HCFile(Header("jpeg", 50, 768, 512, 3, 1, 8, [ModelRef("post", "", SHA)]), b"")
-    # 19 fixed + 34 model record + 5 flags and payload length + 4 CRC
-    assert len(pack(bare)) == 62
+    # 19 fixed + 2 encoder and effort + 34 model record + 5 flags and payload length + 4 CRC
+    assert len(pack(bare)) == 64
+    assert len(pack_v2(bare)) == 62
     assert len(pack_v1(bare)) == 23 + 34 + 16 + 4
     assert unpack(pack(bare)).payload == b""
     with_icc = HCFile(bare.header, b"p", icc=b"profile")
-    assert len(pack(with_icc)) == 62 + 1 + 4 + 7
+    assert len(pack(with_icc)) == 64 + 1 + 4 + 7
     assert unpack(pack(with_icc)).icc == b"profile"
 
 
 def test_unknown_flags_are_refused():
     data = bytearray(pack(sample(models=[])))
-    data[19] |= 0x80  # the flags byte follows the 19 fixed bytes when there is no model record
+    data[21] |= 0x80  # the flags byte follows the 19 fixed and 2 settings bytes when there is no model record
     with pytest.raises(HybridCodecError, match="flags"):
         unpack(recrc(bytes(data)))
 
@@ -83,7 +110,7 @@ def test_wrong_magic():
 def test_unknown_version():
     data = bytearray(pack(sample()))
     data[8] = 99
-    with pytest.raises(HybridCodecError, match="version 99.*knows 1 and 2"):
+    with pytest.raises(HybridCodecError, match="version 99.*knows 1 to 3"):
         unpack(recrc(bytes(data)))
 
 

@@ -19,11 +19,13 @@ GOLDEN = Path(__file__).parent / "golden"
 
 
 def _decoded(entry, width=136, height=104):
-    """What the network sees on a real photo coded by its codec (a typical quality)."""
+    """What the network sees on a real photo coded by its codec (a typical
+    quality), and what it is told of the coding (its condition vector)."""
     rgb = np.ascontiguousarray(data.astronaut()[100 : 100 + height, 150 : 150 + width])
-    path = CodingPath(codecs.get_codec(entry.codec), 30, entry.scale)
-    decoded = path.decode(path.encode(rgb), width, height)
-    return entry.scale.network_input(decoded, width, height), width, height
+    path = CodingPath(codecs.get_codec(entry.codec), 30, entry.scale, post=zoo.load(entry))
+    payload = path.encode(rgb)
+    decoded = path.decode(payload, width, height)
+    return entry.scale.network_input(decoded, width, height), path.condition(payload), width, height
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)
@@ -31,9 +33,9 @@ def test_shipped_network_matches_float32_keras_within_a_level(entry):
     from hybridcodec.coding import run_post
     from hybridcodec.export import float32_twin
 
-    seen, width, height = _decoded(entry)
-    ours = run_post(zoo.load(entry), seen, 30, width, height)
-    keras_out = run_post(float32_twin(zoo.load_keras(entry)), seen, 30, width, height)
+    seen, condition, width, height = _decoded(entry)
+    ours = run_post(zoo.load(entry), seen, condition, width, height)
+    keras_out = run_post(float32_twin(zoo.load_keras(entry)), seen, condition, width, height)
     assert ours.shape == keras_out.shape == (height, width, 3)
     assert np.abs(ours.astype(int) - keras_out.astype(int)).max() <= 1
     assert not np.array_equal(ours, entry.scale.upscale(seen, width, height) if entry.scale.network_factor == 2

@@ -37,8 +37,9 @@ def test_tiled_restoration_matches_whole_image(make, big):
     model = perturbed(make())
     decoded = big[:: model.scale, :: model.scale]
     h, w = big.shape[:2]
-    whole = run_post(model, decoded, 40, w, h, tile=10**6)
-    tiled = run_post(model, decoded, 40, w, h, tile=96)
+    quality = np.array([[0.4]], np.float32)
+    whole = run_post(model, decoded, quality, w, h, tile=10**6)
+    tiled = run_post(model, decoded, quality, w, h, tile=96)
     assert whole.shape == tiled.shape == big.shape
     assert psnr(whole, tiled) > 60  # identical up to float summation order
 

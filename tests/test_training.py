@@ -56,7 +56,7 @@ def test_tiny_training_gives_a_loadable_model_that_beats_bicubic(tmp_path):
     for k, decoded in enumerate(coded.decoded):
         original = coded.originals[coded.image_index[k]]
         h, w = original.shape[:2]
-        restored = run_post(model, decoded, coded.quality[k], w, h)
+        restored = run_post(model, decoded, coded.condition[k][None], w, h)
         gains.append(psnr(original, restored) - psnr(original, scales.parse(2).upscale(decoded, w, h)))
     assert np.mean(gains) > 0.3, gains
 
