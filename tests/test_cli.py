@@ -226,3 +226,25 @@ def test_real_subprocess(png):
     result = subprocess.run([sys.executable, "-m", "hybridcodec.cli", "decompress", str(png.with_suffix(".hc"))],
                             capture_output=True, text=True)
     assert result.returncode == 1 and "exists" in result.stderr
+
+
+def test_encoder_and_effort_are_chosen_recorded_and_printed(png, capsys):
+    import json
+
+    assert main(["compress", str(png), "--codec", "avif", "--encoder", "libavif", "--effort", "fast",
+                 "--scale", "1"]) == 0
+    capsys.readouterr()
+    assert main(["info", "--json", str(png.with_suffix(".hc"))]) == 0
+    assert json.loads(capsys.readouterr().out)["encoder"] == "libavif, effort fast"
+    assert main(["compress", str(png), "--codec", "jpeg", "--force"]) == 0
+    assert "jpeg mozjpeg, effort default" in capsys.readouterr().out  # the best installed encoder by default
+
+
+def test_unknown_encoder_is_one_line_and_exit_1(png, capsys):
+    assert main(["compress", str(png), "--codec", "jpeg", "--encoder", "libavif"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].endswith(": jpeg has no encoder 'libavif'; choose from mozjpeg, turbo")
+    assert not png.with_suffix(".hc").exists()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compress", str(png), "--effort", "slowest"])
+    assert exit_info.value.code == 2

@@ -16,6 +16,9 @@ from hybridcodec.cli import main
 from hybridcodec.metrics import psnr
 
 CODECS = ["jpeg", "webp", "avif", "jpegxl"]
+# every encoder a user can pick: the real clients must open each one's files
+SETTINGS = [("jpeg", "mozjpeg"), ("jpeg", "turbo"), ("webp", "libwebp"), ("avif", "libavif-psnr"),
+            ("avif", "libavif"), ("jpegxl", "libjxl")]
 REFERENCE = {"jpeg": ("djpeg", ["-pnm", "-outfile", "{out}", "{inp}"], ".ppm"),
              "webp": ("dwebp", ["{inp}", "-ppm", "-o", "{out}"], ".ppm"),
              "avif": ("avifdec", ["{inp}", "{out}"], ".png"),
@@ -24,42 +27,47 @@ REFERENCE = {"jpeg": ("djpeg", ["-pnm", "-outfile", "{out}", "{inp}"], ".ppm"),
 
 @pytest.fixture(scope="module")
 def files(photo):
-    """codec -> (native file bytes, what a plain decoder must show)."""
+    """codec (default encoder) or (codec, encoder) -> (native file bytes, what a plain decoder must show)."""
     out = {}
-    for codec in CODECS:
-        encoded = pipeline.encode(photo, codec, 40, native=True)
-        out[codec] = (encoded.data, codecs.get_codec(codec).decode(encoded.hc.payload))
+    for codec, encoder in SETTINGS:
+        encoded = pipeline.encode(photo, codec, 40, native=True, encoder=encoder)
+        out[codec, encoder] = (encoded.data, codecs.get_codec(codec).decode(encoded.hc.payload))
+        if encoder == codecs.get_codec(codec).encoder:
+            out[codec] = out[codec, encoder]
     return out
 
 
-@pytest.mark.parametrize("codec", CODECS)
-def test_native_file_is_its_codec_and_round_trips(codec, files, photo):
-    data, shown = files[codec]
+@pytest.mark.parametrize("codec,encoder", SETTINGS)
+def test_native_file_is_its_codec_and_round_trips(codec, encoder, files, photo):
+    data, shown = files[codec, encoder]
     assert codecs.sniff_native(data).name == codec
     header = pipeline.read_file(data).header
-    assert (header.codec, header.quality, header.scale, header.width) == (codec, 40, scales.FULL, 128)
+    backend = codecs.get_codec(codec).configured(encoder)
+    own = backend.encoder_quality(40)  # --quality 40: the common default's bytes at 40
+    assert (header.codec, header.quality, header.scale, header.width) == (codec, own, scales.FULL, 128)
+    assert (header.encoder, header.effort) == (encoder, "default")
     assert psnr(photo, hybridcodec.decompress(data)) > 25
-    plain = codecs.get_codec(codec).encode(photo, 40)
-    print(f"{codec}: header adds {len(data) - len(plain)} bytes")
+    plain = backend.encode(photo, own)
+    print(f"{codec} {encoder}: header adds {len(data) - len(plain)} bytes")
     assert 0 < len(data) - len(plain) < 200
 
 
-@pytest.mark.parametrize("codec", CODECS)
-def test_pillow_opens_native_files(codec, files):
+@pytest.mark.parametrize("codec,encoder", SETTINGS)
+def test_pillow_opens_native_files(codec, encoder, files):
     if codec == "jpegxl":
         pytest.importorskip("pillow_jxl", reason="pillow-jxl-plugin not installed")
-    data, shown = files[codec]
+    data, shown = files[codec, encoder]
     image = Image.open(io.BytesIO(data)).convert("RGB")
     assert image.size == (128, 96)
     assert psnr(shown, np.asarray(image)) > 45
 
 
-@pytest.mark.parametrize("codec", CODECS)
-def test_reference_decoders_open_native_files(codec, files, tmp_path):
+@pytest.mark.parametrize("codec,encoder", SETTINGS)
+def test_reference_decoders_open_native_files(codec, encoder, files, tmp_path):
     tool, args, suffix = REFERENCE[codec]
     if shutil.which(tool) is None:
         pytest.skip(f"{tool} not installed (Debian package; .ci/run installs it)")
-    data, shown = files[codec]
+    data, shown = files[codec, encoder]
     inp, out = tmp_path / f"in{codecs.by_name(codec).extension}", tmp_path / f"out{suffix}"
     inp.write_bytes(data)
     subprocess.run([tool, *[a.format(inp=inp, out=out) for a in args]], check=True, capture_output=True)
@@ -70,12 +78,12 @@ def chromium():
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.mark.parametrize("codec", ["jpeg", "webp", "avif"])  # Chromium does not show JPEG XL
-def test_chromium_shows_native_files(codec, files, tmp_path):
+@pytest.mark.parametrize("codec,encoder", [s for s in SETTINGS if s[0] != "jpegxl"])  # Chromium shows no JPEG XL
+def test_chromium_shows_native_files(codec, encoder, files, tmp_path):
     browser = chromium()
     if browser is None:
         pytest.skip("chromium not installed (Debian package; .ci/run installs it)")
-    data, shown = files[codec]
+    data, shown = files[codec, encoder]
     (tmp_path / f"x{codecs.by_name(codec).extension}").write_bytes(data)
     (tmp_path / "page.html").write_text(
         "<html><body style='margin:0;background:#fff'>"
