@@ -341,6 +341,7 @@ def runtime_costs(width: int = 768, height: int = 512, runs: int = 10, stream=pr
     """Median of ``runs`` warm timings of every current shipped network in the
     runtime (what decoding runs), for a ``width`` x ``height`` output."""
     from . import zoo
+    from .coding import CONDITIONS
     from .runtime import SPEED_FLAGS, cpu_flags
 
     rng = np.random.default_rng(0)
@@ -354,7 +355,8 @@ def runtime_costs(width: int = 768, height: int = 512, runs: int = 10, stream=pr
         network = zoo.load(entry)
         factor = entry.scale.network_factor
         image = rng.random((1, height // factor, width // factor, 3), dtype=np.float32)
-        ms = median_ms(lambda network=network, image=image: network([image, np.array([[0.3]], np.float32)]), runs)
+        condition = np.full((1, CONDITIONS[network.condition]), 0.3, np.float32)
+        ms = median_ms(lambda network=network, image=image, condition=condition: network([image, condition]), runs)
         rows.append({"network": entry.name, "scale": str(entry.scale), "ms_768x512": ms})
         stream(f"| {entry.name} | {entry.scale} | {rows[-1]['ms_768x512']} |")
     return rows

@@ -88,9 +88,10 @@ def _network_seconds(data: bytes) -> float:
 
     path = CodingPath(codecs.get_codec(h.codec), h.quality, h.scale, post=zoo.resolve(post))
     decoded = path.decode(hc.payload, h.width, h.height)
-    path.restore(decoded[:64, :64], 64 * h.scale.network_factor, 64 * h.scale.network_factor)  # opens the session
+    side = 64 * h.scale.network_factor
+    path.restore(decoded[:64, :64], side, side, hc.payload)  # opens the session
     start = time.perf_counter()
-    path.restore(decoded, h.width, h.height)
+    path.restore(decoded, h.width, h.height, hc.payload)
     return time.perf_counter() - start
 
 

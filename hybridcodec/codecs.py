@@ -455,24 +455,29 @@ class WebP(Codec):
 class AVIF(Codec):
     """libavif (AV1 intra, aom), 8-bit 4:2:0, two encoders:
 
-    * ``libavif-psnr`` (default): Pillow's AVIF plugin with aom's
-      ``tune=psnr``; libavif 1.4 otherwise tunes stills for perception
-      (``iq``), which costs 6.6% at the same PSNR (docs/ENCODERS.md).
-    * ``libavif``: imagecodecs' libavif at its default tune (the encoder of
-      version-1 and -2 files); imagecodecs cannot set the tune.
+    * ``libavif`` (default): imagecodecs' libavif at aom's default tune (the
+      encoder of every earlier file).
+    * ``libavif-psnr``: Pillow's libavif with aom's ``tune=psnr``. Measured
+      on ``choose/`` it is not better here: +2.6% BD-rate on PSNR and +34.6%
+      on MS-SSIM at speed 6 against the default (-2.6% on PSNR on 768x512
+      crops of three of those photos), so it is not the default
+      (docs/ENCODERS.md).
 
     Effort is the speed: 8 fast, 6 by default (imagecodecs' own default took
-    about 20 s a megapixel here, speed 6 about 0.4 s), 4 best (about 8 times
-    the time). Gray input is coded losslessly by imagecodecs, so callers
-    always hand RGB (the interface demands it).
+    about 20 s a megapixel here, speed 6 about 0.4 s), 4 best. Gray input is
+    coded losslessly by imagecodecs, so callers always hand RGB (the
+    interface demands it).
     """
 
     name, codec_id, extension, extensions, native_files = "avif", 3, ".avif", (".avif",), True
     quality_grid = (15, 20, 30, 40, 50, 60, 70, 80, 90)
     demo_qualities = (30, 60)
     library = "libavif"
-    encoders = {"libavif-psnr": 1, "libavif": 0}
+    encoders = {"libavif": 0, "libavif-psnr": 1}
     common_default = ("libavif", "default")
+    # results/encoders-choose.json: tune=psnr spends more bytes at low qualities
+    quality_knots = {"libavif-psnr": ((1, 4), (2, 5), (5, 6), (10, 10), (15, 13), (20, 17), (30, 25), (40, 35),
+                                      (50, 47), (60, 57), (70, 68), (80, 80), (90, 89), (95, 94), (99, 99))}
     speeds = {"fast": 8, "default": 6, "best": 4}
 
     def installed_encoders(self) -> list[str]:
