@@ -601,13 +601,16 @@ class Trainer:
         return card_path
 
     def evaluate(self) -> dict:
-        """Per-quality val figures of the plain codec (scale 1) and of this
-        model, with BD-rate on PSNR-RGB and MS-SSIM (bjontegaard)."""
+        """Per-quality val figures of the plain codec (scale 1, its default
+        encoder) and of this model on that encoder's files, with BD-rate on
+        PSNR-RGB and MS-SSIM (bjontegaard)."""
         from .metrics import bd_rate, bpp, ms_ssim, psnr
 
         qualities = self.config.qualities
         plain = code_images(self.val_images, self.config.codec, qualities, scales.FULL)
-        ours = self.code(self.val_images, qualities)
+        # the codec's default encoder alone, as plain (training may mix encoders)
+        ours = code_images(self.val_images, self.config.codec, qualities, self.config.scale, self.pre,
+                           condition=self.config.condition)
         restored = self.restore(ours)
         table = {"quality": qualities}
         for label, cache, outputs in (("plain", plain, plain.decoded), ("hybrid", ours, restored)):

@@ -68,7 +68,13 @@ def tables_network():
     return entries[0] if entries else None
 
 
-@pytest.mark.skipif(tables_network() is None, reason="no jpeg-tables network shipped")
+def test_a_jpeg_tables_network_is_shipped_and_serves_the_default_encoder():
+    entry = tables_network()
+    assert entry is not None and entry.scale.is_full
+    point = zoo.operating_point("jpeg", 30)  # the default (mozjpeg) table at --quality 30
+    assert point.post == entry and point.codec_quality == JPEG.encoder_quality(30)
+
+
 @pytest.mark.parametrize("quality", [10, 30, 50])
 def test_every_encoders_plain_jpeg_is_restored(quality):
     """decompress restores a plain JPEG of any encoder: +0.3 dB or more on

@@ -30,6 +30,10 @@ def cases():
         "jpeg-q10-reccnn-jpeg-s2": (photo, dict(codec="jpeg", quality=10)),
         "jpeg-q40-reccnn-jpeg-s1": (photo, dict(codec="jpeg", quality=40)),
         "jpeg-q12-reccnn-jpeg-s43-d16": (photo, dict(codec="jpeg", quality=12)),  # scale 4/3
+        # format version 3: encoder and effort recorded; the jpeg-tables contract
+        "jpeg-q30-mozjpeg-tables": (photo, dict(codec="jpeg", quality=30, scale=1, encoder="mozjpeg")),
+        "avif-q40-libavif-psnr-fast": (photo, dict(codec="avif", quality=40, scale=1, encoder="libavif-psnr",
+                                                   effort="fast")),
     }
 
 
