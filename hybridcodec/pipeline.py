@@ -131,7 +131,9 @@ def _checked(image, codec: str, quality: int, options: dict) -> Encoded:
         warnings.simplefilter("ignore")
         full_point = zoo.operating_point(codec, own_quality, scales.FULL, backend.encoder)
         full = _encode(image, codec, quality, point=full_point, **options)
-        tables = [_encode(image, codec, quality, "auto", **options)]
+        table_point = zoo.operating_point(codec, quality, "auto", backend.encoder)
+        same = options.get("native") or table_point == full_point  # a native file is full size anyway
+        tables = [full if same else _encode(image, codec, quality, point=table_point, **options)]
         first = backend.first_encoder
         if options.get("encoder") is None and backend.encoder != first and not options.get("native"):
             first_point = zoo.operating_point(codec, quality, "auto", first)
