@@ -91,8 +91,8 @@ def _add_compress(sub):
                    "takes the table's path (models/manifest.json) and keeps it only if, on this image, it restores "
                    "at least as well as the full-size file at --quality in no more bytes (else that file); "
                    "table: the table's path unchecked (no network at encode)")
-    p.add_argument("--encoder", help="the codec's encoder (default: the best installed; jpeg: mozjpeg, turbo; "
-                   "avif: libavif-psnr, libavif; see docs/ENCODERS.md)")
+    p.add_argument("--encoder", help="the codec's encoder (default: the one measured best, if installed; jpeg: "
+                   "mozjpeg, turbo; avif: libavif, libavif-psnr; see docs/ENCODERS.md)")
     p.add_argument("--effort", choices=list(codecs.Codec.EFFORTS), default=None,
                    help="encode time against bytes: fast, default or best (webp method 4/6/6, avif speed "
                    "8/6/4, jpegxl effort 3/7/9; jpeg has one speed)")
