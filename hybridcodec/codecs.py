@@ -173,7 +173,7 @@ class Codec:
     EFFORTS = {"fast": 0, "default": 1, "best": 2}
     # Each encoder's quality for a user's --quality: piecewise-linear knots
     # (user quality, encoder quality), so that --quality q costs about the
-    # bytes of the common default encoder at q (scripts/quality_map.py).
+    # bytes of the common default encoder at q (scripts/encoder_settings.py).
     quality_knots: dict[str, tuple[tuple[int, int], ...]] = {}
     # What most users' software writes: the reference --quality is mapped to
     # and bench's "common" curve, (encoder, effort); and the format one up.
@@ -415,8 +415,8 @@ _FREQUENCY_GROUPS = _frequency_groups()
 class WebP(Codec):
     """libwebp lossy. ``lossless=False`` must be given: imagecodecs codes
     WebP losslessly otherwise, even when a level is passed. Effort picks the
-    method: 6 by default (2.2% fewer bytes than cwebp's default 4 at the same
-    PSNR, about twice its time; docs/ENCODERS.md), 4 when fast. No binding
+    method: 6 by default (2.8% fewer bytes than cwebp's default 4 at the same
+    PSNR on choose/, 1.2 times its time; docs/ENCODERS.md), 4 when fast. No binding
     here offers sharp YUV, so best is method 6 too."""
 
     name, codec_id, extension, extensions, native_files = "webp", 2, ".webp", (".webp",), True
@@ -527,7 +527,8 @@ class AVIF(Codec):
 @register
 class JPEGXL(Codec):
     """libjxl (VarDCT) at effort 7 by default, as cjxl uses (imagecodecs
-    defaults to 5); 3 fast, 9 best (0.4% fewer bytes for 3.6 times the time).
+    defaults to 5); 3 fast (+11.4% bytes on choose/), 9 best (+0.5% there, for
+    2.6 times the time: nothing gained on these photos; docs/ENCODERS.md).
     Without a level imagecodecs codes losslessly, so the level is always passed."""
 
     name, codec_id, extension, extensions, native_files = "jpegxl", 4, ".jxl", (".jxl",), True
@@ -567,8 +568,13 @@ _IJG_CHROMA = [17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 2
                47, 66, 99, 99, 99, 99, 99, 99] + [99] * 32
 
 
+def ijg_scale(quality) -> float:
+    """The percentage libjpeg scales its standard tables by at ``quality`` (jcparam.c)."""
+    return 5000 / quality if quality < 50 else 200 - 2 * quality
+
+
 def _ijg_distance(table, quality) -> int:
     """How far a luminance table is from the IJG table scaled to ``quality``."""
-    scale = 5000 / quality if quality < 50 else 200 - 2 * quality
+    scale = ijg_scale(quality)
     expected = [min(255, max(1, (t * scale + 50) // 100)) for t in _IJG_LUMA]
     return sum(abs(a - b) for a, b in zip(expected, table, strict=False))

@@ -137,10 +137,9 @@ class _ForeignJPEG:
             Image.fromarray(rgb).save(buffer, "JPEG", quality=quality, subsampling=0)
         else:  # "camera": 4:2:2 and the IJG tables bent per frequency, as cameras' own tables are
             rng = np.random.default_rng(quality)
-            scale = 5000 / quality if quality < 50 else 200 - 2 * quality
             tables = []
             for base in (codecs._IJG_LUMA, codecs._IJG_CHROMA):
-                bent = np.asarray(base) * scale / 100 * rng.uniform(0.7, 1.4, 64)
+                bent = np.asarray(base) * codecs.ijg_scale(quality) / 100 * rng.uniform(0.7, 1.4, 64)
                 tables.append([int(v) for v in np.clip(np.rint(bent), 1, 255)])
             Image.fromarray(rgb).save(buffer, "JPEG", qtables=tables, subsampling=1)
         return buffer.getvalue()
