@@ -93,8 +93,9 @@ def code_hybrid(rgb: np.ndarray, codec: str, quality: int, name: str = "", scale
     t2 = time.perf_counter()
     h, w = rgb.shape[:2]
     header = encoded.hc.header
-    post = header.model("post")
-    path = f"scale {header.scale}, " + (f"post {post.name}" if post else "classical")
+    pre, post = header.model("pre"), header.model("post")
+    path = (f"scale {header.scale}, " + (f"pre {pre.name}, " if pre else "")
+            + (f"post {post.name}" if post else "classical"))
     point = Point(name, "hybrid", quality, bpp(len(encoded.data), w, h), psnr(rgb, out),
                   ms_ssim(rgb, out), t1 - t0, t2 - t1, header.scale, path,
                   len(encoded.data) - len(encoded.hc.payload), w * h)
@@ -107,9 +108,10 @@ def _warm_up(codec: str, quality: int, scale) -> None:
     pipeline.decompress(pipeline.compress(tiny, codec, quality, scale))
 
 
-def run(folder, codec: str, qualities=None, out="results", scale="auto", progress=True) -> dict:
+def run(folder, codec: str, qualities=None, out="results", scale="auto", progress=True, pre_edit=True) -> dict:
     """Benchmark every image in ``folder``; write the files listed in the module
-    docstring and return the summary."""
+    docstring and return the summary. ``pre_edit=False``: ``--scale auto``
+    without its pre-editing candidate (the post-only anchor)."""
     from tqdm import tqdm
 
     qualities = list(qualities or codecs.by_name(codec).quality_grid)
@@ -128,10 +130,10 @@ def run(folder, codec: str, qualities=None, out="results", scale="auto", progres
         for q in qualities:
             for method, backend in refs.items():
                 points.append(code_plain(rgb, backend, q, path.name, method)[0])
-            points.append(code_hybrid(rgb, codec, q, path.name, scale)[0])
+            points.append(code_hybrid(rgb, codec, q, path.name, scale, pre_edit=pre_edit)[0])
             bar.update(1)
     bar.close()
-    return write_results(points, codec, qualities, out, folder)
+    return write_results(points, codec, qualities, out, folder, pre_edit)
 
 
 def _averaged(points, method, qualities):
@@ -143,7 +145,7 @@ def _averaged(points, method, qualities):
     return results
 
 
-def write_results(points, codec, qualities, out: Path, folder) -> dict:
+def write_results(points, codec, qualities, out: Path, folder, pre_edit=True) -> dict:
     methods = [m for m in ("plain", "common", "next") if any(p.method == m for p in points)]
     curves = {m: _averaged(points, m, qualities) for m in [*methods, "hybrid"]}
     plain, hybrid = curves["plain"], curves["hybrid"]
@@ -165,6 +167,7 @@ def write_results(points, codec, qualities, out: Path, folder) -> dict:
     summary = {
         "codec": codec,
         "images": str(folder),
+        "pre_edit": pre_edit,  # whether --scale auto had its pre-editing candidate
         "environment": environment(codec),
         "qualities": list(qualities),
         "references": {m: {"codec": refs[m].name, "encoder": refs[m].encoder, "effort": refs[m].effort}

@@ -98,6 +98,9 @@ def _add_compress(sub):
                    "8/6/4, jpegxl effort 3/7/9; jpeg has one speed)")
     p.add_argument("--pre-model", help="your own pre-processing .keras model (ComCNN contract)")
     p.add_argument("--post-model", help="your own restoration .keras model to record in the file")
+    p.add_argument("--no-pre-edit", dest="pre_edit", action="store_false",
+                   help="--scale auto without the pre-editing candidate (a learned pre-processor before the "
+                   "codec, where the encoder ships one: docs/MODELS.md)")
     p.add_argument("--keep-metadata", action="store_true", help="keep EXIF metadata (the ICC profile is always kept)")
     p.add_argument("--native", action="store_true",
                    help="write a standard .jpg/.webp/.avif/.jxl that any viewer opens, with the "
@@ -136,7 +139,7 @@ def _file_options(args) -> dict:
                        pre_model=args.pre_model, keep_metadata=args.keep_metadata,
                        target_size=args.target_size, target_bpp=args.target_bpp,
                        target_psnr=args.target_psnr, search=args.search, native=args.native,
-                       encoder=args.encoder, effort=args.effort)
+                       encoder=args.encoder, effort=args.effort, pre_edit=args.pre_edit)
     else:
         options.update(allow_model_mismatch=args.allow_model_mismatch, quality=args.quality)
     return options
@@ -189,6 +192,14 @@ def _add_train(sub):
     p.add_argument("--minutes", type=float, default=None, help="wall-clock budget of this invocation")
     p.add_argument("--steps", type=int, default=4000, help="total steps of the run (default: 4000)")
     p.add_argument("--rounds", type=int, default=4, help="joint mode: alternation rounds")
+    p.add_argument("--pre-model", choices=["comcnn", "pre-editor"], default="comcnn",
+                   help="joint mode: the pre-processor: comcnn (a learned downscaler, --scale 2) or "
+                   "pre-editor (edits the image before the codec, --scale 1)")
+    p.add_argument("--rate-weight", type=float, default=None,
+                   help="joint mode, JPEG: train the pre-processor through a differentiable JPEG with a "
+                   "rate term, lambda = this x the slope of the codec's rate-distortion curve at each "
+                   "quality (1: break even at the operating point; 0: no rate term); "
+                   "without it, the paper's straight-through step")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--crop", type=int, default=128, help="crop side in pixels (default: 128)")
     p.add_argument("--lr", type=float, default=5e-4)
@@ -229,6 +240,7 @@ def _train(args) -> int:
         out=args.out, qualities=args.qualities or [], val_qualities=args.val_qualities or [],
         val_every=args.val_every,
         model_kwargs=model_kwargs, distribute=args.distribute, init=args.init, encoders=args.encoders,
+        pre_model=args.pre_model, rate_weight=args.rate_weight,
     )
     card = train(config, log=lambda message: print(message, file=sys.stderr))
     print(card)
@@ -243,6 +255,8 @@ def _add_bench(sub):
     p.add_argument("--codec", choices=_codec_choices(lossy_only=True), default="webp")
     p.add_argument("--qualities", type=int, nargs="+", help="qualities (default: the codec's grid)")
     p.add_argument("--scale", choices=["auto", "table", *scales.CHOICES], default="auto")
+    p.add_argument("--no-pre-edit", dest="pre_edit", action="store_false",
+                   help="without the pre-editing candidate: the post-only anchor it is measured against")
     p.add_argument("--out", default="results", help="folder for JSON, CSV and plot (default: results)")
     p.set_defaults(func=_bench)
 
@@ -250,7 +264,7 @@ def _add_bench(sub):
 def _bench(args) -> int:
     from .bench import run
 
-    summary = run(args.folder, args.codec, args.qualities, args.out, args.scale)
+    summary = run(args.folder, args.codec, args.qualities, args.out, args.scale, pre_edit=args.pre_edit)
     print(json.dumps(summary, indent=1))
     return 0
 
@@ -265,7 +279,17 @@ def _add_zoo(sub):
     add.add_argument("run", help="training run folder (with card.json)")
     add.add_argument("--name", required=True, help="name in the zoo, e.g. reccnn-jpeg-s1")
     add.add_argument("--codec", required=True, choices=_codec_choices(lossy_only=True))
+    add.add_argument("--role", choices=["post", "pre"], default="post",
+                     help="the run's restoration network (post, default) or its pre-processor (pre)")
     add.set_defaults(func=_zoo_add)
+    pair = zoo_sub.add_parser("pre-edit", help="set the pre-editing pair --scale auto tries for an encoder",
+                              description="Name the pre-processor and the restoration network retrained on "
+                              "its files that --scale auto tries as one more candidate on each image; "
+                              "without networks, remove the pair.")
+    pair.add_argument("--codec", required=True, choices=_codec_choices(lossy_only=True))
+    pair.add_argument("--encoder", help="the codec's encoder (default: its default)")
+    pair.add_argument("networks", nargs="*", metavar="NAME", help="PRE POST: zoo names (none: remove the pair)")
+    pair.set_defaults(func=_zoo_pre_edit)
     choose = zoo_sub.add_parser("choose", help="fix a codec's operating-point table on validation images")
     choose.add_argument("--codec", required=True, choices=_codec_choices(lossy_only=True))
     choose.add_argument("--val", required=True, help="folder of validation images (never the training set)")
@@ -292,7 +316,17 @@ def _zoo_list(args) -> int:
 def _zoo_add(args) -> int:
     from .zoo_admin import add
 
-    print(json.dumps(add(args.run, args.name, args.codec), indent=1))
+    print(json.dumps(add(args.run, args.name, args.codec, args.role), indent=1))
+    return 0
+
+
+def _zoo_pre_edit(args) -> int:
+    from .zoo_admin import set_pre_edit
+
+    if len(args.networks) not in (0, 2):
+        raise HybridCodecError("give two networks, PRE POST, or none to remove the pair")
+    pre, post = args.networks or (None, None)
+    print(set_pre_edit(args.codec, args.encoder, pre, post))
     return 0
 
 

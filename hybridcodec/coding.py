@@ -63,7 +63,7 @@ class CodingPath:
     def compact(self, rgb: np.ndarray) -> np.ndarray:
         """The uint8 picture the codec codes."""
         if self.pre is not None:
-            return run_pre(self.pre, rgb)
+            return run_pre(self.pre, rgb, self.quality)
         return self.scale.downscale(rgb)
 
     def encode_compact(self, compact: np.ndarray) -> bytes:
@@ -169,11 +169,28 @@ def run_tiled(fn, image: np.ndarray, up: int = 1, down: int = 1, tile: int = TIL
     return out
 
 
-def run_pre(model, rgb: np.ndarray, tile: int = TILE) -> np.ndarray:
-    """The compact uint8 image a pre-processing network makes of ``rgb``."""
+def takes_quality(model) -> bool:
+    """True for a pre-processor told the codec quality (models.PreEditor's contract)."""
+    return len(getattr(model, "inputs", ())) == 2
+
+
+def run_pre(model, rgb: np.ndarray, quality: int | None = None, tile: int = TILE) -> np.ndarray:
+    """The compact uint8 image a pre-processing network makes of ``rgb``, to
+    be coded at the codec's own ``quality`` (which a PreEditor is told)."""
     scale = int(getattr(model, "scale", 1))
-    return run_tiled(lambda part: _to_uint8(model(_to_float(part), training=False)), rgb, 1, scale,
-                     tile=tile - tile % (16 * scale))
+    if takes_quality(model):
+        if quality is None:
+            raise HybridCodecError("this pre-processing network needs the codec quality")
+        condition = np.array([[quality / 100.0]], np.float32)
+
+        def edit(part):
+            return _to_uint8(model([_to_float(part), condition], training=False))
+    else:
+
+        def edit(part):
+            return _to_uint8(model(_to_float(part), training=False))
+
+    return run_tiled(edit, rgb, 1, scale, tile=tile - tile % (16 * scale))
 
 
 def run_post(model, decoded: np.ndarray, condition: np.ndarray, width: int, height: int,

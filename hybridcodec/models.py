@@ -271,6 +271,40 @@ class ComCNN(_ConfiguredModel):
         return image, compact
 
 
+@keras.saving.register_keras_serializable(PACKAGE)
+class PreEditor(_ConfiguredModel):
+    """The ComCNN of Jiang et al. 2017 at scale 1: a pre-editor, which edits
+    the image before the codec so that it codes in fewer bits for what the
+    restoration network gives back (Talebi et al. 2020, "Better Compression
+    with Deep Pre-Editing"; trained with a rate term, issue #23)::
+
+        [image, quality plane, block position (period 16)]
+        (depth - 1) x (conv 3x3 x width + ReLU)
+        conv 3x3x3 (zero-initialised) -> residual added to the image, clipped
+
+    Contract: inputs ``[image, quality]``, the image (N, H, W, 3) in [0, 1]
+    and the codec's own quality / 100 (N, 1) it will be coded at, the
+    quality the file's header records; output the edited image, same size.
+    The block position (16: a 4:2:0 MCU, covering luma's 8x8 grid) lets it
+    edit where the codec's blocks are; tiles start on multiples of 16. An
+    untrained PreEditor returns the image unchanged.
+    """
+
+    role = "pre"
+
+    def _build(self, depth=5, width=32):
+        image = keras.Input((None, None, 3), name="image")
+        quality = keras.Input((1,), name="quality")
+        x = BlockPosition(16)(QualityPlane()([image, quality]))
+        for _ in range(depth - 1):
+            x = _conv(width, activation="relu")(x)
+        residual = _conv(3, kernel_initializer="zeros")(x)
+        return [image, quality], ClipUnit()(layers.Add()([image, residual]))
+
+
+PRE_MODELS = {"comcnn": ComCNN, "pre-editor": PreEditor}
+
+
 # --------------------------------------------------------------------------
 # Restoration
 # --------------------------------------------------------------------------

@@ -100,29 +100,34 @@ def encode(image: np.ndarray, codec: str = DEFAULT_CODEC, quality: int = DEFAULT
     itself (``_checked``); ``scale="table"`` takes the table's path unchecked.
     """
     quality = codecs.check_quality(quality)
+    pre_edit = options.pop("pre_edit", True)
     if scale == "table":
         return _encode(image, codec, quality, "auto", **options)
     if scale != "auto" or not codecs.get_codec(codec).lossy or options.get("pre_model") or options.get("post_model"):
         return _encode(image, codec, quality, scale, **options)
-    return _checked(image, codec, quality, options)
+    return _checked(image, codec, quality, options, pre_edit)
 
 
-def _checked(image, codec: str, quality: int, options: dict) -> Encoded:
+def _checked(image, codec: str, quality: int, options: dict, pre_edit: bool = True) -> Encoded:
     """``--scale auto`` on this image. Candidates: the table's path; the
     full-size file at ``quality`` (the encoder's own quality for it, see
     ``Codec.encoder_quality``) with the network that serves it; that file
     restored by nothing (exactly the plain codec's picture); and, where the
     user named no encoder and the default one is not the codec's first, the
     first encoder's table path (JPEG: libjpeg-turbo at scale 2 or 4/3, whose
-    networks were trained on it). The one whose restored image has the
-    highest PSNR wins, among those no larger than the full-size file with a
+    networks were trained on it); and, where the encoder has a pre-editing
+    pair (``zoo.pre_edit_point``) and ``pre_edit``, the pre-edited file at
+    the highest codec quality that fits the budget (``_pre_edited``). The
+    one whose restored image has the highest PSNR wins, among those no larger than the full-size file with a
     network's header, so the result is never worse than the plain codec at
     ``quality``, in its bytes plus our header.
 
     Why: the table was fixed on mean results over a few photos; on a smaller
     or a different photo its scale or network can lose to the plain file (WebP
     q10 on 768x512 photos: -0.5 dB). Cost: two or three encodes (and up to
-    three of a smaller picture), up to three restorations and four decodes.
+    three of a smaller picture), up to three restorations and four decodes;
+    with a pre-editing pair, up to four pre-edited encodes and one more
+    restoration.
     """
     reference = eight_bit(image)
     backend = codecs.get_codec(codec).configured(options.get("encoder"), options.get("effort"))
@@ -150,7 +155,9 @@ def _checked(image, codec: str, quality: int, options: dict) -> Encoded:
                 lower = zoo.operating_point(codec, point.quality - step, point.scale, point.encoder)
                 table = _encode(image, codec, quality, point=lower, **{**options, "encoder": point.encoder})
             tables[k] = table
-    candidates = [full] + [t for t in tables if t.data != full.data]
+        point = zoo.pre_edit_point(codec, full_point.codec_quality, backend.encoder) if pre_edit else None
+        edited = _pre_edited(image, codec, quality, point, len(full.data), options) if point else None
+    candidates = [full] + [t for t in tables if t.data != full.data] + ([edited] if edited else [])
     if full.hc.header.models:
         bare = replace(full.hc, header=replace(full.hc.header, models=[]))
         candidates.append(Encoded(_file_bytes(bare, options.get("native", False)), bare))
@@ -158,6 +165,36 @@ def _checked(image, codec: str, quality: int, options: dict) -> Encoded:
     scored = [(psnr(reference, decode(c.data, max_pixels=max_pixels).image), -len(c.data), -k, c)
               for k, c in enumerate(candidates) if len(c.data) <= len(full.data)]
     return max(scored)[3]  # ties: the smaller file, then the earlier candidate
+
+
+def _pre_edited(image, codec: str, quality: int, point: zoo.OperatingPoint, budget: int,
+                options: dict) -> Encoded | None:
+    """The pre-edited file at the highest codec quality within ``budget``
+    bytes, starting at ``point``'s: a pre-editor trades bits for distortion,
+    so its gain shows as a higher codec quality in the same bytes. At most 3
+    steps up (or 2 down where the first does not fit): each costs one
+    pre-editor run and one encode; the winner alone is restored."""
+
+    def trial(q: int) -> Encoded | None:
+        if not 1 <= q <= 99:
+            return None
+        encoded = _encode(image, codec, quality, point=replace(point, codec_quality=q), **options)
+        return encoded if len(encoded.data) <= budget else None
+
+    start = point.codec_quality
+    best = trial(start)
+    if best is None:  # larger than the budget on this image: step down
+        for q in (start - 1, start - 2):
+            best = trial(q)
+            if best is not None:
+                break
+        return best
+    for q in range(start + 1, start + 4):
+        higher = trial(q)
+        if higher is None:
+            break
+        best = higher
+    return best
 
 
 def _encode(

@@ -14,10 +14,15 @@ Ye et al. 2025::
         + c * blocks + d
 
 (DC taken as the difference from the block before, as JPEG codes it; low:
-the 9 AC frequencies with u + v <= 3; high: the rest.) ``fit`` finds a, b
-c and d (the file's headers) by least squares on real files; mozjpeg's trellis quantization zeroes
-coefficients plain rounding keeps, which the fitted weights absorb on
-average. Measured in docs/MODELS.md (``python scripts/rate_proxy.py``).
+the 9 AC frequencies with u + v <= 3; high: the rest.) ``fit`` finds a, b,
+c and d (d: the file's headers) by non-negative least squares on real
+files (``calibrate``); mozjpeg's trellis quantization zeroes coefficients
+plain rounding keeps, which the fitted weights absorb on average. The
+weights are kept non-negative because a training loss follows the proxy's
+gradient: an unconstrained fit gave the count of non-zero chroma
+coefficients a negative weight (collinear with their log term), which
+would reward a pre-processor for making small coefficients non-zero.
+Measured in docs/MODELS.md (``python scripts/rate_proxy.py``).
 """
 
 from __future__ import annotations
@@ -86,10 +91,53 @@ def features(rgb: np.ndarray, luma_table, chroma_table, subsampling=(2, 2)) -> n
 
 
 def fit(rows: np.ndarray, num_bytes: np.ndarray) -> np.ndarray:
-    """Least-squares weights of the proxy: bytes ~ rows @ weights."""
-    weights, *_ = np.linalg.lstsq(rows, num_bytes, rcond=None)
-    return weights
+    """Non-negative least-squares weights of the proxy: bytes ~ rows @ weights."""
+    from scipy.optimize import nnls
+
+    scale = np.maximum(rows.max(axis=0), 1e-9)  # columns of like size, for nnls's tolerance
+    weights, _ = nnls(rows / scale, num_bytes)
+    return weights / scale
 
 
 def predict(rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return rows @ weights
+
+
+def tables(backend, quality: int) -> dict:
+    """The quantization tables and subsampling (``native.jpeg_tables``) that
+    the JPEG ``backend`` writes at its own ``quality``: read from a real file."""
+    from .native import jpeg_tables
+
+    return jpeg_tables(backend.encode(np.full((16, 16, 3), 128, np.uint8), quality))
+
+
+def crops(images, side: int = 256, per_image: int = 4, seed: int = 0):
+    """``per_image`` random crops of each image, on the 8x8 grid (at most the image)."""
+    rng = np.random.default_rng(seed)
+    for image in images:
+        h, w = image.shape[:2]
+        s = min(side, h - h % 8, w - w % 8)
+        for _ in range(per_image):
+            y, x = 8 * rng.integers(0, (h - s) // 8 + 1), 8 * rng.integers(0, (w - s) // 8 + 1)
+            yield np.ascontiguousarray(image[y : y + s, x : x + s])
+
+
+def measure(images, backend, qualities, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(feature rows, real bytes, quality) of crops of ``images`` coded by the
+    JPEG ``backend`` at each of its own ``qualities``."""
+    table = {q: tables(backend, q) for q in qualities}
+    rows, sizes, at = [], [], []
+    for crop in crops(images, seed=seed):
+        for q in qualities:
+            t = table[q]
+            rows.append(features(crop, t["luma"], t["chroma"], t["subsampling"]))
+            sizes.append(len(backend.encode(crop, q)))
+            at.append(q)
+    return np.array(rows), np.array(sizes, np.float64), np.array(at)
+
+
+def calibrate(images, backend, qualities, seed: int = 0) -> np.ndarray:
+    """The proxy's weights for the JPEG ``backend`` (the encoder that ships),
+    fitted to its real file sizes on crops of ``images``."""
+    rows, sizes, _ = measure(images, backend, qualities, seed)
+    return fit(rows, sizes)

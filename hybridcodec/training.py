@@ -16,6 +16,16 @@ How a run works, and why:
   (b) restoration fixed: ComCNN learns through a straight-through stand-in for
       the codec: forward, its output plus the real coding error measured at
       the start of the round; backward, identity.
+  With ``rate_weight`` (JPEG; issue #23) step (b) comes first in each round
+  and is rate-aware: the pre-processor (a ``PreEditor`` at scale 1) learns
+  through a differentiable JPEG (diffjpeg.py) at the real encoder's tables,
+  and its loss adds the rate proxy (rateproxy.py, fitted to the real
+  encoder's bytes at the start of the run) weighted by lambda, the slope of
+  the codec's own rate-distortion curve at that quality on the training
+  images (times ``rate_weight``): an edit then pays when it saves more bits
+  than its distortion is worth at that operating point. Step (a) then
+  retrains the restoration network on the real encoder's files of the
+  edited images.
 """
 
 from __future__ import annotations
@@ -70,13 +80,24 @@ class TrainConfig:
     # JPEG files of which encoders to learn from (codec encoders or FOREIGN_JPEG
     # keys), each at every quality; empty: the codec's default encoder alone.
     encoders: list[str] = field(default_factory=list)
+    pre_model: str = "comcnn"  # joint mode: key of models.PRE_MODELS
+    # joint mode: None, the paper's straight-through step for the ComCNN; a
+    # number, the rate-aware step (JPEG) with lambda = rate_weight x the slope.
+    rate_weight: float | None = None
 
     def __post_init__(self):
         if self.mode not in ("post", "joint"):
             raise ValueError(f"mode must be post or joint, not {self.mode!r}")
         self.scale = scales.parse(self.scale)
-        if self.mode == "joint" and self.scale != scales.HALF:
-            raise ValueError("joint mode trains a ComCNN, which needs --scale 2")
+        if self.mode == "joint":
+            needs = {"comcnn": scales.HALF, "pre-editor": scales.FULL}
+            if self.pre_model not in needs:
+                raise ValueError(f"unknown pre-processor {self.pre_model!r}; choose from {', '.join(needs)}")
+            if self.scale != needs[self.pre_model]:
+                raise ValueError(f"joint mode with --pre-model {self.pre_model} needs --scale "
+                                 f"{needs[self.pre_model].label}")
+        if self.rate_weight is not None and (self.mode != "joint" or self.codec != "jpeg"):
+            raise ValueError("--rate-weight trains a pre-processor for JPEG: it needs --mode joint --codec jpeg")
         if not self.qualities:
             self.qualities = list(codecs.by_name(self.codec).quality_grid)
         if not self.val_qualities:
@@ -162,17 +183,21 @@ def code_images(originals, codec, qualities, scale, pre=None, encoders=(), condi
     bicubic upscale of the decoded image, which is what that network sees.
     ``encoders``: the codec's encoders or FOREIGN_JPEG names (default: the
     codec's own); ``condition``: the contract the network is told by."""
-    from .coding import condition_vector
+    from .coding import condition_vector, takes_quality
 
     backend = codecs.get_codec(codec) if isinstance(codec, str) else codec
     scale = scales.parse(scale)
     out = CodedSet(originals, [], [], [], [], [])
     for i, image in enumerate(originals):
-        compact = CodingPath(backend, 0, scale, pre=pre).compact(image)
+        compacts = {}  # a PreEditor edits for each quality, other pre-processing once
         h, w = image.shape[:2]
         for encoder in encoders or [None]:
             writer = _backend(backend, encoder)
             for q in qualities:
+                key = q if pre is not None and takes_quality(pre) else None
+                if key not in compacts:
+                    compacts[key] = CodingPath(backend, q, scale, pre=pre).compact(image)
+                compact = compacts[key]
                 path = CodingPath(backend, q, scale)
                 data = bytes(writer.encode(np.ascontiguousarray(compact), q))
                 # both as the network sees them (at 4/3: full size), so that crops line up
@@ -185,18 +210,34 @@ def code_images(originals, codec, qualities, scale, pre=None, encoders=(), condi
     return out
 
 
+def _mean_curve(cache: CodedSet, qualities) -> tuple[list[float], list[float]]:
+    """Mean bits per pixel and MSE (images in [0, 1]) of ``cache``'s decoded
+    images at each quality: the codec's rate-distortion curve on them."""
+    bpp, mse = [], []
+    for q in qualities:
+        rows = []
+        for k in (k for k, kq in enumerate(cache.quality) if kq == q):
+            original = cache.originals[cache.image_index[k]]
+            error = np.mean(np.square(original / 255.0 - cache.decoded[k] / 255.0))
+            rows.append((8 * cache.num_bytes[k] / (original.shape[0] * original.shape[1]), error))
+        bpp.append(float(np.mean([r[0] for r in rows])))
+        mse.append(float(np.mean([r[1] for r in rows])))
+    return bpp, mse
+
+
 def make_batch(cache: CodedSet, step: int, seed: int, batch: int, crop: int, scale: int):
     """The batch of ``step``: a pure function of (seed, step).
 
     Returns float32 arrays in [0, 1]: originals (B, crop, crop, 3), decoded
     crops and the matching codec-input crops (B, crop/scale, crop/scale, 3),
-    and quality/100 (B, 1). Crops start on a multiple of 16 coded pixels (a
+    what the restoration network is told (B, K) and the codec quality / 100
+    (B, 1). Crops start on a multiple of 16 coded pixels (a
     JPEG 4:2:0 MCU, a WebP macroblock), so the pixel-unshuffle phase and the
     codec's block grid line up as they do on a whole image.
     """
     rng = np.random.default_rng([seed, step])
     small = crop // scale
-    originals, decoded, coded, quality = [], [], [], []
+    originals, decoded, coded, condition, quality = [], [], [], [], []
     for _ in range(batch):
         k = int(rng.integers(len(cache.decoded)))
         dec = cache.decoded[k]
@@ -210,11 +251,13 @@ def make_batch(cache: CodedSet, step: int, seed: int, batch: int, crop: int, sca
         originals.append(_augment(o, flip, turns))
         decoded.append(_augment(d, flip, turns))
         coded.append(_augment(c, flip, turns))
-        quality.append(cache.condition[k])
+        condition.append(cache.condition[k])
+        quality.append([cache.quality[k] / 100.0])
     return (
         _to_float(originals),
         _to_float(decoded),
         _to_float(coded),
+        np.array(condition, np.float32),
         np.array(quality, np.float32),
     )
 
@@ -250,12 +293,13 @@ def batch_dataset(cache: CodedSet, config: TrainConfig, first_step: int, last_st
         return make_batch(cache, int(step), config.seed, config.batch, config.crop, config.net_scale)
 
     def cut_tf(step):
-        o, d, c, q = tf.numpy_function(cut, [step], [tf.float32] * 4, stateful=False)
+        o, d, c, k, q = tf.numpy_function(cut, [step], [tf.float32] * 5, stateful=False)
         o.set_shape((config.batch, config.crop, config.crop, 3))
         d.set_shape((config.batch, small, small, 3))
         c.set_shape((config.batch, small, small, 3))
-        q.set_shape((config.batch, CONDITIONS[config.condition]))
-        return o, d, c, q
+        k.set_shape((config.batch, CONDITIONS[config.condition]))
+        q.set_shape((config.batch, 1))
+        return o, d, c, k, q
 
     steps = tf.data.Dataset.range(first_step, last_step)
     return steps.map(cut_tf, num_parallel_calls=2, deterministic=True).prefetch(4)
@@ -364,7 +408,7 @@ class Trainer:
         import keras
 
         from .losses import get_loss
-        from .models import RESTORATION_MODELS, ComCNN
+        from .models import PRE_MODELS, RESTORATION_MODELS
 
         self.config, self.log = config, log
         self.out = Path(config.out)
@@ -382,7 +426,10 @@ class Trainer:
         keras.utils.set_random_seed(config.seed)
         with self.strategy.scope():
             self.post = RESTORATION_MODELS[config.model](scale=config.net_scale, **config.model_kwargs)
-            self.pre = ComCNN(scale=config.scale.network_factor) if config.mode == "joint" else None
+            self.pre = None
+            if config.mode == "joint":
+                pre_class = PRE_MODELS[config.pre_model]
+                self.pre = pre_class(scale=config.net_scale) if config.pre_model == "comcnn" else pre_class()
             schedule = keras.optimizers.schedules.CosineDecay(config.lr, config.steps, alpha=0.05)
             self.post_opt = keras.optimizers.Adam(schedule)
             self.post_opt.build(self.post.trainable_variables)
@@ -394,6 +441,8 @@ class Trainer:
             self.log(f"initialised {copied} layers from {config.init}")
         self.step = 0
         self.history: list[dict] = []
+        self.rate: dict | None = None  # the rate-aware step's calibration (rate.json)
+        self._pre_steps = 0  # ComCNN updates so far in this process: the cache is stale when they change
         self._build_steps()
 
     # -- steps ---------------------------------------------------------------
@@ -404,22 +453,22 @@ class Trainer:
         replicas = self.strategy.num_replicas_in_sync
         loss_fn, post, pre = self.loss_fn, self.post, self.pre
 
-        def post_step(original, decoded, quality):
+        def post_step(original, decoded, condition):
             with tf.GradientTape() as tape:
-                loss = loss_fn(original, post([decoded, quality], training=True))
+                loss = loss_fn(original, post([decoded, condition], training=True))
                 scaled = loss / replicas
             grads = tape.gradient(scaled, post.trainable_variables)
             self.post_opt.apply_gradients(zip(grads, post.trainable_variables, strict=False))
             return loss
 
-        def pre_step(original, decoded, coded, quality):
+        def pre_step(original, decoded, coded, condition):
             with tf.GradientTape() as tape:
                 compact = pre(original, training=True)
                 # Straight-through codec: forward adds the real coding error of
                 # this crop and rounds to 8 bits; backward is the identity.
                 through_codec = compact + tf.stop_gradient(decoded - coded)
                 through_codec += tf.stop_gradient(tf.round(through_codec * 255.0) / 255.0 - through_codec)
-                loss = loss_fn(original, post([through_codec, quality], training=False))
+                loss = loss_fn(original, post([through_codec, condition], training=False))
                 scaled = loss / replicas
             grads = tape.gradient(scaled, pre.trainable_variables)
             self.pre_opt.apply_gradients(zip(grads, pre.trainable_variables, strict=False))
@@ -436,18 +485,100 @@ class Trainer:
         self._post_step = distributed(post_step)
         self._pre_step = distributed(pre_step) if pre is not None else None
 
+        @tf.function
+        def rate_step(original, condition, quality, luma, chroma, lam, anchor):
+            """The rate-aware ComCNN step; returns (loss, distortion, bits per pixel)
+            with distortion the MSE relative to the plain codec's at that quality."""
+            from . import diffjpeg
+
+            with tf.GradientTape() as tape:
+                edited = pre([original, quality], training=True)
+                decoded, bits = diffjpeg.code(edited, luma, chroma, self.rate["weights"])
+                restored = post([decoded, condition], training=False)
+                mse = tf.reduce_mean(tf.square(original - restored), axis=(1, 2, 3))
+                bpp = bits / tf.cast(tf.shape(original)[1] * tf.shape(original)[2], tf.float32)
+                loss = tf.reduce_mean((mse + lam * bpp) / anchor)
+            grads = tape.gradient(loss, pre.trainable_variables)
+            self.pre_opt.apply_gradients(zip(grads, pre.trainable_variables, strict=False))
+            return loss, tf.reduce_mean(mse / anchor), tf.reduce_mean(bpp)
+
+        self._rate_step = rate_step
+
     # -- schedule --------------------------------------------------------------
 
     def _round_length(self) -> int:
         rounds = self.config.rounds if self.config.mode == "joint" else 1
         return max(1, math.ceil(self.config.steps / rounds))
 
-    def _phase(self, step: int) -> str:
-        """'post' or 'pre': joint rounds spend 2/3 on restoration, then 1/3 on ComCNN."""
+    def _segment(self, step: int) -> tuple[str, int]:
+        """The phase of ``step`` ('post' or 'pre') and the step where it ends.
+        Joint rounds spend 2/3 on restoration, then 1/3 on the ComCNN; rate-aware
+        rounds start with the pre-processor (half the round), since the
+        restoration network is usually warm-started and the ComCNN is not."""
+        length = self._round_length()
+        start = step - step % length
+        end = min(self.config.steps, start + length)
         if self.config.mode == "post":
-            return "post"
-        within = step % self._round_length()
-        return "post" if within < (2 * self._round_length()) // 3 else "pre"
+            return "post", end
+        if self.config.rate_weight is not None:
+            middle = start + length // 2
+            return ("pre", middle) if step < middle else ("post", end)
+        middle = start + (2 * length) // 3
+        return ("post", middle) if step < middle else ("pre", end)
+
+    def _phase(self, step: int) -> str:
+        return self._segment(step)[0]
+
+    # -- the rate-aware step's calibration ---------------------------------------
+
+    def calibrate_rate(self, plain: CodedSet | None = None) -> dict:
+        """The rate proxy's weights, the encoder's tables and lambda per training
+        quality (rate.json in the run folder, made once a run). ``plain``: the
+        plain codec's cache of the training images, if at hand."""
+        from . import rateproxy
+
+        path = self.out / "rate.json"
+        if path.exists():
+            saved = json.loads(path.read_text())
+        else:
+            config = self.config
+            backend = codecs.get_codec(config.codec)
+            self.log("calibrating the rate proxy to the real encoder on crops of the training images")
+            weights = rateproxy.calibrate(self.train_images, backend, config.qualities, seed=config.seed)
+            if plain is None:
+                plain = code_images(self.train_images, backend, config.qualities, scales.FULL)
+            bpp, mse = _mean_curve(plain, config.qualities)
+            order = np.argsort(bpp)
+            slope = np.empty(len(bpp))
+            slope[order] = -np.gradient(np.array(mse)[order], np.array(bpp)[order])
+            saved = {
+                "encoder": backend.library_version(), "weights": weights.tolist(),
+                "tables": {str(q): rateproxy.tables(backend, q) for q in config.qualities},
+                "plain": {str(q): {"bpp": b, "mse": m, "slope": s}
+                          for q, b, m, s in zip(config.qualities, bpp, mse, slope, strict=True)},
+            }
+            path.write_text(json.dumps(saved, indent=1))
+        for q, t in saved["tables"].items():
+            if tuple(t["subsampling"]) != (2, 2):
+                raise HybridCodecError(f"the differentiable JPEG models 4:2:0; the encoder writes "
+                                       f"{t['subsampling']} at quality {q}")
+        lookup = np.ones((101, 2, 8, 8), np.float32)  # per codec quality: luma and chroma tables
+        lam = np.zeros(101, np.float32)
+        anchor = np.ones(101, np.float32)
+        for q, t in saved["tables"].items():
+            lookup[int(q)] = np.array([t["luma"], t["chroma"]], np.float32).reshape(2, 8, 8)
+            lam[int(q)] = self.config.rate_weight * max(saved["plain"][q]["slope"], 0.0)
+            anchor[int(q)] = saved["plain"][q]["mse"]
+        self.rate = {**saved, "lookup": lookup, "lambda": lam, "anchor": anchor}
+        return self.rate
+
+    def _rate_batch(self, original, condition, quality):
+        """One rate-aware step on a batch: the tables and lambda of each crop's quality."""
+        index = np.rint(np.asarray(quality)[:, 0] * 100).astype(int)
+        tables = self.rate["lookup"][index]
+        loss, distortion, bpp = self._rate_step(original, condition, quality, tables[:, 0], tables[:, 1],
+                                                self.rate["lambda"][index], self.rate["anchor"][index])
+        return loss, {"distortion": float(distortion), "proxy_bpp": float(bpp)}
 
     # -- checkpoints -----------------------------------------------------------
 
@@ -519,10 +650,12 @@ class Trainer:
             # what the network is given, upscaled if it does not upsample itself
             classical.append(psnr(original, scales.parse(self.config.net_scale).upscale(decoded, w, h)))
             restored.append(psnr(original, outputs[k][:h, :w]))
+        pixels = [self.val_images[i].shape[0] * self.val_images[i].shape[1] for i in cache.image_index]
         return {
             "val_psnr_classical": float(np.mean(classical)),
             "val_psnr": float(np.mean(restored)),
             "val_gain_db": float(np.mean(restored) - np.mean(classical)),
+            "val_bpp": float(np.mean([8 * b / n for b, n in zip(cache.num_bytes, pixels, strict=True)])),
         }
 
     # -- the run ---------------------------------------------------------------
@@ -537,24 +670,34 @@ class Trainer:
         deadline = started + 60 * config.minutes if config.minutes else math.inf
         last_checkpoint = started
         bar = tqdm(total=config.steps, initial=self.step, desc=f"train {config.codec}", file=sys.stderr)
+        cache, coded_after = None, None  # the cache and the ComCNN updates it was coded after
         while self.step < config.steps and time.monotonic() < deadline:
-            round_end = min(config.steps, (self.step // self._round_length() + 1) * self._round_length())
-            self.log(f"round at step {self.step}: coding {len(self.train_images)} images x "
-                     f"{len(config.qualities)} qualities with the real {config.codec} codec")
-            cache = self.code(self.train_images, config.qualities)
-            dataset = batch_dataset(cache, config, self.step, round_end)
+            phase, segment_end = self._segment(self.step)
+            if cache is None or coded_after != self._pre_steps:
+                self.log(f"step {self.step}: coding {len(self.train_images)} images x "
+                         f"{len(config.qualities)} qualities with the real {config.codec} codec")
+                cache, coded_after = self.code(self.train_images, config.qualities), self._pre_steps
+            if phase == "pre" and config.rate_weight is not None and self.rate is None:
+                # at step 0 the PreEditor is the identity, so the cache is the plain codec's
+                self.calibrate_rate(cache if self.step == 0 else None)
+            dataset = batch_dataset(cache, config, self.step, segment_end)
             if self.strategy.num_replicas_in_sync > 1:  # each replica gets its share of the batch
                 dataset = self.strategy.experimental_distribute_dataset(dataset)
             batches = iter(dataset)
-            while self.step < round_end and time.monotonic() < deadline:
-                original, decoded, coded, quality = next(batches)
-                if self._phase(self.step) == "post":
-                    loss = self._post_step(original, decoded, quality)
+            while self.step < segment_end and time.monotonic() < deadline:
+                original, decoded, coded, condition, quality = next(batches)
+                terms = {}
+                if phase == "post":
+                    loss = self._post_step(original, decoded, condition)
+                elif config.rate_weight is not None:
+                    loss, terms = self._rate_batch(original, condition, quality)
                 else:
-                    loss = self._pre_step(original, decoded, coded, quality)
+                    loss = self._pre_step(original, decoded, coded, condition)
+                if phase == "pre":
+                    self._pre_steps += 1
                 self.step += 1
                 bar.update(1)
-                record = {"step": self.step, "phase": self._phase(self.step - 1), "loss": float(loss)}
+                record = {"step": self.step, "phase": phase, "loss": float(loss), **terms}
                 if self.step % config.val_every == 0 or self.step == config.steps:
                     record.update(self.validate())
                     self.log(json.dumps(record))
@@ -563,6 +706,8 @@ class Trainer:
                                         gain=f"{record['val_gain_db']:+.2f}dB")
                 elif self.step % 20 == 0:
                     bar.set_postfix(loss=f"{record['loss']:.4f}")
+                    if terms:
+                        self.log(json.dumps(record))
                 self.history.append(record)
                 if time.monotonic() - last_checkpoint > 60 * config.checkpoint_minutes:
                     self.save_checkpoint()
@@ -584,7 +729,7 @@ class Trainer:
         if self.pre is not None:
             self.pre.save(self.out / "pre.keras")
             files["pre"] = {"file": "pre.keras", "sha256": weights_sha256(self.pre),
-                            "class": "ComCNN", "params": self.pre.count_params()}
+                            "class": type(self.pre).__name__, "params": self.pre.count_params()}
         card = {
             "command": previous.get("command", []) + [_command_line()],
             "config": self.config.as_json(),

@@ -17,6 +17,10 @@ two lists:
   for the codec's first encoder (id 0, the common default) and serves its
   other encoders too, its codec qualities mapped through the encoder's
   ``quality_knots``; one named ``CODEC:ENCODER`` serves that encoder alone.
+* ``pre_edit``: per ``CODEC:ENCODER``, a pre-editing pair (issue #23): a
+  pre-processor trained with a rate term and the restoration network
+  retrained on its files, which ``--scale auto`` tries as one more candidate
+  on each image (pipeline._checked). Set by ``hybridcodec zoo pre-edit``.
 
 Lookups here are pure and cached: the manifest is read once a process. This
 module only reads; zoo_admin.py writes (and clears the caches).
@@ -168,6 +172,16 @@ def operating_point(codec: str, quality: int, scale="auto", encoder: str | None 
         return OperatingPoint(scale, quality, None, min(rows, key=lambda r: r[0])[1])
     post = [e for e in entries() if e.codec == codec and e.role == "post" and e.scale == scale]
     return OperatingPoint(scale, quality, None, post[-1] if post else None)
+
+
+def pre_edit_point(codec: str, codec_quality: int, encoder: str | None = None) -> OperatingPoint | None:
+    """The pre-editing pair of ``codec``'s ``encoder`` (default: its default)
+    at its own ``codec_quality``, full size; None where none ships."""
+    backend = codecs.by_name(codec).configured(encoder)
+    pair = manifest().get("pre_edit", {}).get(f"{codec}:{backend.encoder}")
+    if not pair:
+        return None
+    return OperatingPoint(scales.FULL, codec_quality, find(pair["pre"]), find(pair["post"]))
 
 
 def plain_file_network(codec: str, quality: int) -> ZooEntry | None:

@@ -43,11 +43,15 @@ def results_dir() -> Path:
 
 
 def with_statuses(manifest: dict) -> dict:
-    """``manifest`` with each network's status: current if a table names it."""
+    """``manifest`` with each network's status: current if a table or a pre-editing pair names it."""
     used = {row.get(role) for table in manifest.get("operating_points", {}).values()
             for row in table for role in ("pre", "post")}
+    used |= {name for pair in manifest.get("pre_edit", {}).values() for name in pair.values()}
     models = [{**m, "status": "current" if m["name"] in used else "superseded"} for m in manifest["models"]]
-    return {"models": models, "operating_points": manifest.get("operating_points", {})}
+    out = {"models": models, "operating_points": manifest.get("operating_points", {})}
+    if manifest.get("pre_edit"):
+        out["pre_edit"] = manifest["pre_edit"]
+    return out
 
 
 def manifest_text(manifest: dict) -> str:
@@ -56,7 +60,10 @@ def manifest_text(manifest: dict) -> str:
     models = ",\n".join("  " + json.dumps(m) for m in manifest["models"])
     tables = ",\n".join(f"  {json.dumps(codec)}: [\n" + ",\n".join("   " + json.dumps(row) for row in rows) + "\n  ]"
                          for codec, rows in manifest["operating_points"].items())
-    return '{\n "models": [\n' + models + '\n ],\n "operating_points": {\n' + tables + "\n }\n}\n"
+    text = '{\n "models": [\n' + models + '\n ],\n "operating_points": {\n' + tables + "\n }"
+    if manifest.get("pre_edit"):
+        text += ',\n "pre_edit": ' + json.dumps(manifest["pre_edit"])
+    return text + "\n}\n"
 
 
 def _save_manifest(manifest: dict) -> None:
@@ -221,6 +228,27 @@ def describe_table(table: list[dict]) -> list[str]:
                          f"codec q {a['codec_quality']}-{b['codec_quality']}")
             start = k
     return lines
+
+
+def set_pre_edit(codec: str, encoder: str | None, pre: str | None, post: str | None) -> str:
+    """``hybridcodec zoo pre-edit``: make (or, with no networks, remove) the
+    pre-editing pair of ``codec``'s ``encoder``; returns a readable line."""
+    backend = codecs.by_name(codec).configured(encoder)
+    key = f"{codec}:{backend.encoder}"
+    manifest = zoo.manifest()
+    pairs = dict(manifest.get("pre_edit", {}))
+    if pre is None:
+        pairs.pop(key, None)
+        line = f"{key}: no pre-editing pair"
+    else:
+        for name, role in ((pre, "pre"), (post, "post")):
+            entry = zoo.find(name)
+            if entry is None or entry.role != role or entry.codec != codec:
+                raise HybridCodecError(f"no shipped {role}-processing {codec} network called {name!r}")
+        pairs[key] = {"pre": pre, "post": post}
+        line = f"{key}: pre-edit with {pre}, restore with {post}"
+    _save_manifest({**manifest, "pre_edit": pairs})
+    return line
 
 
 def set_operating_points(key: str, rows: list[dict], evidence: dict) -> None:

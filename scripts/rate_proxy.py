@@ -14,32 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridcodec import codecs, native, rateproxy
+from hybridcodec import codecs, rateproxy
 from hybridcodec.images import list_images, read_rgb
 
 QUALITIES = (5, 10, 20, 30, 40, 50, 60, 70, 80, 90)  # the user's scale, mapped to the encoder's
 
 
-def crops(folder, side=256, per_image=4, seed=0):
-    rng = np.random.default_rng(seed)
-    for path in list_images(folder):
-        image = read_rgb(path)
-        h, w = image.shape[:2]
-        for _ in range(per_image):
-            y, x = 8 * rng.integers(0, (h - side) // 8 + 1), 8 * rng.integers(0, (w - side) // 8 + 1)
-            yield np.ascontiguousarray(image[y : y + side, x : x + side])
-
-
-def measure(folder, backend, seed):
-    rows, sizes, qualities = [], [], []
-    for crop in crops(folder, seed=seed):
-        for q in QUALITIES:
-            data = backend.encode(crop, backend.encoder_quality(q))
-            tables = native.jpeg_tables(data)
-            rows.append(rateproxy.features(crop, tables["luma"], tables["chroma"], tables["subsampling"]))
-            sizes.append(len(data))
-            qualities.append(q)
-    return np.array(rows), np.array(sizes, np.float64), np.array(qualities)
+def read_all(folder):
+    return [read_rgb(p) for p in list_images(folder)]
 
 
 def main():
@@ -50,13 +32,13 @@ def main():
     parser.add_argument("--out", default="results/rate-proxy-jpeg.json")
     args = parser.parse_args()
     backend = codecs.get_codec("jpeg").configured(args.encoder)
-    fit_rows, fit_sizes, _ = measure(args.fit_folder, backend, seed=0)
-    weights = rateproxy.fit(fit_rows, fit_sizes)
-    rows, sizes, qualities = measure(args.test_folder, backend, seed=1)
+    own = [backend.encoder_quality(q) for q in QUALITIES]  # the encoder's own qualities
+    weights = rateproxy.calibrate(read_all(args.fit_folder), backend, own, seed=0)
+    rows, sizes, qualities = rateproxy.measure(read_all(args.test_folder), backend, own, seed=1)
     predicted = np.maximum(rateproxy.predict(rows, weights), 1)
     per_quality = {}
-    for q in QUALITIES:
-        k = qualities == q
+    for q, own_q in zip(QUALITIES, own, strict=True):
+        k = qualities == own_q
         per_quality[q] = {"log_correlation": float(np.corrcoef(np.log(predicted[k]), np.log(sizes[k]))[0, 1]),
                           "median_relative_error": float(np.median(np.abs(predicted[k] / sizes[k] - 1))),
                           "crops": int(k.sum())}

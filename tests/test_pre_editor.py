@@ -1,0 +1,202 @@
+"""The rate-aware pre-processor (issue #23): the differentiable JPEG follows
+the real one, its rate falls where the real file shrinks, and a joint run
+with a rate term trains a PreEditor that ships through the light runtime."""
+
+import json
+
+import numpy as np
+import pytest
+from skimage import data
+
+pytest.importorskip("tensorflow")
+
+from hybridcodec import codecs, rateproxy  # noqa: E402
+from hybridcodec.metrics import psnr  # noqa: E402
+
+ROOT_CROP = (slice(0, 256), slice(128, 384))
+
+
+def _coded(backend, rgb, quality, weights):
+    import tensorflow as tf
+
+    from hybridcodec import diffjpeg
+
+    tables = rateproxy.tables(backend, quality)
+    luma = tf.constant(np.array(tables["luma"], np.float32).reshape(1, 8, 8))
+    chroma = tf.constant(np.array(tables["chroma"], np.float32).reshape(1, 8, 8))
+    x = tf.Variable(rgb[None].astype(np.float32) / 255.0)
+    with tf.GradientTape() as tape:
+        decoded, bits = diffjpeg.code(x, luma, chroma, weights)
+    gradient = tape.gradient(bits, x)
+    pixels = np.clip(np.rint(decoded.numpy()[0] * 255), 0, 255).astype(np.uint8)
+    return pixels, float(bits.numpy()[0]), gradient.numpy()
+
+
+@pytest.fixture(scope="module")
+def turbo_weights():
+    backend = codecs.get_codec("jpeg").configured("turbo")
+    images = [data.chelsea(), data.coffee(), data.rocket()]
+    return backend, rateproxy.calibrate(images, backend, [20, 50, 80])
+
+
+def test_differentiable_jpeg_follows_libjpeg(turbo_weights):
+    """At libjpeg-turbo's own tables (plain rounding, as the model rounds) the
+    model decodes within a few grey levels of the real decoder, and its bits
+    within 15% of the real file's, on a photo the proxy was not fitted on."""
+    backend, weights = turbo_weights
+    rgb = np.ascontiguousarray(data.astronaut()[ROOT_CROP])
+    for quality in (20, 50):
+        payload = backend.encode(rgb, quality)
+        real = backend.decode(payload)
+        modelled, bits, _ = _coded(backend, rgb, quality, weights)
+        assert psnr(real, modelled) > 33, quality  # measured 35-37 dB
+        assert abs(psnr(rgb, modelled) - psnr(rgb, real)) < 0.3, quality
+        assert abs(bits / 8 / len(payload) - 1) < 0.15, (quality, bits / 8, len(payload))
+
+
+def test_rate_has_a_gradient_and_falls_as_the_real_file_does(turbo_weights):
+    """Smoothing the image shrinks the real file and the modelled rate alike,
+    and the rate's gradient reaches every pixel block."""
+    import cv2
+
+    backend, weights = turbo_weights
+    rgb = np.ascontiguousarray(data.astronaut()[ROOT_CROP])
+    smooth = cv2.GaussianBlur(rgb, (5, 5), 1.2)
+    _, bits, gradient = _coded(backend, rgb, 50, weights)
+    _, smooth_bits, _ = _coded(backend, smooth, 50, weights)
+    real, smooth_real = len(backend.encode(rgb, 50)), len(backend.encode(smooth, 50))
+    assert smooth_real < 0.8 * real and smooth_bits < 0.8 * bits
+    block_energy = np.abs(gradient[0]).sum(axis=2).reshape(32, 8, 32, 8).sum(axis=(1, 3))
+    assert (block_energy > 0).mean() > 0.95
+
+
+def test_rate_proxy_weights_are_non_negative(turbo_weights):
+    """A negative weight would reward the pre-processor for spending bits."""
+    _, weights = turbo_weights
+    assert len(weights) == rateproxy.FEATURES and (weights >= 0).all() and weights.sum() > 0
+
+
+def test_untrained_pre_editor_is_the_identity_and_exports():
+    from hybridcodec.coding import run_pre, takes_quality
+    from hybridcodec.export import to_onnx
+    from hybridcodec.models import ComCNN, PreEditor
+    from hybridcodec.runtime import Network
+
+    rgb = np.ascontiguousarray(data.astronaut()[:200, :136])
+    editor = PreEditor(depth=3, width=8)
+    assert takes_quality(editor) and not takes_quality(ComCNN(scale=2))
+    assert np.array_equal(run_pre(editor, rgb, 40), rgb)
+    with pytest.raises(Exception, match="codec quality"):
+        run_pre(editor, rgb)
+    editor.set_weights([w + 0.01 * np.random.default_rng(0).standard_normal(w.shape).astype(w.dtype)
+                        for w in editor.get_weights()])
+    network = Network.from_bytes(to_onnx(editor).SerializeToString())
+    assert network.role == "pre" and network.scale == 1
+    for quality in (10, 80):
+        keras_pixels, onnx_pixels = run_pre(editor, rgb, quality), run_pre(network, rgb, quality)
+        assert not np.array_equal(keras_pixels, rgb)
+        assert np.abs(keras_pixels.astype(int) - onnx_pixels).max() <= 1
+
+
+def test_rate_aware_joint_run_records_both_terms_and_resumes(tmp_path):
+    from test_training import synthetic_images
+
+    from hybridcodec.training import TrainConfig, Trainer, train
+
+    options = dict(codec="jpeg", data=str(synthetic_images(tmp_path / "data", size=128)), mode="joint",
+                   pre_model="pre-editor", rate_weight=1.0, scale=1, steps=8, rounds=2, batch=4, crop=64,
+                   qualities=[20, 60], out=str(tmp_path / "run"), model_kwargs={"depth": 3, "width": 8},
+                   val_every=10**6, lr=1e-3)
+    card = json.loads(train(TrainConfig(**options)).read_text())
+    assert card["models"]["pre"]["class"] == "PreEditor"
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert [h["phase"] for h in history] == ["pre"] * 2 + ["post"] * 2 + ["pre"] * 2 + ["post"] * 2
+    assert all(h["distortion"] > 0 and h["proxy_bpp"] > 0 for h in history if h["phase"] == "pre")
+    rate = json.loads((tmp_path / "run" / "rate.json").read_text())
+    assert set(rate["tables"]) == {"20", "60"} and rate["plain"]["20"]["bpp"] < rate["plain"]["60"]["bpp"]
+    assert all(p["slope"] > 0 for p in rate["plain"].values())
+
+    log = []
+    trainer = Trainer(TrainConfig(**{**options, "steps": 10}), log=log.append)
+    trainer.run()
+    assert any("resumed" in line and "step 8" in line for line in log)
+    assert not any("calibrating" in line for line in log)  # rate.json is the run's, made once
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"mode": "post", "rate_weight": 1.0}, "--mode joint"),
+    ({"codec": "webp", "rate_weight": 1.0}, "--codec jpeg"),
+    ({"scale": 2}, "needs --scale 1"),
+    ({"pre_model": "unet"}, "unknown pre-processor"),
+])
+def test_rate_aware_config_refuses_what_it_cannot_train(tmp_path, options, message):
+    from hybridcodec.training import TrainConfig
+
+    base = dict(codec="jpeg", data=str(tmp_path), mode="joint", pre_model="pre-editor", scale=1)
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**{**base, **options})
+
+
+def _fake_pair(monkeypatch, editor):
+    """Make ``editor`` (a Keras PreEditor) the JPEG pre-editing pair's
+    pre-processor, with the shipped full-size JPEG network as its restoration."""
+    from hybridcodec import zoo
+    from hybridcodec.export import to_onnx
+    from hybridcodec.models import weights_sha256
+    from hybridcodec.runtime import Network
+    from hybridcodec.scale import FULL
+
+    network = Network.from_bytes(to_onnx(editor).SerializeToString())
+    entry = zoo.ZooEntry("test-pre-editor", "none.keras", weights_sha256(editor), "pre", "jpeg", FULL)
+    post = zoo.operating_point("jpeg", 40, 1).post
+    real_load = zoo.load
+    monkeypatch.setattr(zoo, "load", lambda e: network if e == entry else real_load(e))
+    monkeypatch.setattr(zoo, "pre_edit_point", lambda codec, q, encoder=None: zoo.OperatingPoint(FULL, q, entry, post)
+                        if codec == "jpeg" else None)
+    return entry
+
+
+def _smoothing_editor():
+    """A PreEditor whose residual is a 3x3 box blur minus the image: it
+    smooths, so its files are smaller at the same codec quality."""
+    from hybridcodec.models import PreEditor
+
+    editor = PreEditor(depth=2, width=6)
+    weights = editor.get_weights()  # conv1 kernel, bias, conv2 kernel, bias
+    first = np.zeros_like(weights[0])  # (3, 3, 3 + 1 + 32, 6): channels 0-2 the image
+    for c in range(3):
+        first[:, :, c, c] = 1 / 9  # box blur, channels 0-2
+        first[1, 1, c, 3 + c] = 1  # the image itself, channels 3-5
+    last = np.zeros_like(weights[2])
+    for c in range(3):
+        last[1, 1, c, c], last[1, 1, 3 + c, c] = 1, -1
+    editor.set_weights([first, np.zeros_like(weights[1]), last, np.zeros_like(weights[3])])
+    return editor
+
+
+def test_auto_tries_the_pre_editing_pair_within_the_budget(monkeypatch):
+    from hybridcodec import pipeline
+    from hybridcodec.metrics import psnr
+
+    entry = _fake_pair(monkeypatch, _smoothing_editor())
+    rgb = np.ascontiguousarray(data.astronaut()[:256, :256])
+    for quality in (10, 40):
+        without = pipeline.encode(rgb, "jpeg", quality, pre_edit=False)
+        with_pair = pipeline.encode(rgb, "jpeg", quality)
+        assert len(with_pair.data) <= len(without.data)
+        restored = pipeline.decompress(with_pair.data)
+        assert psnr(rgb, restored) >= psnr(rgb, pipeline.decompress(without.data))
+        # the candidate itself: the highest codec quality whose file fits the full-size file's bytes
+        backend = codecs.get_codec("jpeg")
+        full = pipeline._encode(rgb, "jpeg", quality,
+                                point=pipeline.zoo.operating_point("jpeg", backend.encoder_quality(quality), 1))
+        budget, full = len(full.data), full.hc.header
+        point = pipeline.zoo.pre_edit_point("jpeg", full.quality)
+        edited = pipeline._pre_edited(rgb, "jpeg", quality, point, budget, {})
+        assert edited.hc.header.model("pre").sha256 == entry.sha256 and len(edited.data) <= budget
+        above = pipeline._encode(rgb, "jpeg", quality, point=pipeline.replace(
+            point, codec_quality=edited.hc.header.quality + 1))
+        assert len(above.data) > budget or edited.hc.header.quality == full.quality + 3
+        assert edited.hc.header.quality > full.quality  # smoothing saves bits: a higher quality fits
+        # a pre-edited file decodes without its pre-processor
+        assert pipeline.decompress(edited.data).shape == rgb.shape
