@@ -207,10 +207,14 @@ class Codec:
         """The encoders whose libraries are installed (all, unless a subclass says)."""
         return list(self.encoders)
 
+    def encoder_by_id(self, encoder_id: int) -> str | None:
+        """The name of the encoder a file records by ``encoder_id``; None if unknown."""
+        return next((n for n, i in self.encoders.items() if i == encoder_id), None)
+
     @property
     def first_encoder(self) -> str:
         """The encoder of version-1 and -2 files (id 0)."""
-        return next(n for n, i in self.encoders.items() if i == 0)
+        return self.encoder_by_id(0)
 
     def encoder_quality(self, quality: int) -> int:
         """This encoder's own quality for a user's ``quality`` (see ``quality_knots``)."""
@@ -369,7 +373,7 @@ class JPEG(Codec):
         features = []
         for table in (tables["luma"], tables["chroma"]):
             steps = np.log2(np.maximum(np.asarray(table, np.float64), 1)).reshape(8, 8)
-            for group in _FREQUENCY_GROUPS:
+            for group in FREQUENCY_GROUPS:
                 features.append(float(steps[group].mean() / 8))
         features += [min(1.0, h - 1.0) for h in tables["subsampling"]]
         return features
@@ -408,7 +412,9 @@ def _frequency_groups():
     return order == 0, (order >= 1) & (order <= 3), order > 3
 
 
-_FREQUENCY_GROUPS = _frequency_groups()
+# DC, the 9 lowest AC frequencies (u + v <= 3) and the rest: the groups of
+# JPEG.table_features and of the rate proxy (rateproxy.py, diffjpeg.py).
+FREQUENCY_GROUPS = _frequency_groups()
 
 
 @register

@@ -182,7 +182,7 @@ def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> HCFile:
     check_dimensions(width, height, max_pixels)
     backend = codecs.codec_by_id(codec_id)
     codec = backend.name
-    encoder = next((n for n, i in backend.encoders.items() if i == encoder_id), None)
+    encoder = backend.encoder_by_id(encoder_id)
     effort = next((n for n, i in codecs.Codec.EFFORTS.items() if i == effort_id), None)
     if encoder is None or effort is None:
         raise HybridCodecError(f"invalid header: unknown {codec} encoder {encoder_id} or effort {effort_id}")

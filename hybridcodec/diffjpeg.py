@@ -29,12 +29,12 @@ import numpy as np
 import tensorflow as tf
 
 from . import rateproxy
-from .codecs import _FREQUENCY_GROUPS
+from .codecs import FREQUENCY_GROUPS
 
 _YCBCR = tf.constant(rateproxy._YCBCR.T, tf.float32)
 _RGB = tf.constant(np.linalg.inv(rateproxy._YCBCR).T, tf.float32)
 _DCT = tf.constant(rateproxy._DCT, tf.float32)
-_GROUPS = tf.constant(np.stack([g.reshape(64) for g in _FREQUENCY_GROUPS]).astype(np.float32))  # (3, 64)
+_GROUPS = tf.constant(np.stack([g.reshape(64) for g in FREQUENCY_GROUPS]).astype(np.float32))  # (3, 64)
 
 
 def _straight_round(x):

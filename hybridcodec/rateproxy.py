@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .codecs import _FREQUENCY_GROUPS
+from .codecs import FREQUENCY_GROUPS
 
 # JFIF (ITU-T T.871) RGB -> YCbCr, full range
 _YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
@@ -83,7 +83,7 @@ def features(rgb: np.ndarray, luma_table, chroma_table, subsampling=(2, 2)) -> n
         y = y.copy()
         y[:, 0, 0] = np.diff(y[:, 0, 0], prepend=0)  # DC is coded as a difference
         magnitude = np.abs(y)
-        for group in _FREQUENCY_GROUPS:
+        for group in FREQUENCY_GROUPS:
             values = magnitude[:, group]
             row += [np.log2(1 + values).sum(), (values > 0).sum()]
     row += [len(planes[0]), 1.0]
