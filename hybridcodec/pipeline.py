@@ -30,6 +30,15 @@ from .metrics import psnr
 DEFAULT_CODEC = "webp"
 DEFAULT_QUALITY = 50  # mid-range for every backend: about 0.4-0.7 bpp on photos
 
+# Above this many pixels, --scale auto decides on a mosaic of SAMPLE_GRID^2
+# tiles of SAMPLE_TILE pixels spread over the image, not on the whole image:
+# its restorations are what an encode costs (12 megapixels: 41-44 s deciding
+# on the whole image). Tiles start and end on multiples of 64 pixels, so
+# every scale's coded tile keeps the codec's 16-pixel block grid.
+SAMPLED_DECISION_PIXELS = 4_000_000
+SAMPLE_TILE = 512
+SAMPLE_GRID = 3
+
 
 # --------------------------------------------------------------------------
 # Arrays in and out
@@ -129,6 +138,8 @@ def _checked(image, codec: str, quality: int, options: dict, pre_edit: bool = Tr
     with a pre-editing pair, up to four pre-edited encodes and one more
     restoration.
     """
+    if image.shape[0] * image.shape[1] > SAMPLED_DECISION_PIXELS and min(image.shape[:2]) >= 2 * SAMPLE_TILE:
+        return _decided_on_tiles(image, codec, quality, options, pre_edit)
     reference = eight_bit(image)
     backend = codecs.get_codec(codec).configured(options.get("encoder"), options.get("effort"))
     own_quality = backend.encoder_quality(quality)
@@ -165,6 +176,45 @@ def _checked(image, codec: str, quality: int, options: dict, pre_edit: bool = Tr
     scored = [(psnr(reference, decode(c.data, max_pixels=max_pixels).image), -len(c.data), -k, c)
               for k, c in enumerate(candidates) if len(c.data) <= len(full.data)]
     return max(scored)[3]  # ties: the smaller file, then the earlier candidate
+
+
+def sample_mosaic(image: np.ndarray) -> np.ndarray:
+    """SAMPLE_GRID x SAMPLE_GRID tiles of SAMPLE_TILE pixels, spread evenly
+    over ``image`` (at least twice SAMPLE_TILE on each side), side by side."""
+    h, w = image.shape[:2]
+    ys = [int(y) // 64 * 64 for y in np.linspace(0, h - SAMPLE_TILE, SAMPLE_GRID)]
+    xs = [int(x) // 64 * 64 for x in np.linspace(0, w - SAMPLE_TILE, SAMPLE_GRID)]
+    rows = [np.concatenate([image[y : y + SAMPLE_TILE, x : x + SAMPLE_TILE] for x in xs], axis=1) for y in ys]
+    return np.ascontiguousarray(np.concatenate(rows, axis=0))
+
+
+def _decided_on_tiles(image, codec: str, quality: int, options: dict, pre_edit: bool) -> Encoded:
+    """``--scale auto`` on a large image: the per-image decision runs on its
+    ``sample_mosaic`` (2.4 megapixels), and the path it keeps (scale, codec
+    quality, encoder, networks or none) codes the whole image, once. The
+    budget is checked on the whole image: where the kept path's file is
+    larger than the full-size file at ``quality``, its codec quality steps
+    down (at most 3 encodes), else the full-size file is kept. The PSNR is
+    compared on the tiles only: the whole image is never restored here."""
+    choice = _checked(sample_mosaic(image), codec, quality, options, pre_edit).hc.header
+    backend = codecs.get_codec(codec).configured(options.get("encoder"), options.get("effort"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full_point = zoo.operating_point(codec, backend.encoder_quality(quality), scales.FULL, backend.encoder)
+        full = _encode(image, codec, quality, point=full_point, **options)
+        entry = {ref.role: zoo.find(sha256=ref.sha256) for ref in choice.models}
+        point = zoo.OperatingPoint(choice.scale, choice.quality, entry.get("pre"), entry.get("post"))
+        if point == full_point and choice.encoder == backend.encoder:
+            return full
+        settings = {**options, "encoder": choice.encoder}
+        for step in range(4):
+            if point.codec_quality - step < 1:
+                break
+            kept = _encode(image, codec, quality, point=replace(point, codec_quality=point.codec_quality - step),
+                           **settings)
+            if len(kept.data) <= len(full.data):
+                return kept
+    return full
 
 
 def _pre_edited(image, codec: str, quality: int, point: zoo.OperatingPoint, budget: int,

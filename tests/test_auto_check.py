@@ -53,3 +53,33 @@ def test_table_keeps_the_fixed_table_and_is_accepted_everywhere(tmp_path):
     assert main(["compress", str(tmp_path / "x.png"), "--codec", "webp", "--scale", "table"]) == 0
     Image.fromarray(photo).save(tmp_path / "y.hc", codec="webp", quality=5, scale="table")
     assert np.asarray(Image.open(tmp_path / "y.hc")).shape == photo.shape
+
+
+@pytest.mark.parametrize("codec, quality", [("webp", 10), ("jpeg", 30)])
+def test_large_images_decide_on_sampled_tiles(monkeypatch, codec, quality):
+    """Above SAMPLED_DECISION_PIXELS the decision restores only a mosaic of
+    tiles; the whole image is coded once on the path kept, within the
+    full-size file's bytes."""
+    import cv2
+
+    monkeypatch.setattr(pipeline, "SAMPLED_DECISION_PIXELS", 200_000)
+    monkeypatch.setattr(pipeline, "SAMPLE_TILE", 128)
+    rgb = cv2.resize(data.astronaut(), (700, 580), interpolation=cv2.INTER_AREA)
+    mosaic = pipeline.sample_mosaic(rgb)
+    assert mosaic.shape == (384, 384, 3)
+    assert np.array_equal(mosaic[:128, :128], rgb[:128, :128])
+    assert np.array_equal(mosaic[-128:, -128:], rgb[448:576, 512:640])  # last origins on multiples of 64
+
+    restored_sizes = []
+    real_decode = pipeline.decode
+    monkeypatch.setattr(pipeline, "decode", lambda data, **kw: restored_sizes.append(
+        unpack(data).header.width) or real_decode(data, **kw))
+    encoded = pipeline.encode(rgb, codec, quality)
+    assert restored_sizes and set(restored_sizes) == {384}  # only the mosaic was restored
+    backend = codecs.get_codec(codec)
+    full_point = pipeline.zoo.operating_point(codec, backend.encoder_quality(quality), scales.FULL)
+    full = pipeline._encode(rgb, codec, quality, point=full_point)
+    assert len(encoded.data) <= len(full.data)
+    plain = CodingPath(backend, backend.encoder_quality(quality))
+    plain_psnr = psnr(rgb, plain.decode(plain.encode(rgb)))
+    assert psnr(rgb, real_decode(encoded.data).image) > plain_psnr - 0.1
