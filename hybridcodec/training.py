@@ -747,17 +747,28 @@ class Trainer:
     def evaluate(self) -> dict:
         """Per-quality val figures of the plain codec (scale 1, its default
         encoder) and of this model on that encoder's files, with BD-rate on
-        PSNR-RGB and MS-SSIM (bjontegaard)."""
+        PSNR-RGB and MS-SSIM (bjontegaard). A joint run warm-started from a
+        restoration network also gets that network on the plain files
+        ("anchor", post-only) and the BD-rates against it."""
+        from .coding import run_post
         from .metrics import bd_rate, bpp, ms_ssim, psnr
+        from .zoo import load_keras_file
 
         qualities = self.config.qualities
-        plain = code_images(self.val_images, self.config.codec, qualities, scales.FULL)
+        plain = code_images(self.val_images, self.config.codec, qualities, scales.FULL,
+                            condition=self.config.condition)
         # the codec's default encoder alone, as plain (training may mix encoders)
         ours = code_images(self.val_images, self.config.codec, qualities, self.config.scale, self.pre,
                            condition=self.config.condition)
         restored = self.restore(ours)
+        methods = [("plain", plain, plain.decoded), ("hybrid", ours, restored)]
+        if self.pre is not None and self.config.init and self.config.scale.is_full:
+            anchor = load_keras_file(self.config.init)
+            methods.append(("anchor", plain, [
+                run_post(anchor, d, plain.condition[k][None], d.shape[1], d.shape[0])
+                for k, d in enumerate(plain.decoded)]))
         table = {"quality": qualities}
-        for label, cache, outputs in (("plain", plain, plain.decoded), ("hybrid", ours, restored)):
+        for label, cache, outputs in methods:
             rows = {"bpp": [], "psnr-rgb": [], "ms-ssim-rgb": []}
             for q in qualities:
                 ks = [k for k, kq in enumerate(cache.quality) if kq == q]
@@ -774,6 +785,12 @@ class Trainer:
         table["bd_rate_psnr_percent"] = bd_rate(plain["bpp"], plain["psnr-rgb"], hybrid["bpp"], hybrid["psnr-rgb"])
         table["bd_rate_ms_ssim_percent"] = bd_rate(
             plain["bpp"], plain["ms-ssim-rgb"], hybrid["bpp"], hybrid["ms-ssim-rgb"])
+        if "anchor" in table:
+            anchor = table["anchor"]
+            table["bd_rate_vs_anchor_psnr_percent"] = bd_rate(anchor["bpp"], anchor["psnr-rgb"],
+                                                              hybrid["bpp"], hybrid["psnr-rgb"])
+            table["bd_rate_vs_anchor_ms_ssim_percent"] = bd_rate(anchor["bpp"], anchor["ms-ssim-rgb"],
+                                                                 hybrid["bpp"], hybrid["ms-ssim-rgb"])
         table["note"] = "bpp counts the codec payload only (the .hc header adds about 50 bytes)"
         return table
 

@@ -103,12 +103,19 @@ def test_rate_aware_joint_run_records_both_terms_and_resumes(tmp_path):
 
     from hybridcodec.training import TrainConfig, Trainer, train
 
-    options = dict(codec="jpeg", data=str(synthetic_images(tmp_path / "data", size=128)), mode="joint",
-                   pre_model="pre-editor", rate_weight=1.0, scale=1, steps=8, rounds=2, batch=4, crop=64,
-                   qualities=[20, 60], out=str(tmp_path / "run"), model_kwargs={"depth": 3, "width": 8},
-                   val_every=10**6, lr=1e-3)
+    from hybridcodec.models import RecCNN
+
+    RecCNN(scale=1, depth=3, width=8).save(tmp_path / "anchor.keras")  # the post-only network it starts from
+    images = str(synthetic_images(tmp_path / "data", size=128))
+    options = dict(codec="jpeg", data=images, val=images, mode="joint", pre_model="pre-editor", rate_weight=1.0,
+                   scale=1, steps=8, rounds=2, batch=4, crop=64, qualities=[20, 60], out=str(tmp_path / "run"),
+                   model_kwargs={"depth": 3, "width": 8}, val_every=10**6, lr=1e-3,
+                   init=str(tmp_path / "anchor.keras"))
     card = json.loads(train(TrainConfig(**options)).read_text())
     assert card["models"]["pre"]["class"] == "PreEditor"
+    # the card weighs pre+post against the network it started from, on the plain files
+    assert card["val"]["anchor"]["bpp"] == card["val"]["plain"]["bpp"]
+    assert "bd_rate_vs_anchor_psnr_percent" in card["val"]
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert [h["phase"] for h in history] == ["pre"] * 2 + ["post"] * 2 + ["pre"] * 2 + ["post"] * 2
     assert all(h["distortion"] > 0 and h["proxy_bpp"] > 0 for h in history if h["phase"] == "pre")
