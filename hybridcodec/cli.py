@@ -290,6 +290,12 @@ def _add_zoo(sub):
     pair.add_argument("--encoder", help="the codec's encoder (default: its default)")
     pair.add_argument("networks", nargs="*", metavar="NAME", help="PRE POST: zoo names (none: remove the pair)")
     pair.set_defaults(func=_zoo_pre_edit)
+    plain = zoo_sub.add_parser("plain-files", help="set the network that restores plain files (any encoder's)",
+                               description="Name the full-size network that restores plain files of a codec "
+                               "(no hybridcodec header); without a name, the default table's network does.")
+    plain.add_argument("--codec", required=True, choices=_codec_choices(lossy_only=True))
+    plain.add_argument("name", nargs="?", metavar="NAME", help="a zoo network (none: the default table's)")
+    plain.set_defaults(func=_zoo_plain_files)
     choose = zoo_sub.add_parser("choose", help="fix a codec's operating-point table on validation images")
     choose.add_argument("--codec", required=True, choices=_codec_choices(lossy_only=True))
     choose.add_argument("--val", required=True, help="folder of validation images (never the training set)")
@@ -317,6 +323,13 @@ def _zoo_add(args) -> int:
     from .zoo_admin import add
 
     print(json.dumps(add(args.run, args.name, args.codec, args.role), indent=1))
+    return 0
+
+
+def _zoo_plain_files(args) -> int:
+    from .zoo_admin import set_plain_files
+
+    print(set_plain_files(args.codec, args.name))
     return 0
 
 

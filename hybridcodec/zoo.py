@@ -21,6 +21,11 @@ two lists:
   pre-processor trained with a rate term and the restoration network
   retrained on its files, which ``--scale auto`` tries as one more candidate
   on each image (pipeline._checked). Set by ``hybridcodec zoo pre-edit``.
+* ``plain_files``: per codec, the network that restores plain files (no
+  hybridcodec header, any encoder's), where it is not the default table's:
+  a specialist trained on one encoder's files serves ``.hc`` files, a
+  network trained on many encoders serves the files users bring. Set by
+  ``hybridcodec zoo plain-files``.
 
 Lookups here are pure and cached: the manifest is read once a process. This
 module only reads; zoo_admin.py writes (and clears the caches).
@@ -189,7 +194,11 @@ def plain_file_network(codec: str, quality: int) -> ZooEntry | None:
     header) at ``quality`` (a JPEG's is estimated on the IJG scale, which is
     the common default's): the default encoder's full-size network there,
     where it has one (a JPEG ``jpeg-tables`` network serves every encoder's
-    files), else the first encoder's full-size network nearest ``quality``."""
+    files), else the first encoder's full-size network nearest ``quality``;
+    ``plain_files`` in the manifest overrides both."""
+    named = manifest().get("plain_files", {}).get(codec)
+    if named:
+        return find(named)
     backend = codecs.by_name(codec)
     point = _table(codec, backend.encoder).get(quality)
     if point is not None and point.scale.is_full and point.post is not None:

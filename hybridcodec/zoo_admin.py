@@ -42,15 +42,20 @@ def results_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "results"
 
 
+EXTRA_KEYS = ("pre_edit", "plain_files")  # the manifest's keys besides models and tables (zoo.py)
+
+
 def with_statuses(manifest: dict) -> dict:
     """``manifest`` with each network's status: current if a table or a pre-editing pair names it."""
     used = {row.get(role) for table in manifest.get("operating_points", {}).values()
             for row in table for role in ("pre", "post")}
     used |= {name for pair in manifest.get("pre_edit", {}).values() for name in pair.values()}
+    used |= set(manifest.get("plain_files", {}).values())
     models = [{**m, "status": "current" if m["name"] in used else "superseded"} for m in manifest["models"]]
     out = {"models": models, "operating_points": manifest.get("operating_points", {})}
-    if manifest.get("pre_edit"):
-        out["pre_edit"] = manifest["pre_edit"]
+    for key in EXTRA_KEYS:
+        if manifest.get(key):
+            out[key] = manifest[key]
     return out
 
 
@@ -61,8 +66,9 @@ def manifest_text(manifest: dict) -> str:
     tables = ",\n".join(f"  {json.dumps(codec)}: [\n" + ",\n".join("   " + json.dumps(row) for row in rows) + "\n  ]"
                          for codec, rows in manifest["operating_points"].items())
     text = '{\n "models": [\n' + models + '\n ],\n "operating_points": {\n' + tables + "\n }"
-    if manifest.get("pre_edit"):
-        text += ',\n "pre_edit": ' + json.dumps(manifest["pre_edit"])
+    for key in EXTRA_KEYS:
+        if manifest.get(key):
+            text += f',\n "{key}": ' + json.dumps(manifest[key])
     return text + "\n}\n"
 
 
@@ -249,6 +255,22 @@ def set_pre_edit(codec: str, encoder: str | None, pre: str | None, post: str | N
         line = f"{key}: pre-edit with {pre}, restore with {post}"
     _save_manifest({**manifest, "pre_edit": pairs})
     return line
+
+
+def set_plain_files(codec: str, name: str | None) -> str:
+    """``hybridcodec zoo plain-files``: the network that restores plain files
+    of ``codec`` (None: the default table's, as zoo.plain_file_network says)."""
+    manifest = zoo.manifest()
+    networks = dict(manifest.get("plain_files", {}))
+    if name is None:
+        networks.pop(codec, None)
+    else:
+        entry = zoo.find(name)
+        if entry is None or entry.role != "post" or entry.codec != codec or not entry.scale.is_full:
+            raise HybridCodecError(f"no full-size {codec} restoration network called {name!r}")
+        networks[codec] = name
+    _save_manifest({**manifest, "plain_files": networks})
+    return f"plain {codec} files: restored by {name or 'the default table network'}"
 
 
 def set_operating_points(key: str, rows: list[dict], evidence: dict) -> None:

@@ -22,7 +22,7 @@ def test_manifest_files_and_cards():
         assert card["val"]["quality"] and card["val"]["plain"]["psnr-rgb"]
 
 
-@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)
+@pytest.mark.parametrize("entry", [e for e in ENTRIES if e.role == "post"], ids=lambda e: e.name)
 def test_loads_by_hash_and_restores_better_than_the_classical_path(entry, photo):
     from hybridcodec import scale as scales
     from hybridcodec.coding import CodingPath
@@ -43,6 +43,22 @@ def test_loads_by_hash_and_restores_better_than_the_classical_path(entry, photo)
     classical = psnr(photo, scales.parse(entry.scale).upscale(decoded, w, h))
     restored = psnr(photo, path.restore(decoded, w, h, payload))
     assert restored > classical + 0.05, (restored, classical)
+
+
+@pytest.mark.parametrize("entry", [e for e in ENTRIES if e.role == "pre"], ids=lambda e: e.name)
+def test_pre_processors_load_by_hash_and_edit_as_in_keras(entry, photo):
+    """A shipped pre-processor runs in the runtime as in Keras (within a grey
+    level) and edits the image (it is not the identity)."""
+    from hybridcodec.coding import run_pre
+    from hybridcodec.container import ModelRef
+    from hybridcodec.models import weights_sha256
+
+    network = zoo.resolve(ModelRef("pre", entry.name, entry.sha256))
+    keras_model = zoo.load_keras(entry)
+    assert weights_sha256(keras_model) == entry.sha256 and network.role == "pre"
+    edited = run_pre(network, photo, 40)
+    assert np.abs(edited.astype(int) - run_pre(keras_model, photo, 40)).max() <= 1
+    assert not np.array_equal(edited, photo) and psnr(photo, edited) > 30
 
 
 def test_operating_points_cover_every_quality_and_name_shipped_models():
