@@ -138,9 +138,9 @@ def _checked(image, codec: str, quality: int, options: dict, pre_edit: bool = Tr
     with a pre-editing pair, up to four pre-edited encodes and one more
     restoration.
     """
+    reference = eight_bit(image)  # also refuses a bad array in one line
     if image.shape[0] * image.shape[1] > SAMPLED_DECISION_PIXELS and min(image.shape[:2]) >= 2 * SAMPLE_TILE:
         return _decided_on_tiles(image, codec, quality, options, pre_edit)
-    reference = eight_bit(image)
     backend = codecs.get_codec(codec).configured(options.get("encoder"), options.get("effort"))
     own_quality = backend.encoder_quality(quality)
     with warnings.catch_warnings():  # trial encodes: warnings wait for the file kept
