@@ -127,9 +127,10 @@ def _checked(image, codec: str, quality: int, options: dict, pre_edit: bool = Tr
     networks were trained on it); and, where the encoder has a pre-editing
     pair (``zoo.pre_edit_point``) and ``pre_edit``, the pre-edited file at
     the highest codec quality that fits the budget (``_pre_edited``). The
-    one whose restored image has the highest PSNR wins, among those no larger than the full-size file with a
-    network's header, so the result is never worse than the plain codec at
-    ``quality``, in its bytes plus our header.
+    one whose restored image has the highest PSNR wins, among those no
+    larger than the full-size file with a network's header, so the result is
+    never worse than the plain codec at ``quality``, in its bytes plus our
+    header. Large images decide on sampled tiles (``_decided_on_tiles``).
 
     Why: the table was fixed on mean results over a few photos; on a smaller
     or a different photo its scale or network can lose to the plain file (WebP

@@ -98,6 +98,8 @@ class TrainConfig:
                                  f"{needs[self.pre_model].label}")
         if self.rate_weight is not None and (self.mode != "joint" or self.codec != "jpeg"):
             raise ValueError("--rate-weight trains a pre-processor for JPEG: it needs --mode joint --codec jpeg")
+        if self.rate_weight is not None and self.distribute:
+            raise ValueError("--rate-weight runs on one device: drop --distribute")
         if not self.qualities:
             self.qualities = list(codecs.by_name(self.codec).quality_grid)
         if not self.val_qualities:

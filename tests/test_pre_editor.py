@@ -134,6 +134,7 @@ def test_rate_aware_joint_run_records_both_terms_and_resumes(tmp_path):
     ({"codec": "webp", "rate_weight": 1.0}, "--codec jpeg"),
     ({"scale": 2}, "needs --scale 1"),
     ({"pre_model": "unet"}, "unknown pre-processor"),
+    ({"rate_weight": 1.0, "distribute": True}, "one device"),
 ])
 def test_rate_aware_config_refuses_what_it_cannot_train(tmp_path, options, message):
     from hybridcodec.training import TrainConfig
