@@ -142,12 +142,9 @@ def _checked(image, codec: str, quality: int, options: dict, pre_edit: bool = Tr
     reference = eight_bit(image)  # also refuses a bad array in one line
     if image.shape[0] * image.shape[1] > SAMPLED_DECISION_PIXELS and min(image.shape[:2]) >= 2 * SAMPLE_TILE:
         return _decided_on_tiles(image, codec, quality, options, pre_edit)
-    backend = codecs.get_codec(codec).configured(options.get("encoder"), options.get("effort"))
-    own_quality = backend.encoder_quality(quality)
     with warnings.catch_warnings():  # trial encodes: warnings wait for the file kept
         warnings.simplefilter("ignore")
-        full_point = zoo.operating_point(codec, own_quality, scales.FULL, backend.encoder)
-        full = _encode(image, codec, quality, point=full_point, **options)
+        backend, full_point, full = _full_size(image, codec, quality, options)
         table_point = zoo.operating_point(codec, quality, "auto", backend.encoder)
         same = options.get("native") or table_point == full_point  # a native file is full size anyway
         tables = [full if same else _encode(image, codec, quality, point=table_point, **options)]
@@ -179,6 +176,15 @@ def _checked(image, codec: str, quality: int, options: dict, pre_edit: bool = Tr
     return max(scored)[3]  # ties: the smaller file, then the earlier candidate
 
 
+def _full_size(image, codec: str, quality: int, options: dict):
+    """(backend, point, file) of the full-size file at ``quality`` (the
+    encoder's own quality for it) with the network that serves it: the
+    budget of ``--scale auto`` and one of its candidates."""
+    backend = codecs.get_codec(codec).configured(options.get("encoder"), options.get("effort"))
+    point = zoo.operating_point(codec, backend.encoder_quality(quality), scales.FULL, backend.encoder)
+    return backend, point, _encode(image, codec, quality, point=point, **options)
+
+
 def sample_mosaic(image: np.ndarray) -> np.ndarray:
     """SAMPLE_GRID x SAMPLE_GRID tiles of SAMPLE_TILE pixels, spread evenly
     over ``image`` (at least twice SAMPLE_TILE on each side), side by side."""
@@ -198,11 +204,9 @@ def _decided_on_tiles(image, codec: str, quality: int, options: dict, pre_edit: 
     down (at most 3 encodes), else the full-size file is kept. The PSNR is
     compared on the tiles only: the whole image is never restored here."""
     choice = _checked(sample_mosaic(image), codec, quality, options, pre_edit).hc.header
-    backend = codecs.get_codec(codec).configured(options.get("encoder"), options.get("effort"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        full_point = zoo.operating_point(codec, backend.encoder_quality(quality), scales.FULL, backend.encoder)
-        full = _encode(image, codec, quality, point=full_point, **options)
+        backend, full_point, full = _full_size(image, codec, quality, options)
         entry = {ref.role: zoo.find(sha256=ref.sha256) for ref in choice.models}
         point = zoo.OperatingPoint(choice.scale, choice.quality, entry.get("pre"), entry.get("post"))
         if point == full_point and choice.encoder == backend.encoder:

@@ -528,9 +528,6 @@ class Trainer:
         middle = start + (2 * length) // 3
         return ("post", middle) if step < middle else ("pre", end)
 
-    def _phase(self, step: int) -> str:
-        return self._segment(step)[0]
-
     # -- the rate-aware step's calibration ---------------------------------------
 
     def calibrate_rate(self, plain: CodedSet | None = None) -> dict:
