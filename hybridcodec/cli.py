@@ -233,15 +233,18 @@ def _train(args) -> int:
 
     model_kwargs = model_options(args.model, args.depth, args.width, args.half_resolution, args.bfloat16,
                                  args.condition)
-    config = TrainConfig(
-        codec=args.codec, data=args.data, val=args.val, mode=args.mode, model=args.model,
-        loss=args.loss, scale=args.scale, minutes=args.minutes, steps=args.steps,
-        rounds=args.rounds, batch=args.batch, crop=args.crop, lr=args.lr, seed=args.seed,
-        out=args.out, qualities=args.qualities or [], val_qualities=args.val_qualities or [],
-        val_every=args.val_every,
-        model_kwargs=model_kwargs, distribute=args.distribute, init=args.init, encoders=args.encoders,
-        pre_model=args.pre_model, rate_weight=args.rate_weight,
-    )
+    try:
+        config = TrainConfig(
+            codec=args.codec, data=args.data, val=args.val, mode=args.mode, model=args.model,
+            loss=args.loss, scale=args.scale, minutes=args.minutes, steps=args.steps,
+            rounds=args.rounds, batch=args.batch, crop=args.crop, lr=args.lr, seed=args.seed,
+            out=args.out, qualities=args.qualities or [], val_qualities=args.val_qualities or [],
+            val_every=args.val_every,
+            model_kwargs=model_kwargs, distribute=args.distribute, init=args.init, encoders=args.encoders,
+            pre_model=args.pre_model, rate_weight=args.rate_weight,
+        )
+    except ValueError as error:  # options that do not go together: one line, not a traceback
+        raise HybridCodecError(str(error)) from None
     card = train(config, log=lambda message: print(message, file=sys.stderr))
     print(card)
     return 0

@@ -231,3 +231,13 @@ def test_the_shipped_pair_is_a_candidate_that_wins_on_some_photos():
                 assert chosen.hc.header.model("pre").name == "preeditor-jpeg-s1"
                 codecs.get_codec("jpeg").decode(chosen.hc.payload)  # a plain JPEG decoder reads it
     assert kept >= 1
+
+
+def test_train_refuses_options_that_do_not_go_together_in_one_line(tmp_path, capsys):
+    from hybridcodec.cli import main
+
+    status = main(["train", "--codec", "webp", "--data", str(tmp_path), "--mode", "joint", "--pre-model",
+                   "pre-editor", "--rate-weight", "1", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert status == 1 and "needs --mode joint --codec jpeg" in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
