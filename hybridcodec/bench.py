@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import codecs, pipeline
+from . import codecs, pipeline, zoo
 from . import scale as scales
 from .coding import CodingPath
 from .images import list_images, read_rgb
@@ -108,10 +108,12 @@ def _warm_up(codec: str, quality: int, scale) -> None:
     pipeline.decompress(pipeline.compress(tiny, codec, quality, scale))
 
 
-def run(folder, codec: str, qualities=None, out="results", scale="auto", progress=True, pre_edit=True) -> dict:
+def run(folder, codec: str, qualities=None, out="results", scale="auto", progress=True, pre_edit=True,
+        precision=zoo.PRECISIONS[0]) -> dict:
     """Benchmark every image in ``folder``; write the files listed in the module
     docstring and return the summary. ``pre_edit=False``: ``--scale auto``
-    without its pre-editing candidate (the post-only anchor)."""
+    without its pre-editing candidate (the post-only anchor); ``precision``:
+    the restoration networks' twin (zoo.with_precision)."""
     from tqdm import tqdm
 
     qualities = list(qualities or codecs.by_name(codec).quality_grid)
@@ -130,10 +132,11 @@ def run(folder, codec: str, qualities=None, out="results", scale="auto", progres
         for q in qualities:
             for method, backend in refs.items():
                 points.append(code_plain(rgb, backend, q, path.name, method)[0])
-            points.append(code_hybrid(rgb, codec, q, path.name, scale, pre_edit=pre_edit)[0])
+            points.append(code_hybrid(rgb, codec, q, path.name, scale, pre_edit=pre_edit,
+                                      precision=precision)[0])
             bar.update(1)
     bar.close()
-    return write_results(points, codec, qualities, out, folder, pre_edit)
+    return write_results(points, codec, qualities, out, folder, pre_edit, precision)
 
 
 def _averaged(points, method, qualities):
@@ -145,7 +148,7 @@ def _averaged(points, method, qualities):
     return results
 
 
-def write_results(points, codec, qualities, out: Path, folder, pre_edit=True) -> dict:
+def write_results(points, codec, qualities, out: Path, folder, pre_edit=True, precision=zoo.PRECISIONS[0]) -> dict:
     methods = [m for m in ("plain", "common", "next") if any(p.method == m for p in points)]
     curves = {m: _averaged(points, m, qualities) for m in [*methods, "hybrid"]}
     plain, hybrid = curves["plain"], curves["hybrid"]
@@ -168,6 +171,7 @@ def write_results(points, codec, qualities, out: Path, folder, pre_edit=True) ->
         "codec": codec,
         "images": str(folder),
         "pre_edit": pre_edit,  # whether --scale auto had its pre-editing candidate
+        "precision": precision,  # the restoration networks' twin the files name
         "environment": environment(codec),
         "qualities": list(qualities),
         "references": {m: {"codec": refs[m].name, "encoder": refs[m].encoder, "effort": refs[m].effort}

@@ -45,7 +45,7 @@ class HCImageFile(ImageFile.ImageFile):
 
 
 # Options of save(); Pillow adds the others in this set itself.
-SAVE_OPTIONS = {"codec", "quality", "scale", "icc_profile", "native"}
+SAVE_OPTIONS = {"codec", "quality", "scale", "icc_profile", "native", "precision"}
 PILLOW_OPTIONS = {"save_all", "append_images"}
 
 
@@ -75,6 +75,7 @@ def _save(image: Image.Image, fp, filename) -> None:
         scale=options.get("scale", "auto"),
         icc=options.get("icc_profile", image.info.get("icc_profile", b"")) or b"",
         native=bool(options.get("native", False)),
+        **({"precision": options["precision"]} if "precision" in options else {}),
     )
     fp.write(data)
 

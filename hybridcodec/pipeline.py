@@ -266,9 +266,11 @@ def _encode(
     encoder: str | None = None,
     effort: str | None = None,
     point: zoo.OperatingPoint | None = None,
+    precision: str = zoo.PRECISIONS[0],
 ) -> Encoded:
     """One encode on one path: the table's (``scale="auto"``), the given
-    scale's, or the given operating ``point`` (scale, codec quality, networks)."""
+    scale's, or the given operating ``point`` (scale, codec quality, networks).
+    ``precision``: the restoration network's twin the file names (zoo.with_precision)."""
     backend = codecs.get_codec(codec).configured(encoder, effort)
     if scale != "auto":
         try:
@@ -305,7 +307,7 @@ def _encode(
         if post_model is not None:
             refs.append(zoo.load_user_model(post_model, "post")[1])
         elif point.post is not None:
-            refs.append(ModelRef("post", "", point.post.sha256))
+            refs.append(ModelRef("post", "", zoo.with_precision(point.post, precision).sha256))
 
     payload = CodingPath(backend, quality, use_scale, pre=pre).encode(rgb)
     alpha_payload = codecs.get_codec("png").encode_plane(alpha) if alpha is not None else b""
@@ -342,7 +344,9 @@ def compress(image: np.ndarray, codec: str = DEFAULT_CODEC, quality: int = DEFAU
     icc, metadata (bytes stored as they are), max_pixels, native (a standard
     JPEG/WebP/AVIF/JPEG XL file with the header inside, see native.py),
     encoder (one of the codec's ``encoders``; default: the best one
-    installed), effort ("fast", "default", "best": encode time against bytes).
+    installed), effort ("fast", "default", "best": encode time against bytes),
+    precision ("int8", the default, or "float32": which twin of the
+    restoration network the file names, see zoo.with_precision).
     """
     return encode(image, codec, quality, scale, **options).data
 

@@ -27,6 +27,10 @@ import numpy as np
 
 from .errors import HybridCodecError
 
+# A network's arithmetic in the runtime, the default first: an int8 twin
+# (zoo.with_precision, export.quantize_int8) or the float32 network itself.
+PRECISIONS = ("int8", "float32")
+
 # Worker processes of a batch run set this to share the cores (batch.py).
 THREADS_VARIABLE = "HYBRIDCODEC_THREADS"
 

@@ -72,6 +72,10 @@ class ZooEntry:
     status: str = "current"  # or "superseded": no table uses it, old files may
     onnx: str = ""  # the exported network the runtime runs (runtime.py)
     onnx_sha256: str = ""  # of that file's bytes; ``sha256`` names the weights
+    # A faster twin of another network (``zoo quantize``): no .keras file;
+    # its ``sha256`` is its ONNX file's, and names it in .hc files.
+    variant_of: str = ""
+    precision: str = "float32"
 
     @property
     def ref(self) -> ModelRef:
@@ -116,6 +120,23 @@ def find(name: str | None = None, sha256: str | None = None) -> ZooEntry | None:
     if sha256 is not None:
         return _by_sha256().get(sha256)
     return entries()[0] if entries() else None
+
+
+PRECISIONS = runtime.PRECISIONS
+
+
+def with_precision(entry: ZooEntry | None, precision: str) -> ZooEntry | None:
+    """``entry``'s twin in ``precision`` (PRECISIONS), where one ships; else
+    the network itself. The encoder records the twin it chose in the file,
+    so the decoder runs exactly the network the encoder weighed."""
+    if entry is None:
+        return None
+    if precision not in PRECISIONS:
+        raise HybridCodecError(f"unknown precision {precision!r}: one of {', '.join(PRECISIONS)}")
+    base = find(entry.variant_of) if entry.variant_of else entry
+    if precision == base.precision:
+        return base
+    return next((e for e in entries() if e.variant_of == base.name and e.precision == precision), base)
 
 
 def named(hc: HCFile) -> HCFile:

@@ -51,6 +51,7 @@ def with_statuses(manifest: dict) -> dict:
             for row in table for role in ("pre", "post")}
     used |= {name for pair in manifest.get("pre_edit", {}).values() for name in pair.values()}
     used |= set(manifest.get("plain_files", {}).values())
+    used |= {m["name"] for m in manifest["models"] if m.get("variant_of", "") in used - {None}}  # twins serve too
     models = [{**m, "status": "current" if m["name"] in used else "superseded"} for m in manifest["models"]]
     out = {"models": models, "operating_points": manifest.get("operating_points", {})}
     for key in EXTRA_KEYS:
@@ -112,7 +113,7 @@ def export_zoo(names=None) -> list[str]:
         raise HybridCodecError(f"no shipped model called {', '.join(sorted(unknown))}")
     lines, models = [], []
     for m in manifest["models"]:
-        if not names or m["name"] in names:
+        if (not names or m["name"] in names) and not m.get("variant_of"):  # twins: ``zoo quantize``
             m = {**m, **export_file(models_dir() / m["file"])}
             lines.append(f"{m['name']}: {m['onnx']} sha256 {m['onnx_sha256'][:16]}...")
         models.append(m)
@@ -122,8 +123,12 @@ def export_zoo(names=None) -> list[str]:
 
 def listing(superseded: bool = False) -> list[str]:
     """``hybridcodec zoo``: one line a shipped network (the current ones, or all)."""
-    rows = [(e.name, e.codec, str(e.scale), e.status, f"{e.path.stat().st_size / 1e6:.2f} MB" if e.path.exists()
-             else "missing") for e in zoo.entries() if superseded or e.status == "current"]
+    def size(e):
+        path = e.onnx_path if e.variant_of else e.path
+        return f"{path.stat().st_size / 1e6:.2f} MB" if path.is_file() else "missing"
+
+    rows = [(e.name, e.codec, str(e.scale), e.status, size(e)) for e in zoo.entries()
+            if superseded or e.status == "current"]
     header = ("name", "codec", "scale", "status", "size")
     widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
     return ["  ".join(f"{v:<{w}}" for v, w in zip(row, widths, strict=False)).rstrip() for row in [header, *rows]]
@@ -146,7 +151,7 @@ def evaluate_paths(folder, codec: str, qualities, models=None, progress=True, en
     from tqdm import tqdm
 
     backend = codecs.get_codec(codec).configured(encoder)
-    networks = [e for e in zoo.entries() if e.codec == codec and e.role == "post"]
+    networks = [e for e in zoo.entries() if e.codec == codec and e.role == "post" and not e.variant_of]
     if models is not None:
         unknown = set(models) - {e.name for e in networks}
         if unknown:
@@ -296,3 +301,132 @@ def choose_table(codec: str, folder, qualities=None, models=None, encoder=None) 
     key = f"{codec}:{encoder}" if own else codec
     set_operating_points(key, table, {"images": str(folder), "encoder": backend.encoder, "results": results})
     return describe_table(table)
+
+
+# --------------------------------------------------------------------------
+# int8 twins (``hybridcodec zoo quantize``)
+# --------------------------------------------------------------------------
+
+QUANTIZE_CROP = 384  # calibration crops: big enough for real activation ranges, 64 of them in seconds
+MAX_INT8_COST_DB = 0.05  # a twin that loses more on the evaluation photos is not shipped
+
+
+def _served_points(entry: zoo.ZooEntry) -> tuple[str, list[int]]:
+    """(encoder, codec qualities) at which the tables use ``entry``: where
+    its twin is calibrated and weighed. A pre-editing pair's network is
+    weighed on its encoder's plain files (what it sees is close to them)."""
+    codec = codecs.by_name(entry.codec)
+    manifest = zoo.manifest()
+    for key, rows in manifest["operating_points"].items():
+        qualities = sorted({r["codec_quality"] for r in rows if r.get("post") == entry.name})
+        if qualities:
+            encoder = key.split(":", 1)[1] if ":" in key else codec.first_encoder
+            picks = np.unique(np.quantile(qualities, [0.1, 0.4, 0.7, 0.95]).round().astype(int))
+            return encoder, [int(q) for q in picks]
+    for key, pair in manifest.get("pre_edit", {}).items():
+        if pair.get("post") == entry.name:
+            return key.split(":", 1)[1], [10, 25, 45, 70]
+    return codec.encoder, [10, 25, 45, 70]
+
+
+def _coded(entry: zoo.ZooEntry, contract: str, folder, encoder: str, qualities, crop: int | None = None):
+    """(original, network input, condition, quality) for every image of
+    ``folder`` (a centre crop of ``crop`` pixels a side, if given) at every quality."""
+    from .coding import condition_vector
+
+    backend = codecs.get_codec(entry.codec).configured(encoder)
+    for image_path in list_images(folder):
+        rgb = read_rgb(image_path)
+        if crop:
+            y, x = max(0, (rgb.shape[0] - crop) // 2), max(0, (rgb.shape[1] - crop) // 2)
+            rgb = np.ascontiguousarray(rgb[y : y + crop, x : x + crop])
+        h, w = rgb.shape[:2]
+        for q in qualities:
+            path = CodingPath(backend, q, entry.scale)
+            payload = path.encode(rgb)
+            seen = entry.scale.network_input(path.decode(payload, w, h), w, h)
+            yield rgb, seen, condition_vector(contract, backend, q, payload), q
+
+
+def quantize(name: str, data, val, max_cost_db: float = MAX_INT8_COST_DB) -> dict:
+    """``hybridcodec zoo quantize``: the int8 twin of shipped network ``name``,
+    calibrated on crops of ``data`` (the training photos) at the qualities
+    where the tables use it, weighed on ``val`` against the float32 network
+    (mean PSNR per quality, largest pixel difference, 768x512 time), and
+    listed in the manifest as NAME-int8 if it costs at most ``max_cost_db``
+    on average. The card (NAME-int8.json) keeps the figures."""
+    import time
+
+    from .coding import run_post
+    from .export import quantize_int8
+
+    entry = zoo.find(name)
+    if entry is None or entry.role != "post" or entry.variant_of:
+        raise HybridCodecError(f"no shipped restoration network called {name!r}")
+    encoder, qualities = _served_points(entry)
+    float_net = zoo.load(entry)
+    image_input, condition_input = float_net.inputs
+    feeds = ({image_input: (seen[None] / 255.0).astype(np.float32), condition_input: condition}
+             for _, seen, condition, _ in _coded(entry, float_net.condition, data, encoder, qualities, QUANTIZE_CROP))
+    started = time.perf_counter()
+    quantized = quantize_int8(entry.onnx_path.read_bytes(), feeds)
+    int8_net = runtime.Network.from_bytes(quantized)
+    per_q = {q: {"plain": [], "float32": [], "int8": []} for q in qualities}
+    largest = 0
+    for rgb, seen, condition, q in _coded(entry, float_net.condition, val, encoder, qualities):
+        h, w = rgb.shape[:2]
+        exact, fast = (run_post(n, seen, condition, w, h) for n in (float_net, int8_net))
+        per_q[q]["plain"].append(psnr(rgb, entry.scale.upscale(seen, w, h) if entry.scale.network_factor == 2
+                                      else seen[:h, :w]))
+        per_q[q]["float32"].append(psnr(rgb, exact))
+        per_q[q]["int8"].append(psnr(rgb, fast))
+        largest = max(largest, int(np.abs(exact.astype(int) - fast).max()))
+    means = {q: {k: float(np.mean(v)) for k, v in d.items()} for q, d in per_q.items()}
+    cost = float(np.mean([m["float32"] - m["int8"] for m in means.values()]))
+    timing = _ms_768x512(entry, float_net), _ms_768x512(entry, int8_net)
+    twin = f"{name}-int8"
+    card = {"name": twin, "variant_of": name, "precision": "int8",
+            "command": [f"hybridcodec zoo quantize {name} --data {data} --val {val}"],
+            "method": "onnxruntime static QDQ quantization, per-channel int8 weights, uint8 activations, "
+                      "MinMax ranges (export.quantize_int8)",
+            "calibration": {"images": str(data), "crop": QUANTIZE_CROP, "encoder": encoder, "qualities": qualities},
+            "evaluation": {"images": str(val), "encoder": encoder, "psnr_by_quality": means,
+                           "mean_cost_db": round(cost, 4), "largest_pixel_difference": largest},
+            "ms_768x512": {"float32": timing[0], "int8": timing[1], "cpu_flags": sorted(runtime.cpu_flags()
+                                                                                        & set(runtime.SPEED_FLAGS))},
+            "onnxruntime": _onnxruntime_version(), "wall_seconds": round(time.perf_counter() - started, 1)}
+    if cost > max_cost_db:
+        raise HybridCodecError(f"{twin} costs {cost:.3f} dB on {val} (at most {max_cost_db}): not shipped")
+    target = models_dir()
+    (target / f"{twin}.onnx").write_bytes(quantized)
+    (target / f"{twin}.json").write_text(json.dumps(card, indent=1) + "\n")
+    sha = runtime.file_sha256(target / f"{twin}.onnx")
+    manifest = zoo.manifest()
+    row = {"name": twin, "file": "", "sha256": sha, "role": "post", "codec": entry.codec,
+           "scale": next(m["scale"] for m in manifest["models"] if m["name"] == name), "class": "onnx",
+           "card": f"{twin}.json", "onnx": f"{twin}.onnx", "onnx_sha256": sha, "variant_of": name, "precision": "int8"}
+    _save_manifest({**manifest, "models": [m for m in manifest["models"] if m["name"] != twin] + [row]})
+    return card
+
+
+def _ms_768x512(entry: zoo.ZooEntry, network, runs: int = 5) -> float:
+    import time
+
+    from .coding import CONDITIONS
+
+    factor = entry.scale.network_factor
+    image = np.random.default_rng(0).random((1, 512 // factor, 768 // factor, 3), dtype=np.float32)
+    condition = np.full((1, CONDITIONS[network.condition]), 0.3, np.float32)
+    network([image, condition])
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        network([image, condition])
+        times.append(time.perf_counter() - start)
+    return round(1000 * float(np.median(times)), 1)
+
+
+def _onnxruntime_version() -> str:
+    import onnxruntime
+
+    return onnxruntime.__version__

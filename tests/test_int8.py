@@ -1,0 +1,109 @@
+"""int8 twins of the restoration networks (issue #20): separate named
+networks that the encoder chooses and the file records; the float32 network
+stays available and exact."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hybridcodec import HybridCodecError, codecs, pipeline, runtime, zoo
+from hybridcodec.coding import CodingPath, run_post
+from hybridcodec.metrics import psnr
+
+TWINS = [e for e in zoo.entries() if e.variant_of]
+
+
+def test_jpeg_default_path_has_a_twin():
+    assert zoo.find("reccnn-jpeg-s1-mozjpeg-d16-int8") in TWINS
+
+
+def test_precision_picks_the_twin_or_the_network_itself():
+    twin = zoo.find("reccnn-jpeg-s1-mozjpeg-d16-int8")
+    exact = zoo.find(twin.variant_of)
+    assert zoo.with_precision(exact, "int8") == twin
+    assert zoo.with_precision(twin, "float32") == exact
+    assert zoo.with_precision(twin, "int8") == twin and zoo.with_precision(exact, "float32") == exact
+    untwinned = zoo.find("reccnn-jpeg-s1")  # superseded: never quantized
+    assert zoo.with_precision(untwinned, "int8") == untwinned
+    assert zoo.with_precision(None, "int8") is None
+    with pytest.raises(HybridCodecError, match="precision"):
+        zoo.with_precision(exact, "int4")
+
+
+@pytest.mark.parametrize("twin", TWINS, ids=lambda e: e.name)
+def test_twin_restores_within_a_tenth_of_a_db_of_its_network(twin, photo):
+    exact = zoo.find(twin.variant_of)
+    network, reference = zoo.load(twin), zoo.load(exact)
+    assert (network.scale, network.role, network.condition) == (reference.scale, reference.role, reference.condition)
+    backend = codecs.get_codec(twin.codec)
+    if network.condition == "quality":  # trained on the first encoder's files
+        backend = backend.configured(backend.first_encoder)
+    path = CodingPath(backend, 30 if twin.scale.is_full else 60, twin.scale)
+    h, w = photo.shape[:2]
+    payload = path.encode(photo)
+    seen = twin.scale.network_input(path.decode(payload, w, h), w, h)
+    condition = CodingPath(backend, path.quality, twin.scale, post=network).condition(payload)
+    fast, slow = (psnr(photo, run_post(n, seen, condition, w, h)) for n in (network, reference))
+    classical = psnr(photo, path.restore(path.decode(payload), w, h))
+    assert fast > slow - 0.1 and fast > classical + 0.05, (fast, slow, classical)
+
+
+def test_the_file_names_the_network_chosen_and_decodes_with_it(photo):
+    fast = pipeline.encode(photo, "jpeg", 30)
+    exact = pipeline.encode(photo, "jpeg", 30, precision="float32")
+    fast_post, exact_post = fast.hc.header.model("post"), exact.hc.header.model("post")
+    assert fast_post.name.endswith("-int8") and not exact_post.name.endswith("-int8")
+    assert zoo.find(fast_post.name).variant_of == exact_post.name
+    assert len(fast.data) == len(exact.data)  # the same payload: a 32-byte hash differs
+    out_fast, out_exact = pipeline.decompress(fast.data), pipeline.decompress(exact.data)
+    assert abs(psnr(photo, out_fast) - psnr(photo, out_exact)) < 0.1
+    # the exact file decodes as its network says: the float32 runtime, not the twin
+    backend = codecs.get_codec("jpeg")
+    header = exact.hc.header
+    path = CodingPath(backend, header.quality, header.scale, post=zoo.load(exact_post.name))
+    assert np.array_equal(out_exact, path.restore(path.decode(exact.hc.payload), *photo.shape[1::-1],
+                                                  exact.hc.payload))
+
+
+def test_cli_and_pillow_take_a_precision(tmp_path, photo, capsys):
+    from hybridcodec.cli import main
+
+    src = tmp_path / "x.png"
+    Image.fromarray(photo).save(src)
+    assert main(["compress", str(src), "--codec", "jpeg", "--precision", "float32", "-o", str(tmp_path / "a.hc")]) == 0
+    assert main(["compress", str(src), "--codec", "jpeg", "-o", str(tmp_path / "b.hc")]) == 0
+    out = capsys.readouterr().out
+    assert "-int8" not in out.splitlines()[0] and "-int8" in out.splitlines()[1]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compress", str(src), "--precision", "int4"])
+    assert exit_info.value.code == 2
+    buffer = io.BytesIO()
+    Image.fromarray(photo).save(buffer, format="HC", codec="jpeg", quality=30, precision="float32")
+    assert pipeline.read_file(buffer.getvalue()).header.model("post").name == "reccnn-jpeg-s1-mozjpeg-d16"
+
+
+def test_quantize_keeps_the_contract_and_stays_close(photo):
+    pytest.importorskip("keras")
+    pytest.importorskip("onnxruntime.quantization")
+    from hybridcodec import models
+    from hybridcodec.export import quantize_int8, to_onnx
+
+    model = models.RecCNN(depth=4, width=16, condition="jpeg-tables")
+    rng = np.random.default_rng(0)
+    for variable in model.weights:
+        variable.assign(rng.normal(0, 0.05, variable.shape).astype(np.float32))
+    exact = runtime.Network.from_bytes(to_onnx(model).SerializeToString())
+    image = (photo[None] / 255.0).astype(np.float32)
+    condition = np.full((1, 8), 0.3, np.float32)
+    twin = runtime.Network.from_bytes(quantize_int8(to_onnx(model).SerializeToString(),
+                                                    [{"decoded": image, "quality": condition}] * 4))
+    assert (twin.scale, twin.role, twin.condition) == (1, "post", "jpeg-tables")
+    meta = twin.session.get_modelmeta().custom_metadata_map
+    assert meta["precision"] == "int8"
+    ops = {node.op_type for node in __import__("onnx").load_from_string(
+        quantize_int8(to_onnx(model).SerializeToString(), [{"decoded": image, "quality": condition}])).graph.node}
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+    difference = np.abs(twin([image, condition]) - exact([image, condition])) * 255
+    assert 0 < difference.max() < 8  # quantized, and close
