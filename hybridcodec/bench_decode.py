@@ -6,7 +6,9 @@ median wall time and the largest peak RSS (``os.wait4``). The cases are
 the targets of docs/ROBUSTNESS.md:
 
 * ``hybridcodec decompress`` of a 768x512 JPEG ``.hc`` at quality 40, beside
-  ``djpeg`` on its payload (a plain JPEG) where djpeg is installed;
+  ``djpeg`` on its payload (a plain JPEG) where djpeg is installed, and the
+  same picture coded with ``precision="float32"`` (the exact network, not
+  its int8 twin);
 * the same at 12 and 50 megapixels, with the network's own time (measured
   in this process, warm) so that "wall minus network" can be read;
 * ``Image.open(...).load()`` of the 768x512 file (the Pillow plugin);
@@ -106,7 +108,12 @@ def run(runs: int = 5, megapixels=(12, 50), quality: int = 40, stream=print) -> 
         (tmp / "plain.jpg").write_bytes(hc.payload)
         results["decompress 768x512"] = {
             **_cold(_cli("decompress", str(small), "-o", str(tmp / "out.png"), "--force"), runs),
-            "network_s": round(_network_seconds(small.read_bytes()), 3)}
+            "network_s": round(_network_seconds(small.read_bytes()), 3), "network": hc.header.model("post").name}
+        exact = tmp / "exact.hc"  # the same picture naming the float32 network, not its int8 twin
+        exact.write_bytes(pipeline.compress(_picture(768, 512), "jpeg", quality, precision="float32"))
+        results["decompress 768x512, float32 network"] = {
+            **_cold(_cli("decompress", str(exact), "-o", str(tmp / "out.png"), "--force"), runs),
+            "network_s": round(_network_seconds(exact.read_bytes()), 3)}
         if shutil.which("djpeg"):
             results["djpeg 768x512 (its payload)"] = _cold(
                 ["djpeg", "-outfile", str(tmp / "plain.ppm"), str(tmp / "plain.jpg")], runs)

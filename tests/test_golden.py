@@ -27,6 +27,17 @@ def test_golden_file_decodes_as_before(path):
     assert psnr(expected, decoded) > 50
 
 
+def test_int8_golden_file_decodes_within_a_level_here():
+    """Integer arithmetic: the twin's file decodes the same on every CPU with
+    VNNI or AMX (made on one without AMX; CI machines may differ)."""
+    from hybridcodec import zoo
+
+    path = Path(__file__).parent / "golden" / "jpeg-q30-mozjpeg-int8.hc"
+    assert zoo.find(sha256=unpack(path.read_bytes()).header.model("post").sha256).precision == "int8"
+    expected = np.asarray(Image.open(path.with_suffix(".expected.png"))).astype(int)
+    assert np.abs(hybridcodec.decompress(path.read_bytes()) - expected).max() <= 1
+
+
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
 def test_golden_file_models_are_installed(path):
     from hybridcodec import zoo

@@ -34,6 +34,8 @@ def cases():
         "jpeg-q30-mozjpeg-tables": (photo, dict(codec="jpeg", quality=30, scale=1, encoder="mozjpeg")),
         "avif-q40-libavif-psnr-fast": (photo, dict(codec="avif", quality=40, scale=1, encoder="libavif-psnr",
                                                    effort="fast")),
+        # an int8 twin (the default precision since 0.6): pinned to within a level on every CPU
+        "jpeg-q30-mozjpeg-int8": (photo, dict(codec="jpeg", quality=30, scale=1, encoder="mozjpeg")),
     }
 
 
