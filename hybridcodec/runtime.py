@@ -73,11 +73,16 @@ class Network:
         self.role = meta.get("role", "post")
         self.condition = meta.get("condition", "quality")  # coding.CONDITIONS
         self.inputs = [i.name for i in self.session.get_inputs()]
+        # Give each run's working memory back: an encoder's decision runs three
+        # or four networks, whose arenas otherwise each keep their peak (768x512
+        # JPEG q10 compress: 1.03 GB -> 377 MB, and 0.2 s faster; decode unchanged).
+        self._run_options = ort.RunOptions()
+        self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
     def __call__(self, inputs, training: bool = False) -> np.ndarray:
         arrays = inputs if isinstance(inputs, (list, tuple)) else [inputs]
         feed = {name: np.ascontiguousarray(a, np.float32) for name, a in zip(self.inputs, arrays, strict=True)}
-        return self.session.run(None, feed)[0]
+        return self.session.run(None, feed, self._run_options)[0]
 
 
 @functools.lru_cache(maxsize=8)
