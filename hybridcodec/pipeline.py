@@ -171,9 +171,19 @@ def _checked(image, codec: str, quality: int, options: dict, pre_edit: bool = Tr
         bare = replace(full.hc, header=replace(full.hc.header, models=[]))
         candidates.append(Encoded(_file_bytes(bare, options.get("native", False)), bare))
     max_pixels = options.get("max_pixels", DEFAULT_MAX_PIXELS)
-    scored = [(psnr(reference, decode(c.data, max_pixels=max_pixels).image), -len(c.data), -k, c)
+    scored = [(_restored_psnr(reference, c.data, max_pixels), -len(c.data), -k, c)
               for k, c in enumerate(candidates) if len(c.data) <= len(full.data)]
     return max(scored)[3]  # ties: the smaller file, then the earlier candidate
+
+
+def _restored_psnr(reference: np.ndarray, data: bytes, max_pixels: int) -> float:
+    """PSNR of a candidate file as the decoder restores it; then its network's
+    working memory goes back (runtime.Network.release): a decision runs several."""
+    decoded = decode(data, max_pixels=max_pixels)
+    for ref in decoded.hc.header.models:
+        if ref.role == "post":
+            zoo.resolve(ref).release()
+    return psnr(reference, decoded.image)
 
 
 def _full_size(image, codec: str, quality: int, options: dict):
@@ -231,7 +241,9 @@ def _pre_edited(image, codec: str, quality: int, point: zoo.OperatingPoint, budg
     winner alone is restored. The pre-editor runs once, told the starting
     quality: a step or three of codec quality hardly changes its edit, and
     each run costs about half an int8 restoration (0.24 s for 768x512 here)."""
-    edited = run_pre(zoo.load(point.pre), split_image(image)[0], point.codec_quality)
+    pre = zoo.load(point.pre)
+    edited = run_pre(pre, split_image(image)[0], point.codec_quality)
+    pre.release()
 
     def trial(q: int) -> Encoded | None:
         if not 1 <= q <= 99:
