@@ -248,8 +248,8 @@ def quantize_int8(onnx_bytes: bytes, samples) -> bytes:
     is fed). A tool, like ``to_onnx``.
 
     Why int8: on a CPU with VNNI (or AMX) ONNX Runtime's integer convolutions
-    run the 16x32 JPEG network about 3 times faster than float32 (0.5 s ->
-    0.17 s for 768x512 without AMX) for a few hundredths of a dB
+    run the 16x32 JPEG network 2.5 times faster than float32 (0.55-0.6 s ->
+    0.2-0.25 s for 768x512 without AMX) for a few hundredths of a dB
     (docs/ROBUSTNESS.md). Why full-range weights rather than
     ``reduce_range``: 7-bit weights cost three times the PSNR (0.065 dB
     against 0.022 on ``choose/``); their only gain is on CPUs without VNNI,

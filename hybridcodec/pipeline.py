@@ -240,7 +240,7 @@ def _pre_edited(image, codec: str, quality: int, point: zoo.OperatingPoint, budg
     steps up (or 2 down where the first does not fit), one encode each; the
     winner alone is restored. The pre-editor runs once, told the starting
     quality: a step or three of codec quality hardly changes its edit, and
-    each run costs about half an int8 restoration (0.24 s for 768x512 here)."""
+    each run costs about an int8 restoration (0.24 s for 768x512 here)."""
     pre = zoo.load(point.pre)
     edited = run_pre(pre, split_image(image)[0], point.codec_quality)
     pre.release()
