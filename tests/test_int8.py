@@ -92,6 +92,7 @@ def test_cli_and_pillow_take_a_precision(tmp_path, photo, capsys):
 
 def test_quantize_keeps_the_contract_and_stays_close(photo):
     pytest.importorskip("keras")
+    onnx = pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime.quantization")
     from hybridcodec import models
     from hybridcodec.export import quantize_int8, to_onnx
@@ -100,16 +101,14 @@ def test_quantize_keeps_the_contract_and_stays_close(photo):
     rng = np.random.default_rng(0)
     for variable in model.weights:
         variable.assign(rng.normal(0, 0.05, variable.shape).astype(np.float32))
-    exact = runtime.Network.from_bytes(to_onnx(model).SerializeToString())
+    exported = to_onnx(model).SerializeToString()
     image = (photo[None] / 255.0).astype(np.float32)
     condition = np.full((1, 8), 0.3, np.float32)
-    twin = runtime.Network.from_bytes(quantize_int8(to_onnx(model).SerializeToString(),
-                                                    [{"decoded": image, "quality": condition}] * 4))
-    assert (twin.scale, twin.role, twin.condition) == (1, "post", "jpeg-tables")
-    meta = twin.session.get_modelmeta().custom_metadata_map
-    assert meta["precision"] == "int8"
-    ops = {node.op_type for node in __import__("onnx").load_from_string(
-        quantize_int8(to_onnx(model).SerializeToString(), [{"decoded": image, "quality": condition}])).graph.node}
+    quantized = quantize_int8(exported, [{"decoded": image, "quality": condition}] * 4)
+    ops = [node.op_type for node in onnx.load_from_string(quantized).graph.node]
     assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+    exact, twin = runtime.Network.from_bytes(exported), runtime.Network.from_bytes(quantized)
+    assert (twin.scale, twin.role, twin.condition) == (1, "post", "jpeg-tables")
+    assert twin.session.get_modelmeta().custom_metadata_map["precision"] == "int8"
     difference = np.abs(twin([image, condition]) - exact([image, condition])) * 255
     assert 0 < difference.max() < 8  # quantized, and close
