@@ -57,8 +57,8 @@ def test_twin_restores_within_a_tenth_of_a_db_of_its_network(twin):
 
 
 def test_the_file_names_the_network_chosen_and_decodes_with_it(photo):
-    fast = pipeline.encode(photo, "jpeg", 30)
-    exact = pipeline.encode(photo, "jpeg", 30, precision="float32")
+    fast = pipeline.encode(photo, "jpeg", 30, scale=1)  # one path: no per-image decision to differ
+    exact = pipeline.encode(photo, "jpeg", 30, scale=1, precision="float32")
     fast_post, exact_post = fast.hc.header.model("post"), exact.hc.header.model("post")
     assert fast_post.name.endswith("-int8") and not exact_post.name.endswith("-int8")
     assert zoo.find(fast_post.name).variant_of == exact_post.name
@@ -78,15 +78,16 @@ def test_cli_and_pillow_take_a_precision(tmp_path, photo, capsys):
 
     src = tmp_path / "x.png"
     Image.fromarray(photo).save(src)
-    assert main(["compress", str(src), "--codec", "jpeg", "--precision", "float32", "-o", str(tmp_path / "a.hc")]) == 0
-    assert main(["compress", str(src), "--codec", "jpeg", "-o", str(tmp_path / "b.hc")]) == 0
+    common = ["compress", str(src), "--codec", "jpeg", "--scale", "1"]
+    assert main([*common, "--precision", "float32", "-o", str(tmp_path / "a.hc")]) == 0
+    assert main([*common, "-o", str(tmp_path / "b.hc")]) == 0
     out = capsys.readouterr().out
     assert "-int8" not in out.splitlines()[0] and "-int8" in out.splitlines()[1]
     with pytest.raises(SystemExit) as exit_info:
         main(["compress", str(src), "--precision", "int4"])
     assert exit_info.value.code == 2
     buffer = io.BytesIO()
-    Image.fromarray(photo).save(buffer, format="HC", codec="jpeg", quality=30, precision="float32")
+    Image.fromarray(photo).save(buffer, format="HC", codec="jpeg", quality=30, scale=1, precision="float32")
     assert pipeline.read_file(buffer.getvalue()).header.model("post").name == "reccnn-jpeg-s1-mozjpeg-d16"
 
 
