@@ -344,14 +344,23 @@ def standard_models() -> dict:
     }
 
 
+def network_ms(entry, network, width: int = 768, height: int = 512, runs: int = 10) -> float:
+    """Median warm milliseconds of a restoration ``network`` serving zoo
+    ``entry``'s scale, for a ``width`` x ``height`` output."""
+    from .coding import CONDITIONS
+
+    factor = entry.scale.network_factor
+    image = np.random.default_rng(0).random((1, height // factor, width // factor, 3), dtype=np.float32)
+    condition = np.full((1, CONDITIONS[network.condition]), 0.3, np.float32)
+    return median_ms(lambda: network([image, condition]), runs)
+
+
 def runtime_costs(width: int = 768, height: int = 512, runs: int = 10, stream=print) -> list[dict]:
     """Median of ``runs`` warm timings of every current shipped network in the
     runtime (what decoding runs), for a ``width`` x ``height`` output."""
     from . import zoo
-    from .coding import CONDITIONS
     from .runtime import SPEED_FLAGS, cpu_flags
 
-    rng = np.random.default_rng(0)
     rows = []
     stream(f"Shipped networks in the runtime, CPU flags: {' '.join(sorted(cpu_flags() & set(SPEED_FLAGS)))}")
     stream("| network | coding scale | ms for 768x512 (median of 10) |")
@@ -359,11 +368,7 @@ def runtime_costs(width: int = 768, height: int = 512, runs: int = 10, stream=pr
     for entry in zoo.entries():
         if entry.status != "current":
             continue
-        network = zoo.load(entry)
-        factor = entry.scale.network_factor
-        image = rng.random((1, height // factor, width // factor, 3), dtype=np.float32)
-        condition = np.full((1, CONDITIONS[network.condition]), 0.3, np.float32)
-        ms = median_ms(lambda network=network, image=image, condition=condition: network([image, condition]), runs)
+        ms = network_ms(entry, zoo.load(entry), width, height, runs)
         rows.append({"network": entry.name, "scale": str(entry.scale), "ms_768x512": ms})
         stream(f"| {entry.name} | {entry.scale} | {rows[-1]['ms_768x512']} |")
     return rows

@@ -330,8 +330,9 @@ def _served_points(entry: zoo.ZooEntry) -> tuple[str, list[int]]:
 
 
 def _coded(entry: zoo.ZooEntry, contract: str, folder, encoder: str, qualities, crop: int | None = None):
-    """(original, network input, condition, quality) for every image of
-    ``folder`` (a centre crop of ``crop`` pixels a side, if given) at every quality."""
+    """(original, network input, condition, quality, classical restoration)
+    for every image of ``folder`` (a centre crop of ``crop`` pixels a side, if
+    given) at every quality."""
     from .coding import condition_vector
 
     backend = codecs.get_codec(entry.codec).configured(encoder)
@@ -344,8 +345,9 @@ def _coded(entry: zoo.ZooEntry, contract: str, folder, encoder: str, qualities, 
         for q in qualities:
             path = CodingPath(backend, q, entry.scale)
             payload = path.encode(rgb)
-            seen = entry.scale.network_input(path.decode(payload, w, h), w, h)
-            yield rgb, seen, condition_vector(contract, backend, q, payload), q
+            decoded = path.decode(payload, w, h)
+            yield (rgb, entry.scale.network_input(decoded, w, h), condition_vector(contract, backend, q, payload), q,
+                   entry.scale.upscale(decoded, w, h))
 
 
 def quantize(name: str, data, val, max_cost_db: float = MAX_INT8_COST_DB) -> dict:
@@ -357,6 +359,9 @@ def quantize(name: str, data, val, max_cost_db: float = MAX_INT8_COST_DB) -> dic
     on average. The card (NAME-int8.json) keeps the figures."""
     import time
 
+    import onnxruntime
+
+    from .bench import network_ms
     from .coding import run_post
     from .export import quantize_int8
 
@@ -367,23 +372,23 @@ def quantize(name: str, data, val, max_cost_db: float = MAX_INT8_COST_DB) -> dic
     float_net = zoo.load(entry)
     image_input, condition_input = float_net.inputs
     feeds = ({image_input: (seen[None] / 255.0).astype(np.float32), condition_input: condition}
-             for _, seen, condition, _ in _coded(entry, float_net.condition, data, encoder, qualities, QUANTIZE_CROP))
+             for _, seen, condition, _, _ in _coded(entry, float_net.condition, data, encoder, qualities,
+                                                    QUANTIZE_CROP))
     started = time.perf_counter()
     quantized = quantize_int8(entry.onnx_path.read_bytes(), feeds)
     int8_net = runtime.Network.from_bytes(quantized)
     per_q = {q: {"plain": [], "float32": [], "int8": []} for q in qualities}
     largest = 0
-    for rgb, seen, condition, q in _coded(entry, float_net.condition, val, encoder, qualities):
+    for rgb, seen, condition, q, classical in _coded(entry, float_net.condition, val, encoder, qualities):
         h, w = rgb.shape[:2]
         exact, fast = (run_post(n, seen, condition, w, h) for n in (float_net, int8_net))
-        per_q[q]["plain"].append(psnr(rgb, entry.scale.upscale(seen, w, h) if entry.scale.network_factor == 2
-                                      else seen[:h, :w]))
+        per_q[q]["plain"].append(psnr(rgb, classical))
         per_q[q]["float32"].append(psnr(rgb, exact))
         per_q[q]["int8"].append(psnr(rgb, fast))
         largest = max(largest, int(np.abs(exact.astype(int) - fast).max()))
     means = {q: {k: float(np.mean(v)) for k, v in d.items()} for q, d in per_q.items()}
     cost = float(np.mean([m["float32"] - m["int8"] for m in means.values()]))
-    timing = _ms_768x512(entry, float_net), _ms_768x512(entry, int8_net)
+    timing = [network_ms(entry, network, runs=5) for network in (float_net, int8_net)]
     twin = f"{name}-int8"
     card = {"name": twin, "variant_of": name, "precision": "int8",
             "command": [f"hybridcodec zoo quantize {name} --data {data} --val {val}"],
@@ -394,7 +399,7 @@ def quantize(name: str, data, val, max_cost_db: float = MAX_INT8_COST_DB) -> dic
                            "mean_cost_db": round(cost, 4), "largest_pixel_difference": largest},
             "ms_768x512": {"float32": timing[0], "int8": timing[1], "cpu_flags": sorted(runtime.cpu_flags()
                                                                                         & set(runtime.SPEED_FLAGS))},
-            "onnxruntime": _onnxruntime_version(), "wall_seconds": round(time.perf_counter() - started, 1)}
+            "onnxruntime": onnxruntime.__version__, "wall_seconds": round(time.perf_counter() - started, 1)}
     if cost > max_cost_db:
         raise HybridCodecError(f"{twin} costs {cost:.3f} dB on {val} (at most {max_cost_db}): not shipped")
     target = models_dir()
@@ -407,26 +412,3 @@ def quantize(name: str, data, val, max_cost_db: float = MAX_INT8_COST_DB) -> dic
            "card": f"{twin}.json", "onnx": f"{twin}.onnx", "onnx_sha256": sha, "variant_of": name, "precision": "int8"}
     _save_manifest({**manifest, "models": [m for m in manifest["models"] if m["name"] != twin] + [row]})
     return card
-
-
-def _ms_768x512(entry: zoo.ZooEntry, network, runs: int = 5) -> float:
-    import time
-
-    from .coding import CONDITIONS
-
-    factor = entry.scale.network_factor
-    image = np.random.default_rng(0).random((1, 512 // factor, 768 // factor, 3), dtype=np.float32)
-    condition = np.full((1, CONDITIONS[network.condition]), 0.3, np.float32)
-    network([image, condition])
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        network([image, condition])
-        times.append(time.perf_counter() - start)
-    return round(1000 * float(np.median(times)), 1)
-
-
-def _onnxruntime_version() -> str:
-    import onnxruntime
-
-    return onnxruntime.__version__
