@@ -11,7 +11,11 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".p
 
 def list_images(folder) -> list[Path]:
     """Image files directly in ``folder``, sorted by name."""
+    from .errors import HybridCodecError
+
     folder = Path(folder)
+    if not folder.is_dir():
+        raise HybridCodecError(f"not a folder of images: {folder}")
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 

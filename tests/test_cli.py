@@ -248,3 +248,10 @@ def test_unknown_encoder_is_one_line_and_exit_1(png, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["compress", str(png), "--effort", "slowest"])
     assert exit_info.value.code == 2
+
+
+def test_a_missing_folder_of_images_is_one_line(tmp_path, capsys):
+    assert main(["bench", str(tmp_path / "none"), "--codec", "jpeg", "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"hybridcodec: error: not a folder of images: {tmp_path / 'none'}"
+    assert not (tmp_path / "out").exists()
