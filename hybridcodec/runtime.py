@@ -6,10 +6,15 @@ where ``import tensorflow`` takes 4-7 s and 670 MB, and it restores 768x512
 faster than Keras in float32. OpenVINO reads the same files and was measured
 beside it; LiteRT would need a TensorFlow-made second file per network.
 
-Every network runs in float32, on every CPU: the exported file matches the
-float32 Keras model within 0.001 of a grey level (tests/test_runtime.py), so
-a file decodes to the same pixels everywhere. (Keras runs the bfloat16
-networks in bfloat16 where the CPU has it, a grey level or so away.)
+Same pixels on every CPU: a float32 network's exported file matches the
+float32 Keras model within 0.001 of a grey level (tests/test_runtime.py).
+(Keras runs the bfloat16 networks in bfloat16 where the CPU has it, a grey
+level or so away.) An int8 twin's integer arithmetic is exact wherever ONNX
+Runtime multiplies with VNNI, AMX or Arm's widening instructions; on an x86
+CPU without them its fast u8s8 kernel adds pairs of products in 16 bits and
+saturates (up to 30 grey levels off, measured under QEMU as a Haswell), so
+there the runtime asks for ONNX Runtime's exact kernel instead
+(``int8_precision_mode``).
 
 A ``Network`` is called like the Keras model it came from (``[decoded,
 quality]`` for a restoration network, the image for a pre-processor, float32
@@ -67,6 +72,8 @@ class Network:
         options.intra_op_num_threads = threads  # 0: one per physical core
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        if int8_precision_mode():  # only int8 twins read it
+            options.add_session_config_entry("session.x64quantprecision", "1")
         self.session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         meta = self.session.get_modelmeta().custom_metadata_map
         self.scale = int(meta.get("scale", 1))
@@ -124,5 +131,29 @@ def cpu_flags() -> frozenset[str]:
         return frozenset()
 
 
+# x86 flags whose int8 multiply-add cannot saturate: AVX-VNNI and AMX, which
+# numpy's CPUID table (below) does not name.
+EXACT_INT8_FLAGS = ("avx_vnni", "amx_int8")
+
+
+def int8_precision_mode() -> bool:
+    """Whether int8 twins need ONNX Runtime's exact (slower) u8s8 kernel here:
+    on an x86 CPU without VNNI or AMX. Measured on the 16x32 JPEG twin (a
+    256x320 crop under QEMU as a Haswell for the pixels): the saturating
+    kernel 30 grey levels from a VNNI machine, the exact one 1 level at 1
+    pixel; on a VNNI machine the exact kernel is 3.4 times slower (0.65
+    against 0.19 s for 768x512), so only where needed. numpy's CPUID table
+    says what this process can run (an emulator's /proc/cpuinfo is the host's)."""
+    import platform
+
+    if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686", "x86"):
+        return False  # Arm's int8 kernels widen before adding
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:  # numpy 1
+        from numpy.core._multiarray_umath import __cpu_features__
+    return not (__cpu_features__.get("AVX512VNNI") or cpu_flags() & set(EXACT_INT8_FLAGS))
+
+
 # The flags that change a network's speed (or, in Keras, its pixels), for benchmark records.
-SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
+SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_tile", "amx_int8")
