@@ -56,7 +56,8 @@ def _python(code: str) -> list[str]:
 
 
 def _cli(*args: str) -> list[str]:
-    return _python(f"from hybridcodec.cli import main; sys.exit(main({list(args)!r}))")
+    """The ``hybridcodec`` command as its console script runs it (cli.run)."""
+    return _python(f"sys.argv[1:] = {list(args)!r}; from hybridcodec.cli import run; run()")
 
 
 def _cold(command: list[str], runs: int) -> dict:

@@ -505,5 +505,23 @@ def main(argv=None) -> int:
         return 130
 
 
+def run() -> None:
+    """The ``hybridcodec`` command: ``main``, then a quick exit. Why: once
+    the work is done and the output renamed into place, the interpreter's
+    teardown (ONNX Runtime's sessions and thread pool, every module) took
+    0.06-0.08 s of a 0.55 s 768x512 decompress. atexit handlers still run;
+    an exception still ends the normal way, with its traceback."""
+    import atexit
+
+    code = main()
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe: nothing more can be said
+        code = code or 1
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

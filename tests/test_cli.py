@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -226,6 +227,14 @@ def test_real_subprocess(png):
     result = subprocess.run([sys.executable, "-m", "hybridcodec.cli", "decompress", str(png.with_suffix(".hc"))],
                             capture_output=True, text=True)
     assert result.returncode == 1 and "exists" in result.stderr
+    # the command's quick exit (cli.run) still flushes what it printed and runs atexit handlers
+    code = ("import atexit, sys; atexit.register(lambda: print('atexit ran')); "
+            f"sys.argv[1:] = ['info', '--json', {str(png.with_suffix('.hc'))!r}]; "
+            "from hybridcodec.cli import run; run()")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    info, marker = result.stdout.rsplit("atexit", 1)
+    assert json.loads(info)["codec"] == "avif" and marker == " ran\n"
 
 
 def test_encoder_and_effort_are_chosen_recorded_and_printed(png, capsys):
