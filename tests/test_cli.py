@@ -40,14 +40,11 @@ def test_info_json(png, capsys):
     main(["compress", str(png), "-q"])
     capsys.readouterr()
     assert main(["info", "--json", str(png.with_suffix(".hc"))]) == 0
-    import json
 
     assert json.loads(capsys.readouterr().out)["codec"] == "webp"
 
 
 def test_three_quarter_scale_from_the_command_line(png, photo, capsys):
-    import json
-
     assert main(["compress", str(png), "--codec", "jpeg", "--quality", "40", "--scale", "4/3"]) == 0
     assert "scale 4/3" in capsys.readouterr().out
     hc = png.with_suffix(".hc")
@@ -238,8 +235,6 @@ def test_real_subprocess(png):
 
 
 def test_encoder_and_effort_are_chosen_recorded_and_printed(png, capsys):
-    import json
-
     assert main(["compress", str(png), "--codec", "avif", "--encoder", "libavif", "--effort", "fast",
                  "--scale", "1"]) == 0
     capsys.readouterr()
