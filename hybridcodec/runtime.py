@@ -136,6 +136,7 @@ def cpu_flags() -> frozenset[str]:
 EXACT_INT8_FLAGS = ("avx_vnni", "amx_int8")
 
 
+@functools.cache  # a property of the machine
 def int8_precision_mode() -> bool:
     """Whether int8 twins need ONNX Runtime's exact (slower) u8s8 kernel here:
     on an x86 CPU without VNNI or AMX. Measured on the 16x32 JPEG twin (a
@@ -144,14 +145,12 @@ def int8_precision_mode() -> bool:
     pixel; on a VNNI machine the exact kernel is 3.4 times slower (0.65
     against 0.19 s for 768x512), so only where needed. numpy's CPUID table
     says what this process can run (an emulator's /proc/cpuinfo is the host's)."""
-    import platform
-
-    if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686", "x86"):
-        return False  # Arm's int8 kernels widen before adding
     try:
         from numpy._core._multiarray_umath import __cpu_features__
     except ImportError:  # numpy 1
         from numpy.core._multiarray_umath import __cpu_features__
+    if not __cpu_features__.get("SSE2"):
+        return False  # not x86: Arm's int8 kernels widen before adding
     return not (__cpu_features__.get("AVX512VNNI") or cpu_flags() & set(EXACT_INT8_FLAGS))
 
 
