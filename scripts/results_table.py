@@ -19,6 +19,14 @@ def fmt(value, spec):
     return "n/a" if value is None else format(value, spec)
 
 
+def _pixels(path):
+    """An image's pixel count, for bench output written before the CSV had it."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.width * image.height
+
+
 def main(folder="results"):
     print("| codec | BD-rate PSNR | target | BD-PSNR | BD-rate MS-SSIM | header bytes "
           "| encode s plain / hybrid | decode s plain / hybrid |")
@@ -47,25 +55,31 @@ def main(folder="results"):
         print(f"| {codec} | {' | '.join(cells)} |")
 
     print()
-    print("| codec | BD-rate PSNR | per-photo range | worst point vs its own plain curve | points below plain |")
-    print("|---|---:|---:|---|---:|")
+    print("| codec | BD-rate PSNR | per-photo range | worst point vs its own plain curve | points below plain "
+          "| worst point, header allowed | below plain, header allowed |")
+    print("|---|---:|---:|---|---:|---|---:|")
     for codec in TARGETS:
         path = Path(folder) / f"{codec}-per-image.csv"
         if not path.exists():
             continue
         with open(path) as handle:
             rows = list(csv.DictReader(handle))
+        s = json.loads((Path(folder) / f"{codec}-summary.json").read_text())
+        pixels = {r["image"]: int(r.get("pixels") or 0) or _pixels(Path(s["images"]) / r["image"]) for r in rows}
         points = [bench.Point(r["image"], r["method"], int(r["quality"]), float(r["bpp"]), float(r["psnr-rgb"]),
-                              float(r["ms-ssim-rgb"]), 0, 0) for r in rows]
+                              float(r["ms-ssim-rgb"]), 0, 0, header_bytes=int(r["header_bytes"]),
+                              pixels=pixels[r["image"]]) for r in rows]
         with warnings.catch_warnings():  # per-photo curves overlap little at the ends: the range says so
             warnings.simplefilter("ignore")
             gains = bench.per_image_gains(points)
-        s = json.loads((Path(folder) / f"{codec}-summary.json").read_text())
         low, high = gains["bd_rate_psnr_range"] or (None, None)
         worst = gains["worst_point"]
+        allowed = gains["worst_point_header_allowed"]
         print(f"| {codec} | {fmt(s['bd_rate_psnr_percent'], '+.1f')}% | {fmt(low, '+.1f')}% to {fmt(high, '+.1f')}% | "
               f"{worst['gain_db']:+.2f} dB ({worst['image']}, q{worst['quality']}) | "
-              f"{gains['points_below_plain']} of {gains['points_judged']} |")
+              f"{gains['points_below_plain']} of {gains['points_judged']} | "
+              f"{allowed['gain_db_header_allowed']:+.3f} dB ({allowed['image']}, q{allowed['quality']}) | "
+              f"{gains['points_below_plain_header_allowed']} of {gains['points_judged']} |")
 
 
 if __name__ == "__main__":
