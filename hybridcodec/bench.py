@@ -95,7 +95,7 @@ def code_hybrid(rgb: np.ndarray, codec: str, quality: int, name: str = "", scale
     header = encoded.hc.header
     pre, post = header.model("pre"), header.model("post")
     path = (f"scale {header.scale}, " + (f"pre {pre.name}, " if pre else "")
-            + (f"post {post.name}" if post else "classical"))
+            + (f"post {post.name}" if post else "classical") + (", strengths" if encoded.hc.strengths else ""))
     point = Point(name, "hybrid", quality, bpp(len(encoded.data), w, h), psnr(rgb, out),
                   ms_ssim(rgb, out), t1 - t0, t2 - t1, header.scale, path,
                   len(encoded.data) - len(encoded.hc.payload), w * h)
@@ -109,11 +109,12 @@ def _warm_up(codec: str, quality: int, scale) -> None:
 
 
 def run(folder, codec: str, qualities=None, out="results", scale="auto", progress=True, pre_edit=True,
-        precision=zoo.PRECISIONS[0]) -> dict:
+        precision=zoo.PRECISIONS[0], strengths=True) -> dict:
     """Benchmark every image in ``folder``; write the files listed in the module
     docstring and return the summary. ``pre_edit=False``: ``--scale auto``
     without its pre-editing candidate (the post-only anchor); ``precision``:
-    the restoration networks' twin (zoo.with_precision)."""
+    the restoration networks' twin (zoo.with_precision); ``strengths=False``:
+    without the restoration's strength per tile (the per-image anchor)."""
     from tqdm import tqdm
 
     qualities = list(qualities or codecs.by_name(codec).quality_grid)
@@ -133,10 +134,10 @@ def run(folder, codec: str, qualities=None, out="results", scale="auto", progres
             for method, backend in refs.items():
                 points.append(code_plain(rgb, backend, q, path.name, method)[0])
             points.append(code_hybrid(rgb, codec, q, path.name, scale, pre_edit=pre_edit,
-                                      precision=precision)[0])
+                                      precision=precision, strengths=strengths)[0])
             bar.update(1)
     bar.close()
-    return write_results(points, codec, qualities, out, folder, pre_edit, precision)
+    return write_results(points, codec, qualities, out, folder, pre_edit, precision, strengths)
 
 
 def _averaged(points, method, qualities):
@@ -148,7 +149,8 @@ def _averaged(points, method, qualities):
     return results
 
 
-def write_results(points, codec, qualities, out: Path, folder, pre_edit=True, precision=zoo.PRECISIONS[0]) -> dict:
+def write_results(points, codec, qualities, out: Path, folder, pre_edit=True, precision=zoo.PRECISIONS[0],
+                  strengths=True) -> dict:
     methods = [m for m in ("plain", "common", "next") if any(p.method == m for p in points)]
     curves = {m: _averaged(points, m, qualities) for m in [*methods, "hybrid"]}
     plain, hybrid = curves["plain"], curves["hybrid"]
@@ -172,6 +174,7 @@ def write_results(points, codec, qualities, out: Path, folder, pre_edit=True, pr
         "images": str(folder),
         "pre_edit": pre_edit,  # whether --scale auto had its pre-editing candidate
         "precision": precision,  # the restoration networks' twin the files name
+        "strengths": strengths,  # whether --scale auto could add the restoration's strength per tile
         "environment": environment(codec),
         "qualities": list(qualities),
         "references": {m: {"codec": refs[m].name, "encoder": refs[m].encoder, "effort": refs[m].effort}

@@ -102,6 +102,9 @@ def _add_compress(sub):
     p.add_argument("--no-pre-edit", dest="pre_edit", action="store_false",
                    help="--scale auto without the pre-editing candidate (a learned pre-processor before the "
                    "codec, where the encoder ships one: docs/MODELS.md)")
+    p.add_argument("--no-strengths", dest="strengths", action="store_false",
+                   help="--scale auto without the restoration's strength per tile (a version-3 file, which "
+                   "hybridcodec 0.6 reads; docs/FORMAT.md)")
     p.add_argument("--precision", choices=list(PRECISIONS), default=PRECISIONS[0],
                    help="the restoration network's arithmetic: int8 (default; about 3 times faster to decode on a CPU "
                    "with VNNI or AMX, a few hundredths of a dB) or float32 (the exact network); the file "
@@ -145,7 +148,7 @@ def _file_options(args) -> dict:
                        target_size=args.target_size, target_bpp=args.target_bpp,
                        target_psnr=args.target_psnr, search=args.search, native=args.native,
                        encoder=args.encoder, effort=args.effort, pre_edit=args.pre_edit,
-                       precision=args.precision)
+                       precision=args.precision, strengths=args.strengths)
     else:
         options.update(allow_model_mismatch=args.allow_model_mismatch, quality=args.quality)
     return options
@@ -266,6 +269,8 @@ def _add_bench(sub):
     p.add_argument("--scale", choices=["auto", "table", *scales.CHOICES], default="auto")
     p.add_argument("--no-pre-edit", dest="pre_edit", action="store_false",
                    help="without the pre-editing candidate: the post-only anchor it is measured against")
+    p.add_argument("--no-strengths", dest="strengths", action="store_false",
+                   help="without the restoration's strength per tile: the per-image anchor it is measured against")
     p.add_argument("--precision", choices=list(PRECISIONS), default=PRECISIONS[0],
                    help="restoration networks in int8 (default) or float32 (compare both for int8's cost)")
     p.add_argument("--out", default="results", help="folder for JSON, CSV and plot (default: results)")
@@ -276,7 +281,7 @@ def _bench(args) -> int:
     from .bench import run
 
     summary = run(args.folder, args.codec, args.qualities, args.out, args.scale, pre_edit=args.pre_edit,
-                  precision=args.precision)
+                  precision=args.precision, strengths=args.strengths)
     print(json.dumps(summary, indent=1))
     return 0
 

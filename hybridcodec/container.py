@@ -19,7 +19,7 @@ from .errors import HybridCodecError
 from .scale import Scale
 
 MAGIC = b"\x89HCODEC\n"  # 8 bytes; the high first byte and newline catch text-mode mangling
-VERSION = 3  # what this writer writes; the reader also reads versions 1 and 2
+VERSION = 3  # what this writer writes, or 4 where a file has a strength part; the reader reads 1 to 4
 MAX_SIDE = 65535  # largest width or height a file may declare (16 bits in version 2)
 DEFAULT_MAX_PIXELS = 2**28  # ~268 megapixels; decompression-bomb guard, raisable per call
 ROLES = {0: "pre", 1: "post"}
@@ -33,9 +33,12 @@ _FIXED = {1: struct.Struct("<8sBBBBIIBBB"), 2: struct.Struct("<8sBBBBHHBBB")}  #
 # Version 3 adds two bytes after the model count: the encoder (each codec's
 # ``encoders`` id; 0 is what versions 1 and 2 used) and the effort (``EFFORTS``).
 _SETTINGS_V3 = struct.Struct("<BB")
-_FIXED[3] = _FIXED[2]
+_FIXED[3] = _FIXED[4] = _FIXED[2]
 _LENGTHS_V1 = struct.Struct("<IIII")  # payload, alpha, icc, metadata
-OPTIONAL = ("alpha", "icc", "metadata")  # version 2: bit k of the flags byte says OPTIONAL[k] is present
+OPTIONAL = ("alpha", "icc", "metadata", "strengths")  # bit k of the flags byte says OPTIONAL[k] is present
+# Version 4 adds the strength part (strength.py: the restoration's strength
+# per tile); a file without one is written as version 3, which 0.6 reads.
+OPTIONAL_BY_VERSION = {2: 3, 3: 3, 4: 4}  # how many of OPTIONAL a version knows
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class HCFile:
     alpha: bytes = b""  # PNG-coded alpha plane at full size, or empty
     icc: bytes = b""
     metadata: bytes = b""  # EXIF, only with --keep-metadata
+    strengths: bytes = b""  # the restoration's strength per tile (strength.py), or empty
 
 
 def sniff(data: bytes) -> bool:
@@ -95,8 +99,11 @@ def pack(hc: HCFile) -> bytes:
     encoder_id = codec.encoders.get(h.encoder, None) if h.encoder else 0
     if encoder_id is None or h.effort not in codecs.Codec.EFFORTS:
         raise HybridCodecError(f"unknown {h.codec} encoder {h.encoder!r} or effort {h.effort!r}")
+    if hc.strengths and h.model("post") is None:
+        raise HybridCodecError("a strength part needs a restoration network")
+    version = 4 if hc.strengths else VERSION
     parts = [
-        _FIXED[VERSION].pack(MAGIC, VERSION, codec_id, h.quality, scale_id, h.width, h.height,
+        _FIXED[version].pack(MAGIC, version, codec_id, h.quality, scale_id, h.width, h.height,
                              h.channels, h.bits, len(h.models)),
         _SETTINGS_V3.pack(encoder_id, codecs.Codec.EFFORTS[h.effort]),
     ]
@@ -149,7 +156,7 @@ def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> HCFile:
     if magic != MAGIC:  # shorter than 8 bytes
         raise HybridCodecError("not a hybridcodec file (wrong magic bytes)")
     if version not in _FIXED:
-        raise HybridCodecError(f"unsupported .hc format version {version} (this reader knows 1 to 3)")
+        raise HybridCodecError(f"unsupported .hc format version {version} (this reader knows 1 to 4)")
     reader.pos = 0
     (_, _, codec_id, quality, scale_id, width, height, channels, bits, count) = _FIXED[version].unpack(
         reader.take(_FIXED[version].size)
@@ -164,15 +171,17 @@ def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> HCFile:
             raise HybridCodecError(f"unknown model role {role_id} in file")
         models.append(ModelRef(ROLES[role_id], name, sha))
     if version == 1:
-        lengths = _LENGTHS_V1.unpack(reader.take(_LENGTHS_V1.size))
+        lengths = list(_LENGTHS_V1.unpack(reader.take(_LENGTHS_V1.size)))
     else:
         flags, payload_length = struct.unpack("<BI", reader.take(5))
-        if flags >> len(OPTIONAL):
+        known = OPTIONAL_BY_VERSION[version]
+        if flags >> known:
             raise HybridCodecError(f"invalid header: unknown flags {flags:#04x}")
         lengths = [payload_length] + [
-            struct.unpack("<I", reader.take(4))[0] if flags & (1 << k) else 0 for k in range(len(OPTIONAL))
+            struct.unpack("<I", reader.take(4))[0] if flags & (1 << k) else 0 for k in range(known)
         ]
-    payload, alpha, icc, metadata = (reader.take(n) for n in lengths)
+    lengths += [0] * (1 + len(OPTIONAL) - len(lengths))
+    payload, alpha, icc, metadata, strengths = (reader.take(n) for n in lengths)
     body_end = reader.pos
     (crc,) = struct.unpack("<I", reader.take(4))
     if reader.pos != len(data):
@@ -192,7 +201,21 @@ def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> HCFile:
     if (channels in (2, 4)) != bool(alpha):
         raise HybridCodecError("invalid header: alpha payload does not match the channel count")
     header = Header(codec, quality, width, height, channels, scale, bits, models, encoder, effort)
-    return HCFile(header, payload, alpha, icc, metadata)
+    if strengths:
+        if header.model("post") is None:
+            raise HybridCodecError("invalid header: a strength part without a restoration network")
+        from .strength import unpack as unpack_strengths
+
+        unpack_strengths(strengths, width, height)  # refuses one that does not fit the image
+    return HCFile(header, payload, alpha, icc, metadata, strengths)
+
+
+def _strength_line(hc: HCFile) -> str:
+    if hc.header.model("post") is None:
+        return "none (no restoration network)"
+    from .strength import describe as describe_strengths
+
+    return describe_strengths(hc.strengths, hc.header.width, hc.header.height)
 
 
 def describe(hc: HCFile, size: int | None = None) -> dict:
@@ -218,6 +241,7 @@ def describe(hc: HCFile, size: int | None = None) -> dict:
         "alpha_bytes": len(hc.alpha),
         "icc_bytes": len(hc.icc),
         "metadata_bytes": len(hc.metadata),
+        "strength": _strength_line(hc),
         "file_bytes": total,
         "bpp": round(8 * total / pixels, 4),
     }

@@ -173,7 +173,8 @@ def compress_target(output: Path, codec: str | None, native: bool) -> tuple[str,
 def compress_file(source: Path, output: Path, force=False, codec=None, quality=None, scale="auto",
                   pre_model=None, post_model=None, keep_metadata=False, max_pixels=None,
                   target_size=None, target_bpp=None, target_psnr=None, search=False, native=False,
-                  named=True, encoder=None, effort=None, pre_edit=True, precision=None) -> str:
+                  named=True, encoder=None, effort=None, pre_edit=True, precision=None,
+                  strengths=True) -> str:
     """Compress one file (``-`` for standard input or output); returns the
     line to print. Raises HybridCodecError."""
     from .images import load_image
@@ -190,7 +191,7 @@ def compress_file(source: Path, output: Path, force=False, codec=None, quality=N
         print(f"hybridcodec: warning: {warning}", file=sys.stderr)
     options = dict(pre_model=pre_model, post_model=post_model, icc=image.icc,
                    metadata=image.exif if keep_metadata else b"", max_pixels=max_pixels, native=native,
-                   encoder=encoder, effort=effort, pre_edit=pre_edit)
+                   encoder=encoder, effort=effort, pre_edit=pre_edit, strengths=strengths)
     if precision is not None:
         options["precision"] = precision
     with warnings.catch_warnings(record=True) as caught:  # one line each, like the image's

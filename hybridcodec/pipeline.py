@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import codecs, zoo
+from . import codecs, strength, zoo
 from . import scale as scales
 from .coding import CodingPath, run_pre
 from .container import DEFAULT_MAX_PIXELS, HCFile, Header, ModelRef, check_dimensions, pack, sniff, unpack
@@ -110,14 +110,16 @@ def encode(image: np.ndarray, codec: str = DEFAULT_CODEC, quality: int = DEFAULT
     """
     quality = codecs.check_quality(quality)
     pre_edit = options.pop("pre_edit", True)
+    strengths = options.pop("strengths", True)
     if scale == "table":
         return _encode(image, codec, quality, "auto", **options)
     if scale != "auto" or not codecs.get_codec(codec).lossy or options.get("pre_model") or options.get("post_model"):
         return _encode(image, codec, quality, scale, **options)
-    return _checked(image, codec, quality, options, pre_edit)
+    return _checked(image, codec, quality, options, pre_edit, strengths)
 
 
-def _checked(image, codec: str, quality: int, options: dict, pre_edit: bool = True) -> Encoded:
+def _checked(image, codec: str, quality: int, options: dict, pre_edit: bool = True,
+             strengths: bool = True) -> Encoded:
     """``--scale auto`` on this image. Candidates: the table's path; the
     full-size file at ``quality`` (the encoder's own quality for it, see
     ``Codec.encoder_quality``) with the network that serves it; that file
@@ -130,7 +132,10 @@ def _checked(image, codec: str, quality: int, options: dict, pre_edit: bool = Tr
     one whose restored image has the highest PSNR wins, among those no
     larger than the full-size file with a network's header, so the result is
     never worse than the plain codec at ``quality``, in its bytes plus our
-    header. Large images decide on sampled tiles (``_decided_on_tiles``).
+    header. Then, with ``strengths``, the restoration's strength per tile
+    where it pays (``_with_strengths``; a version-4 file whose strength
+    part, header too, is the one thing that may add bytes to the budget). Large images
+    decide on sampled tiles (``_decided_on_tiles``), without strengths.
 
     Why: the table was fixed on mean results over a few photos; on a smaller
     or a different photo its scale or network can lose to the plain file (WebP
@@ -171,19 +176,40 @@ def _checked(image, codec: str, quality: int, options: dict, pre_edit: bool = Tr
         bare = replace(full.hc, header=replace(full.hc.header, models=[]))
         candidates.append(Encoded(_file_bytes(bare, options.get("native", False)), bare))
     max_pixels = options.get("max_pixels", DEFAULT_MAX_PIXELS)
-    scored = [(_restored_psnr(reference, c.data, max_pixels), -len(c.data), -k, c)
+    scored = [(*_restored(reference, c.data, max_pixels), -len(c.data), -k, c)
               for k, c in enumerate(candidates) if len(c.data) <= len(full.data)]
-    return max(scored)[3]  # ties: the smaller file, then the earlier candidate
+    _, restored, _, _, best = max(scored, key=lambda s: (s[0], *s[2:4]))  # ties: the smaller, the earlier
+    return _with_strengths(reference, best, restored, options) if strengths else best
 
 
-def _restored_psnr(reference: np.ndarray, data: bytes, max_pixels: int) -> float:
-    """PSNR of a candidate file as the decoder restores it; then its network's
-    working memory goes back (runtime.Network.release): a decision runs several."""
+def _restored(reference: np.ndarray, data: bytes, max_pixels: int) -> tuple[float, np.ndarray]:
+    """(PSNR, image) of a candidate file as the decoder restores it; then its
+    network's working memory goes back (runtime.Network.release): a decision
+    runs several."""
     decoded = decode(data, max_pixels=max_pixels)
     for ref in decoded.hc.header.models:
         if ref.role == "post":
             zoo.resolve(ref).release()
-    return psnr(reference, decoded.image)
+    return psnr(reference, decoded.image), decoded.image
+
+
+def _with_strengths(reference: np.ndarray, encoded: Encoded, restored: np.ndarray, options: dict) -> Encoded:
+    """``encoded`` with the strength part worth its bytes (strength.choose),
+    if any: the restoration's strength per tile, chosen on the original.
+    RGB files with a restoration network only; no second restoration (the
+    decision's image is reused), one decode of the payload."""
+    hc = encoded.hc
+    if hc.header.channels != 3 or hc.header.model("post") is None:
+        return encoded
+    h = hc.header
+    path = CodingPath(codecs.get_codec(h.codec), h.quality, h.scale)
+    classical = path.restore(path.decode(hc.payload, h.width, h.height), h.width, h.height)
+    part = strength.choose(reference, classical, restored, len(encoded.data))
+    if not part:
+        return encoded
+    # as _encode writes it: shipped models (all, here) by their hash alone
+    raw = replace(hc, strengths=part, header=replace(h, models=[ModelRef(m.role, "", m.sha256) for m in h.models]))
+    return Encoded(_file_bytes(raw, options.get("native", False)), replace(hc, strengths=part))
 
 
 def _full_size(image, codec: str, quality: int, options: dict):
@@ -418,7 +444,10 @@ def decode(data: bytes, pre_model=None, post_model=None, max_pixels: int = DEFAU
     elif needed is not None:
         model = zoo.resolve(needed)
     path = CodingPath(codecs.get_codec(h.codec), h.quality, h.scale, post=model)
-    rgb = path.restore(path.decode(hc.payload, h.width, h.height), h.width, h.height, hc.payload)
+    decoded = path.decode(hc.payload, h.width, h.height)
+    rgb = path.restore(decoded, h.width, h.height, hc.payload)
+    if hc.strengths:  # the container checked that a restoration network is named
+        rgb = strength.apply(hc.strengths, replace(path, post=None).restore(decoded, h.width, h.height), rgb)
     alpha = None
     if hc.alpha:
         alpha = codecs.get_codec("png").decode_plane(hc.alpha)

@@ -110,7 +110,7 @@ def test_wrong_magic():
 def test_unknown_version():
     data = bytearray(pack(sample()))
     data[8] = 99
-    with pytest.raises(HybridCodecError, match="version 99.*knows 1 to 3"):
+    with pytest.raises(HybridCodecError, match="version 99.*knows 1 to 4"):
         unpack(recrc(bytes(data)))
 
 

@@ -36,7 +36,13 @@ def cases():
                                                    effort="fast")),
         # an int8 twin (the default precision since 0.6): pinned to within a level on every CPU
         "jpeg-q30-mozjpeg-int8": (photo, dict(codec="jpeg", quality=30, scale=1, encoder="mozjpeg")),
+        # format version 4: a strength part, every code on one of the 2 x 2 tiles of 64 pixels
+        "webp-q40-strengths": (photo, dict(codec="webp", quality=40, scale=1)),
     }
+
+
+# Parts the encoder would choose only on some photos: set by hand here.
+STRENGTHS = {"webp-q40-strengths": (6, [0, 1, 2, 3])}
 
 
 def main(names):
@@ -44,6 +50,13 @@ def main(names):
         if name not in names:
             continue
         blob = hybridcodec.compress(image, **options)
+        if name in STRENGTHS:
+            from dataclasses import replace
+
+            from hybridcodec import container, strength
+
+            k, codes = STRENGTHS[name]
+            blob = container.pack(replace(container.unpack(blob), strengths=strength.pack(codes, k)))
         (HERE / f"{name}.hc").write_bytes(blob)
         Image.fromarray(hybridcodec.decompress(blob)).save(HERE / f"{name}.expected.png")
         print(name, len(blob), "bytes")
