@@ -31,6 +31,7 @@ WHOLE_IMAGE_LOG2 = 16  # one tile covers any image (sides up to 65535)
 # doubling buys less, so this asks more of a part, not less).
 DB_PER_DOUBLING = 6.02
 LENGTH_BYTES = 4  # the part's length field in the header (container.py)
+BAND = 256  # rows blended at a time by the decoder
 
 
 def tiles(width: int, height: int, k: int) -> tuple[int, int]:
@@ -67,14 +68,19 @@ def blend(classical: np.ndarray, restored: np.ndarray, s: float) -> np.ndarray:
 
 
 def apply(part: bytes, classical: np.ndarray, restored: np.ndarray) -> np.ndarray:
-    """What the decoder shows, given a file's strength part."""
+    """What the decoder shows, given a file's strength part. In bands of
+    rows, so that a 50-megapixel image needs no float copy of itself."""
     height, width = restored.shape[:2]
     k, codes = unpack(part, width, height)
-    side = 1 << k
+    per_tile = np.asarray(STRENGTHS, np.float32)[codes]
+    columns = np.arange(width) >> k
     out = np.empty_like(restored)
-    for row, column in np.ndindex(codes.shape):
-        tile = np.s_[row * side:(row + 1) * side, column * side:(column + 1) * side]
-        out[tile] = blend(classical[tile], restored[tile], STRENGTHS[codes[row, column]])
+    for top in range(0, height, BAND):
+        rows = np.arange(top, min(top + BAND, height)) >> k
+        s = per_tile[rows][:, columns][..., None]
+        c = classical[top:top + BAND].astype(np.float32)
+        band = c + s * (restored[top:top + BAND].astype(np.float32) - c)
+        out[top:top + BAND] = np.clip(np.floor(band + 0.5), 0, 255)
     return out
 
 
