@@ -122,7 +122,8 @@ def search(image, codec: str, quality: int, **options) -> Encoded:
     codec's payload plus the header, as ``--scale auto`` has it); within it,
     every scale is searched at every codec quality (each with the network
     that serves it), and the result of ``--scale auto`` (which also weighs
-    the plain picture with no network) competes with them: the file whose
+    the plain picture with no network, and may add a strength part, header
+    like the rest, to the budget) competes with them: the file whose
     restored image has the highest PSNR wins. About 21 encodes and 4
     restorations, where auto takes 2-4 encodes.
     """

@@ -34,6 +34,12 @@ LENGTH_BYTES = 4  # the part's length field in the header (container.py)
 BAND = 256  # rows blended at a time by the decoder
 
 
+def overhead(part: bytes) -> int:
+    """The bytes a strength part adds to a file (its length field included):
+    what ``--scale auto`` may add to its budget, the full-size file."""
+    return len(part) + LENGTH_BYTES if part else 0
+
+
 def tiles(width: int, height: int, k: int) -> tuple[int, int]:
     side = 1 << k
     return math.ceil(width / side), math.ceil(height / side)
@@ -113,8 +119,7 @@ def choose(original: np.ndarray, classical: np.ndarray, restored: np.ndarray, fi
 
     def worth(item):
         part, error = item
-        extra = len(part) + (LENGTH_BYTES if part else 0)
-        return _psnr_from_sse(error, count) - DB_PER_DOUBLING * math.log2(1 + extra / file_bytes)
+        return _psnr_from_sse(error, count) - DB_PER_DOUBLING * math.log2(1 + overhead(part) / file_bytes)
 
     return max(options.items(), key=worth)[0]
 
