@@ -5,13 +5,13 @@ The decoder shows ``classical + s * (restored - classical)`` with a strength
 original; the file carries the choice in a strength part (docs/FORMAT.md,
 version 4): one byte ``k`` (tiles of 2**k pixels a side, row-major over the
 image), then a 2-bit code a tile, four to a byte, lowest bits first. A ``k``
-of 16 or more makes one tile of any image: one strength for the whole image
+of 16 makes one tile of any image: one strength for the whole image
 in two bytes.
 
 Why: on photos it never saw a restoration network can over-correct; per
 64-pixel tile the encoder kept strength 1 on about two thirds of the tiles
 of ``val/`` at WebP's grid qualities and 0.5 on most of the rest
-(scripts/per_region.py; figures in docs/MODELS.md). The strengths and the
+(scripts/per_region.py; figures in docs/DECISIONS.md). The strengths and the
 tile size were fixed before that measurement, not tuned on it.
 """
 
