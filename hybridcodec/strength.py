@@ -67,8 +67,9 @@ def unpack(part: bytes, width: int, height: int) -> tuple[int, np.ndarray]:
     return k, codes.reshape(-1)[: rows * columns].reshape(rows, columns)
 
 
-def blend(classical: np.ndarray, restored: np.ndarray, s: float) -> np.ndarray:
-    """``classical + s * (restored - classical)``, rounded half up, in 8 bits."""
+def blend(classical: np.ndarray, restored: np.ndarray, s) -> np.ndarray:
+    """``classical + s * (restored - classical)``, rounded half up, in 8 bits;
+    ``s`` a strength, or an array of them broadcast over the picture."""
     c = classical.astype(np.float32)
     return np.clip(np.floor(c + s * (restored.astype(np.float32) - c) + 0.5), 0, 255).astype(np.uint8)
 
@@ -83,10 +84,8 @@ def apply(part: bytes, classical: np.ndarray, restored: np.ndarray) -> np.ndarra
     out = np.empty_like(restored)
     for top in range(0, height, BAND):
         rows = np.arange(top, min(top + BAND, height)) >> k
-        s = per_tile[rows][:, columns][..., None]
-        c = classical[top:top + BAND].astype(np.float32)
-        band = c + s * (restored[top:top + BAND].astype(np.float32) - c)
-        out[top:top + BAND] = np.clip(np.floor(band + 0.5), 0, 255)
+        out[top:top + BAND] = blend(classical[top:top + BAND], restored[top:top + BAND],
+                                    per_tile[rows][:, columns][..., None])
     return out
 
 
