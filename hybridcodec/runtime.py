@@ -134,6 +134,10 @@ def cpu_flags() -> frozenset[str]:
 # x86 flags whose int8 multiply-add cannot saturate: AVX-VNNI and AMX, which
 # numpy's CPUID table (below) does not name.
 EXACT_INT8_FLAGS = ("avx_vnni", "amx_int8")
+# Flags both name (numpy's name, /proc/cpuinfo's): where they disagree,
+# /proc/cpuinfo describes another CPU than the one this process runs on.
+CPUID_NAMES = {"AVX2": "avx2", "FMA3": "fma", "AVX512F": "avx512f", "AVX512VNNI": "avx512_vnni",
+               "AVX512BF16": "avx512_bf16"}
 
 
 @functools.cache  # a property of the machine
@@ -144,14 +148,21 @@ def int8_precision_mode() -> bool:
     kernel 30 grey levels from a VNNI machine, the exact one 1 level at 1
     pixel; on a VNNI machine the exact kernel is 3.4 times slower (0.65
     against 0.19 s for 768x512), so only where needed. numpy's CPUID table
-    says what this process can run (an emulator's /proc/cpuinfo is the host's)."""
+    says what this process can run; /proc/cpuinfo, read for AVX-VNNI and AMX,
+    counts only where it agrees with that table (an emulator's is the host's:
+    under QEMU as a Haswell on a host with AVX-VNNI it named a VNNI the
+    emulated CPU lacks)."""
     try:
         from numpy._core._multiarray_umath import __cpu_features__
     except ImportError:  # numpy 1
         from numpy.core._multiarray_umath import __cpu_features__
     if not __cpu_features__.get("SSE2"):
         return False  # not x86: Arm's int8 kernels widen before adding
-    return not (__cpu_features__.get("AVX512VNNI") or cpu_flags() & set(EXACT_INT8_FLAGS))
+    if __cpu_features__.get("AVX512VNNI"):
+        return False
+    flags = cpu_flags()
+    same_cpu = all(bool(__cpu_features__.get(ours)) == (theirs in flags) for ours, theirs in CPUID_NAMES.items())
+    return not (same_cpu and flags & set(EXACT_INT8_FLAGS))
 
 
 # The flags that change a network's speed (or, in Keras, its pixels), for benchmark records.

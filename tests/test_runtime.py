@@ -202,3 +202,28 @@ def test_a_users_keras_model_without_the_extra_is_one_line_naming_it(without_ten
                   "--post-model", str(model))
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and "hybridcodec[train]" in result.stderr
+
+
+@pytest.mark.parametrize("numpy_vnni, cpuinfo, exact", [
+    (True, set(), False),  # AVX512-VNNI by CPUID: the fast kernel
+    (False, {"avx2", "fma", "avx_vnni"}, False),  # AVX-VNNI (an Alder Lake), /proc/cpuinfo agrees with CPUID
+    (False, {"avx2", "fma"}, True),  # AVX2 alone: the exact kernel
+    # an emulated Haswell on a host with AVX-512 and AVX-VNNI: /proc/cpuinfo is the host's
+    (False, {"avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni"}, True),
+])
+def test_int8_precision_mode_reads_cpuinfo_only_where_it_is_this_cpu(monkeypatch, numpy_vnni, cpuinfo, exact):
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:
+        from numpy.core._multiarray_umath import __cpu_features__
+    if not __cpu_features__.get("SSE2"):
+        pytest.skip("x86 only")
+    cpuid = {"AVX2": True, "FMA3": True, "AVX512F": False, "AVX512VNNI": numpy_vnni, "AVX512BF16": False}
+    for name, value in cpuid.items():
+        monkeypatch.setitem(__cpu_features__, name, value)
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset(cpuinfo))
+    runtime.int8_precision_mode.cache_clear()
+    try:
+        assert runtime.int8_precision_mode() is exact
+    finally:
+        runtime.int8_precision_mode.cache_clear()
