@@ -16,8 +16,11 @@ from hybridcodec.metrics import psnr
 TWINS = [e for e in zoo.entries() if e.variant_of]
 
 
-def test_jpeg_default_path_has_a_twin():
-    assert zoo.find("reccnn-jpeg-s1-mozjpeg-d16-int8") in TWINS
+def test_jpeg_default_paths_have_twins():
+    names = {row["post"] for row in zoo.manifest()["operating_points"]["jpeg:mozjpeg"] if row["post"]}
+    assert names
+    for name in names:
+        assert zoo.find(f"{name}-int8") in TWINS
 
 
 def test_precision_picks_the_twin_or_the_network_itself():
@@ -88,7 +91,8 @@ def test_cli_and_pillow_take_a_precision(tmp_path, photo, capsys):
     assert exit_info.value.code == 2
     buffer = io.BytesIO()
     Image.fromarray(photo).save(buffer, format="HC", codec="jpeg", quality=30, scale=1, precision="float32")
-    assert pipeline.read_file(buffer.getvalue()).header.model("post").name == "reccnn-jpeg-s1-mozjpeg-d16"
+    network = zoo.operating_point("jpeg", codecs.get_codec("jpeg").encoder_quality(30), 1).post
+    assert pipeline.read_file(buffer.getvalue()).header.model("post").name == network.name
 
 
 def test_quantize_keeps_the_contract_and_stays_close(photo):

@@ -214,7 +214,7 @@ def test_auto_tries_the_pre_editing_pair_within_the_budget(monkeypatch):
 def test_the_shipped_pair_is_a_candidate_that_wins_on_some_photos():
     """With the shipped JPEG pair, --scale auto is never worse than without
     it, in no more bytes, and keeps the pre-edited file where it restores
-    best (measured: rocket at q90, 1 of these 4); the file stays a standard JPEG that decodes
+    best (measured with 0.6.2's networks: rocket at q20, 1 of these 4); the file stays a standard JPEG that decodes
     without the pre-processor."""
     from hybridcodec import pipeline, zoo
 
@@ -223,7 +223,7 @@ def test_the_shipped_pair_is_a_candidate_that_wins_on_some_photos():
     kept = 0
     for image in (data.astronaut(), data.rocket()):
         rgb = np.ascontiguousarray(image[:256, :384])
-        for quality in (10, 90):
+        for quality in (10, 20):
             without = pipeline.encode(rgb, "jpeg", quality, pre_edit=False)
             chosen = pipeline.encode(rgb, "jpeg", quality)
             full_point = zoo.operating_point("jpeg", codecs.get_codec("jpeg").encoder_quality(quality), 1)
