@@ -108,11 +108,11 @@ def _warm_up(codec: str, quality: int, scale) -> None:
     pipeline.decompress(pipeline.compress(tiny, codec, quality, scale))
 
 
-def run(folder, codec: str, qualities=None, out="results", scale="auto", progress=True, pre_edit=True,
+def run(folder, codec: str, qualities=None, out="results", scale="auto", progress=True, pre_edit=False,
         precision=zoo.PRECISIONS[0], strengths=True) -> dict:
     """Benchmark every image in ``folder``; write the files listed in the module
-    docstring and return the summary. ``pre_edit=False``: ``--scale auto``
-    without its pre-editing candidate (the post-only anchor); ``precision``:
+    docstring and return the summary. ``pre_edit=True``: ``--scale auto``
+    with its pre-editing candidate (the default, post-only, is its anchor); ``precision``:
     the restoration networks' twin (zoo.with_precision); ``strengths=False``:
     without the restoration's strength per tile (the per-image anchor)."""
     from tqdm import tqdm
@@ -149,7 +149,7 @@ def _averaged(points, method, qualities):
     return results
 
 
-def write_results(points, codec, qualities, out: Path, folder, pre_edit=True, precision=zoo.PRECISIONS[0],
+def write_results(points, codec, qualities, out: Path, folder, pre_edit=False, precision=zoo.PRECISIONS[0],
                   strengths=True) -> dict:
     methods = [m for m in ("plain", "common", "next") if any(p.method == m for p in points)]
     curves = {m: _averaged(points, m, qualities) for m in [*methods, "hybrid"]}

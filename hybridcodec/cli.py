@@ -99,9 +99,10 @@ def _add_compress(sub):
                    "8/6/4, jpegxl effort 3/7/9; jpeg has one speed)")
     p.add_argument("--pre-model", help="your own pre-processing .keras model (ComCNN contract)")
     p.add_argument("--post-model", help="your own restoration .keras model to record in the file")
-    p.add_argument("--no-pre-edit", dest="pre_edit", action="store_false",
-                   help="--scale auto without the pre-editing candidate (a learned pre-processor before the "
-                   "codec, where the encoder ships one: docs/MODELS.md)")
+    p.add_argument("--pre-edit", action=argparse.BooleanOptionalAction, default=False,
+                   help="--scale auto also tries the learned pre-editor before the codec, where the encoder "
+                   "has one (jpeg): about 1%% fewer bytes for about twice the encode time; off by default, "
+                   "docs/MODELS.md")
     p.add_argument("--no-strengths", dest="strengths", action="store_false",
                    help="--scale auto without the restoration's strength per tile (a version-3 file, which "
                    "hybridcodec 0.6 reads; docs/FORMAT.md)")
@@ -267,8 +268,8 @@ def _add_bench(sub):
     p.add_argument("--codec", choices=_codec_choices(lossy_only=True), default="webp")
     p.add_argument("--qualities", type=int, nargs="+", help="qualities (default: the codec's grid)")
     p.add_argument("--scale", choices=["auto", "table", *scales.CHOICES], default="auto")
-    p.add_argument("--no-pre-edit", dest="pre_edit", action="store_false",
-                   help="without the pre-editing candidate: the post-only anchor it is measured against")
+    p.add_argument("--pre-edit", action=argparse.BooleanOptionalAction, default=False,
+                   help="with the pre-editing candidate, measured against the default (post-only)")
     p.add_argument("--no-strengths", dest="strengths", action="store_false",
                    help="without the restoration's strength per tile: the per-image anchor it is measured against")
     p.add_argument("--precision", choices=list(PRECISIONS), default=PRECISIONS[0],

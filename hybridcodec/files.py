@@ -173,7 +173,7 @@ def compress_target(output: Path, codec: str | None, native: bool) -> tuple[str,
 def compress_file(source: Path, output: Path, force=False, codec=None, quality=None, scale="auto",
                   pre_model=None, post_model=None, keep_metadata=False, max_pixels=None,
                   target_size=None, target_bpp=None, target_psnr=None, search=False, native=False,
-                  named=True, encoder=None, effort=None, pre_edit=True, precision=None,
+                  named=True, encoder=None, effort=None, pre_edit=False, precision=None,
                   strengths=True) -> str:
     """Compress one file (``-`` for standard input or output); returns the
     line to print. Raises HybridCodecError."""

@@ -190,7 +190,8 @@ def test_auto_tries_the_pre_editing_pair_within_the_budget(monkeypatch):
     rgb = np.ascontiguousarray(data.astronaut()[:256, :256])
     for quality in (10, 40):
         without = pipeline.encode(rgb, "jpeg", quality, pre_edit=False)
-        with_pair = pipeline.encode(rgb, "jpeg", quality)
+        with_pair = pipeline.encode(rgb, "jpeg", quality, pre_edit=True)
+        assert pipeline.encode(rgb, "jpeg", quality).hc.header.model("pre") is None  # only when asked
         assert len(with_pair.data) - overhead(with_pair.hc.strengths) <= len(without.data) - overhead(
             without.hc.strengths)  # a strength part may add to the budget (header)
         restored = pipeline.decompress(with_pair.data)
@@ -211,8 +212,28 @@ def test_auto_tries_the_pre_editing_pair_within_the_budget(monkeypatch):
         assert pipeline.decompress(edited.data).shape == rgb.shape
 
 
+@pytest.mark.parametrize("asked", [False, True])
+def test_the_command_line_tries_the_pair_only_when_asked(monkeypatch, tmp_path, asked):
+    """Issue #23's pre-editor missed its target, so ``--scale auto`` tries it
+    only with ``--pre-edit`` (compress; bench the same)."""
+    from PIL import Image
+
+    from hybridcodec import pipeline
+    from hybridcodec.cli import main
+
+    _fake_pair(monkeypatch, _smoothing_editor())
+    calls = []
+    real = pipeline._pre_edited
+    monkeypatch.setattr(pipeline, "_pre_edited", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
+    source = tmp_path / "in.png"
+    Image.fromarray(np.ascontiguousarray(data.astronaut()[:128, :128])).save(source)
+    flags = ["--pre-edit"] if asked else []
+    assert main(["compress", str(source), "--codec", "jpeg", "--quality", "30", "-q", *flags]) == 0
+    assert calls == ([30] if asked else [])
+
+
 def test_the_shipped_pair_is_a_candidate_that_wins_on_some_photos():
-    """With the shipped JPEG pair, --scale auto is never worse than without
+    """With the shipped JPEG pair (asked for: off by default), --scale auto is never worse than without
     it, in no more bytes, and keeps the pre-edited file where it restores
     best (measured with 0.6.2's networks: rocket at q20, 1 of these 4); the file stays a standard JPEG that decodes
     without the pre-processor."""
@@ -225,7 +246,7 @@ def test_the_shipped_pair_is_a_candidate_that_wins_on_some_photos():
         rgb = np.ascontiguousarray(image[:256, :384])
         for quality in (10, 20):
             without = pipeline.encode(rgb, "jpeg", quality, pre_edit=False)
-            chosen = pipeline.encode(rgb, "jpeg", quality)
+            chosen = pipeline.encode(rgb, "jpeg", quality, pre_edit=True)
             full_point = zoo.operating_point("jpeg", codecs.get_codec("jpeg").encoder_quality(quality), 1)
             budget = len(pipeline._encode(rgb, "jpeg", quality, point=full_point).data)
             assert len(chosen.data) - overhead(chosen.hc.strengths) <= budget
