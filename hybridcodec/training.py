@@ -665,6 +665,13 @@ class Trainer:
         config = self.config
         if self.load_checkpoint():
             self.log(f"resumed from {self.checkpoint_path} at step {self.step}")
+        elif config.init and self.val_images:
+            # The donor's own figure, to hold the run to: a deepened, bfloat16
+            # warm start at lr 3e-4 ended below its donor after 2,000-3,500
+            # steps (docs/MODELS.md), which later validations alone hid.
+            record = {"step": 0, "phase": "init", **self.validate()}
+            self.log(json.dumps(record))
+            self.history.append(record)
         started = time.monotonic()
         deadline = started + 60 * config.minutes if config.minutes else math.inf
         last_checkpoint = started

@@ -183,6 +183,21 @@ def test_warm_start_into_a_grown_reccnn_keeps_the_function(tmp_path, scale, grow
     np.testing.assert_allclose(np.asarray(trainer.post(inputs)), np.asarray(donor(inputs)), atol=atol)
 
 
+def test_a_warm_start_is_validated_before_its_first_step(tmp_path):
+    from hybridcodec.models import RecCNN
+
+    RecCNN(scale=1, **TINY_MODEL).save(tmp_path / "donor.keras")
+    synthetic_images(tmp_path / "val")
+    config = tiny_config(tmp_path, scale=1, steps=2, init=str(tmp_path / "donor.keras"),
+                         val=str(tmp_path / "val"), val_qualities=[30])
+    train(config)
+    records = [json.loads(line) for line in (tmp_path / "run" / "train.log").read_text().splitlines()
+               if line.startswith("{")]
+    first = records[0]
+    assert first["step"] == 0 and first["phase"] == "init"
+    assert abs(first["val_gain_db"]) < 1e-6  # an untrained RecCNN is the identity
+
+
 def test_train_command_passes_the_network_shape_to_the_model(tmp_path):
     import keras
 
