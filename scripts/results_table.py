@@ -1,7 +1,8 @@
-"""Print the README's results tables from `hybridcodec bench` output in a folder.
+"""Print the results tables from `hybridcodec bench` output in a folder, or
+with --readme the README's one table over several folders.
 
-    python scripts/results_table.py results/
     python scripts/results_table.py results/val-small
+    python scripts/results_table.py --readme results/val-small-v063 results/val-v063
 """
 
 import csv
@@ -25,6 +26,45 @@ def _pixels(path):
 
     with Image.open(path) as image:
         return image.width * image.height
+
+
+def _gains(folder, codec) -> dict:
+    """bench.per_image_gains of a codec's CSV in ``folder`` (per photo, worst points)."""
+    with open(Path(folder) / f"{codec}-per-image.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    s = json.loads((Path(folder) / f"{codec}-summary.json").read_text())
+    pixels = {r["image"]: int(r.get("pixels") or 0) or _pixels(Path(s["images"]) / r["image"]) for r in rows}
+    points = [bench.Point(r["image"], r["method"], int(r["quality"]), float(r["bpp"]), float(r["psnr-rgb"]),
+                          float(r["ms-ssim-rgb"]), 0, 0, header_bytes=int(r["header_bytes"]),
+                          pixels=pixels[r["image"]]) for r in rows]
+    with warnings.catch_warnings():  # per-photo curves overlap little at the ends: the range says so
+        warnings.simplefilter("ignore")
+        return bench.per_image_gains(points)
+
+
+def readme(*folders):
+    """One row per codec and folder: the README's results table."""
+    print("| codec | photos | vs same encoder plain: PSNR / MS-SSIM (target) | vs common default | "
+          "vs next format plain | per photo (PSNR) | points below plain: file / header allowed "
+          "| encode s plain / hybrid | decode s plain / hybrid |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for codec, target in TARGETS.items():
+        for folder in folders:
+            path = Path(folder) / f"{codec}-summary.json"
+            if not path.exists():
+                continue
+            s = json.loads(path.read_text())
+            refs, enc, dec = s["bd_rate_by_reference"], s["mean_encoding_time_s"], s["mean_decoding_time_s"]
+            cell = {m: f"{refs[m]['psnr']:+.1f}% / {refs[m]['ms_ssim']:+.1f}%" if m in refs else "n/a"
+                    for m in ("plain", "common", "next")}
+            if s["references"]["common"] == s["references"]["plain"]:
+                cell["common"] = "same encoder"
+            g = _gains(folder, codec)
+            low, high = g["bd_rate_psnr_range"]
+            print(f"| {codec} | {Path(s['images']).name}/ | **{cell['plain']}** ({target}%) | {cell['common']} | "
+                  f"{cell['next']} | {low:+.1f}% to {high:+.1f}% | {g['points_below_plain']} / "
+                  f"{g['points_below_plain_header_allowed']} of {g['points_judged']} | "
+                  f"{enc['plain']:.2f} / {enc['hybrid']:.2f} | {dec['plain']:.3f} / {dec['hybrid']:.2f} |")
 
 
 def main(folder="results"):
@@ -59,19 +99,10 @@ def main(folder="results"):
           "| worst point, header allowed | below plain, header allowed |")
     print("|---|---:|---:|---|---:|---|---:|")
     for codec in TARGETS:
-        path = Path(folder) / f"{codec}-per-image.csv"
-        if not path.exists():
+        if not (Path(folder) / f"{codec}-per-image.csv").exists():
             continue
-        with open(path) as handle:
-            rows = list(csv.DictReader(handle))
         s = json.loads((Path(folder) / f"{codec}-summary.json").read_text())
-        pixels = {r["image"]: int(r.get("pixels") or 0) or _pixels(Path(s["images"]) / r["image"]) for r in rows}
-        points = [bench.Point(r["image"], r["method"], int(r["quality"]), float(r["bpp"]), float(r["psnr-rgb"]),
-                              float(r["ms-ssim-rgb"]), 0, 0, header_bytes=int(r["header_bytes"]),
-                              pixels=pixels[r["image"]]) for r in rows]
-        with warnings.catch_warnings():  # per-photo curves overlap little at the ends: the range says so
-            warnings.simplefilter("ignore")
-            gains = bench.per_image_gains(points)
+        gains = _gains(folder, codec)
         low, high = gains["bd_rate_psnr_range"] or (None, None)
         worst = gains["worst_point"]
         allowed = gains["worst_point_header_allowed"]
@@ -83,4 +114,7 @@ def main(folder="results"):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    if sys.argv[1:2] == ["--readme"]:
+        readme(*sys.argv[2:])
+    else:
+        main(*sys.argv[1:])
