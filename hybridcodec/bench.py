@@ -108,8 +108,8 @@ def _warm_up(codec: str, quality: int, scale) -> None:
     pipeline.decompress(pipeline.compress(tiny, codec, quality, scale))
 
 
-def run(folder, codec: str, qualities=None, out="results", scale="auto", progress=True, pre_edit=False,
-        precision=zoo.PRECISIONS[0], strengths=True) -> dict:
+def run(folder, codec: str, qualities=None, out="results", scale="auto", progress=True,
+        pre_edit=pipeline.PRE_EDIT, precision=zoo.PRECISIONS[0], strengths=True) -> dict:
     """Benchmark every image in ``folder``; write the files listed in the module
     docstring and return the summary. ``pre_edit=True``: ``--scale auto``
     with its pre-editing candidate (the default, post-only, is its anchor); ``precision``:
@@ -149,8 +149,8 @@ def _averaged(points, method, qualities):
     return results
 
 
-def write_results(points, codec, qualities, out: Path, folder, pre_edit=False, precision=zoo.PRECISIONS[0],
-                  strengths=True) -> dict:
+def write_results(points, codec, qualities, out: Path, folder, pre_edit=pipeline.PRE_EDIT,
+                  precision=zoo.PRECISIONS[0], strengths=True) -> dict:
     methods = [m for m in ("plain", "common", "next") if any(p.method == m for p in points)]
     curves = {m: _averaged(points, m, qualities) for m in [*methods, "hybrid"]}
     plain, hybrid = curves["plain"], curves["hybrid"]

@@ -29,7 +29,7 @@ from . import codecs
 from .container import DEFAULT_MAX_PIXELS, describe
 from .container import sniff as sniff_hc
 from .errors import HybridCodecError
-from .pipeline import DEFAULT_CODEC, DEFAULT_QUALITY
+from .pipeline import DEFAULT_CODEC, DEFAULT_QUALITY, PRE_EDIT
 
 STDIO = "-"
 SOFTWARE = "hybridcodec"  # the PNG/TIFF Software field of decompress's outputs: marks them as ours
@@ -173,7 +173,7 @@ def compress_target(output: Path, codec: str | None, native: bool) -> tuple[str,
 def compress_file(source: Path, output: Path, force=False, codec=None, quality=None, scale="auto",
                   pre_model=None, post_model=None, keep_metadata=False, max_pixels=None,
                   target_size=None, target_bpp=None, target_psnr=None, search=False, native=False,
-                  named=True, encoder=None, effort=None, pre_edit=False, precision=None,
+                  named=True, encoder=None, effort=None, pre_edit=PRE_EDIT, precision=None,
                   strengths=True) -> str:
     """Compress one file (``-`` for standard input or output); returns the
     line to print. Raises HybridCodecError."""

@@ -96,8 +96,8 @@ class Encoded:
 
 
 # Issue #23: the rate-aware pre-editor missed its target (-4% BD-rate against
-# post-only; it made -1.1% to -1.2% on val/ and val-small/ for about four more
-# restorations' encode time), so --scale auto tries it only when asked.
+# post-only; on 0.6.2's networks it was worth 0.3-0.4% on val-small/ and val/
+# for 1.6 times the encode time), so --scale auto tries it only when asked.
 PRE_EDIT = False
 
 

@@ -117,7 +117,8 @@ def test_rate_aware_joint_run_records_both_terms_and_resumes(tmp_path):
     assert card["val"]["anchor"]["bpp"] == card["val"]["plain"]["bpp"]
     assert "bd_rate_vs_anchor_psnr_percent" in card["val"]
     history = json.loads((tmp_path / "run" / "history.json").read_text())
-    assert [h["phase"] for h in history] == ["pre"] * 2 + ["post"] * 2 + ["pre"] * 2 + ["post"] * 2
+    # a warm start is weighed before its first step ("init"), then the rounds alternate
+    assert [h["phase"] for h in history] == ["init"] + ["pre"] * 2 + ["post"] * 2 + ["pre"] * 2 + ["post"] * 2
     assert all(h["distortion"] > 0 and h["proxy_bpp"] > 0 for h in history if h["phase"] == "pre")
     rate = json.loads((tmp_path / "run" / "rate.json").read_text())
     assert set(rate["tables"]) == {"20", "60"} and rate["plain"]["20"]["bpp"] < rate["plain"]["60"]["bpp"]
