@@ -666,9 +666,8 @@ class Trainer:
         if self.load_checkpoint():
             self.log(f"resumed from {self.checkpoint_path} at step {self.step}")
         elif config.init and self.val_images:
-            # The donor's own figure, to hold the run to: a deepened, bfloat16
-            # warm start at lr 3e-4 ended below its donor after 2,000-3,500
-            # steps (docs/MODELS.md), which later validations alone hid.
+            # The donor's own figure, the one to beat; it also shows a donor
+            # that trained on these validation photos (docs/MODELS.md).
             record = {"step": 0, "phase": "init", **self.validate()}
             self.log(json.dumps(record))
             self.history.append(record)
