@@ -269,7 +269,7 @@ def _add_bench(sub):
     p.add_argument("--qualities", type=int, nargs="+", help="qualities (default: the codec's grid)")
     p.add_argument("--scale", choices=["auto", "table", *scales.CHOICES], default="auto")
     p.add_argument("--pre-edit", action=argparse.BooleanOptionalAction, default=False,
-                   help="with the pre-editing candidate, measured against the default (post-only)")
+                   help="with the pre-editing candidate (off by default), measured against the default (post-only)")
     p.add_argument("--no-strengths", dest="strengths", action="store_false",
                    help="without the restoration's strength per tile: the per-image anchor it is measured against")
     p.add_argument("--precision", choices=list(PRECISIONS), default=PRECISIONS[0],
