@@ -39,15 +39,16 @@ def main():
     else:
         images = [np.ascontiguousarray(load()) for load in PHOTOS.values()]
     coded = code_images(images, args.codec, args.qualities, scales.FULL)
+    originals = [coded.originals[i] for i in coded.image_index]
+    plain = [psnr(o, d[:o.shape[0], :o.shape[1]]) for o, d in zip(originals, coded.decoded, strict=True)]
     table = {"codec": args.codec, "photos": args.folder or list(PHOTOS), "qualities": args.qualities}
     for path in args.models:
         model = load_keras_file(path)
         gains = {q: [] for q in args.qualities}
-        for k, decoded in enumerate(coded.decoded):
-            original = coded.originals[coded.image_index[k]]
+        for k, (original, decoded) in enumerate(zip(originals, coded.decoded, strict=True)):
             h, w = original.shape[:2]
             restored = run_post(model, decoded, coded.condition[k][None], w, h)
-            gains[coded.quality[k]].append(psnr(original, restored) - psnr(original, decoded[:h, :w]))
+            gains[coded.quality[k]].append(psnr(original, restored) - plain[k])
         table[path] = [float(np.mean(gains[q])) for q in args.qualities]
         print(f"{path}: " + " ".join(f"q{q} {g:+.3f}" for q, g in zip(args.qualities, table[path], strict=True))
               + f" | mean {np.mean(table[path]):+.3f} dB")
