@@ -93,7 +93,7 @@ def _add_compress(sub):
                    "at least as well as the full-size file at --quality in no more bytes (else that file); "
                    "table: the table's path unchecked (no network at encode)")
     p.add_argument("--encoder", help="the codec's encoder (default: the one measured best, if installed; jpeg: "
-                   "mozjpeg, turbo; avif: libavif, libavif-psnr; see docs/ENCODERS.md)")
+                   "mozjpeg, mozjpeg-flat, turbo; avif: libavif, libavif-psnr; see docs/ENCODERS.md)")
     p.add_argument("--effort", choices=list(codecs.Codec.EFFORTS), default=None,
                    help="encode time against bytes: fast, default or best (webp method 4/6/6, avif speed "
                    "8/6/4, jpegxl effort 3/7/9; jpeg has one speed)")
@@ -230,7 +230,7 @@ def _add_train(sub):
                    "for JPEG, the file's own quantization tables (serves every JPEG encoder)")
     p.add_argument("--encoders", nargs="+", default=[],
                    help="learn from the files of these encoders, each at every quality (JPEG: mozjpeg, "
-                   "turbo, mozjpeg-default, turbo-444, camera; default: the codec's own)")
+                   "mozjpeg-flat, turbo, mozjpeg-default, turbo-444, camera; default: the codec's own)")
     p.add_argument("--init", default="", help="start from this .keras restoration model (warm start)")
     p.add_argument("--distribute", action="store_true",
                    help="train under tf.distribute.MirroredStrategy (all local GPUs)")

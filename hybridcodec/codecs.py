@@ -302,43 +302,48 @@ class PNG(Codec):
 
 @register
 class JPEG(Codec):
-    """Baseline or progressive JPEG, 4:2:0 chroma, two encoders:
+    """Baseline or progressive JPEG, 4:2:0 chroma, three encoders:
 
     * ``mozjpeg`` (default): mozjpeg 4.0.3 as the ``jpeglib`` package ships
-      it, with its flat quantization table (``cjpeg -quant-table 1``), trellis
-      quantization and progressive scans. About 24% fewer bytes than
+      it, trellis quantization and progressive scans, with flat
+      quantization tables (``cjpeg -quant-table 1``) whose chroma steps are
+      ``CHROMA_STEP`` times the luma steps. About 28% fewer bytes than
       libjpeg-turbo at the same PSNR (docs/ENCODERS.md), a standard JPEG
       every decoder reads. jpeglib writes through a file and switches its
       library for the whole process, so the switch is scoped to each call.
+    * ``mozjpeg-flat``: the same with equal luma and chroma steps, the
+      encoder of 0.6's files (id 1).
     * ``turbo``: libjpeg-turbo through imagecodecs, Huffman tables optimized
       (the encoder of version-1 and -2 files). ``jpeg8_encode`` defaults to
       quality 95, so the level is always passed.
 
-    Decoding is libjpeg-turbo for both. The restoration networks of the
+    Decoding is libjpeg-turbo for all. The restoration networks of the
     ``jpeg-tables`` contract read the file's own tables (``table_features``),
-    so they serve either encoder and foreign files alike.
+    so they serve every encoder and foreign files alike.
     """
 
     name, codec_id, extension, extensions, native_files = "jpeg", 1, ".jpg", (".jpg", ".jpeg"), True
     quality_grid = (5, 10, 20, 30, 40, 50, 60, 70, 80, 90)
     library = "libjpeg_turbo"
-    encoders = {"mozjpeg": 1, "turbo": 0}
+    encoders = {"mozjpeg": 2, "mozjpeg-flat": 1, "turbo": 0}
     common_default = ("turbo", "default")
     next_format = "webp"
     # results/encoders-choose.json: mozjpeg's flat table writes more bytes
     # than libjpeg-turbo at low qualities and fewer at high ones
-    quality_knots = {"mozjpeg": ((1, 4), (2, 5), (5, 8), (10, 13), (15, 18), (20, 22), (30, 29), (40, 36),
-                                 (50, 42), (60, 49), (70, 60), (80, 71), (90, 81), (95, 89), (99, 97))}
+    quality_knots = {"mozjpeg": ((1, 4), (2, 5), (5, 8), (10, 12), (15, 16), (20, 20), (30, 27), (40, 32),
+                                 (50, 38), (60, 44), (70, 55), (80, 67), (90, 80), (95, 88), (99, 97)),
+                     "mozjpeg-flat": ((1, 4), (2, 5), (5, 8), (10, 13), (15, 18), (20, 22), (30, 29), (40, 36),
+                                      (50, 42), (60, 49), (70, 60), (80, 71), (90, 81), (95, 89), (99, 97))}
 
     def installed_encoders(self) -> list[str]:
         # jpeglib ships wheels for Linux and macOS only
-        return [e for e in self.encoders if e != "mozjpeg" or _has_jpeglib()]
+        return [e for e in self.encoders if not e.startswith("mozjpeg") or _has_jpeglib()]
 
     def available(self) -> bool:
         return bool(_imagecodecs().JPEG8.available)
 
     def library_version(self) -> str:
-        if self.encoder == "mozjpeg":
+        if self.encoder.startswith("mozjpeg"):
             return "mozjpeg 4.0.3 (jpeglib)"
         return super().library_version()
 
@@ -381,6 +386,8 @@ class JPEG(Codec):
     def encode(self, rgb: np.ndarray, quality: int) -> bytes:
         _check_rgb(rgb)
         if self.encoder == "mozjpeg":
+            return _mozjpeg_encode(rgb, clamp_quality(quality), chroma=CHROMA_STEP)
+        if self.encoder == "mozjpeg-flat":
             return _mozjpeg_encode(rgb, clamp_quality(quality))
         return bytes(
             _imagecodecs().jpeg8_encode(
@@ -392,18 +399,41 @@ class JPEG(Codec):
         return self._decoded_rgb(_imagecodecs().jpeg8_decode(data))
 
 
-def _mozjpeg_encode(rgb: np.ndarray, quality: int, table: int = 1) -> bytes:
+# The default mozjpeg encoder's chroma quantizer steps, as a fraction of the
+# luma steps. PSNR-RGB counts chroma errors about three times over (R and B
+# carry Cr and Cb scaled by 1.4 and 1.8), and 4:2:0 codes a quarter as many
+# chroma coefficients, so finer chroma steps buy more PSNR per byte than
+# luma ones: on choose/, 0.6 saves 4.6% (plain) against equal steps, 0.3 and
+# 1.4 lose (results/chroma-steps-choose.json; docs/ENCODERS.md).
+CHROMA_STEP = 0.6
+
+
+def _mozjpeg_encode(rgb: np.ndarray, quality: int, table: int = 1, chroma: float | None = None) -> bytes:
     """mozjpeg 4.0.3's JPEG of ``rgb``: its defaults (4:2:0, trellis,
-    progressive, optimized Huffman) with quantization table ``table``."""
+    progressive, optimized Huffman) with quantization table ``table``; with
+    ``chroma``, explicit flat tables instead, the chroma steps ``chroma``
+    times the luma steps (both scaled by ``quality`` as libjpeg scales)."""
     import tempfile
     from pathlib import Path
 
     import jpeglib
 
+    options = dict(qt=quality, base_quant_tbl_idx=table)
+    if chroma is not None:
+        options = dict(qt=flat_tables(quality, chroma))
     with tempfile.TemporaryDirectory(prefix="hybridcodec-") as folder, jpeglib.version("mozjpeg403"):
         path = Path(folder) / "out.jpg"
-        jpeglib.from_spatial(np.ascontiguousarray(rgb)).write_spatial(str(path), qt=quality, base_quant_tbl_idx=table)
+        jpeglib.from_spatial(np.ascontiguousarray(rgb)).write_spatial(str(path), **options)
         return path.read_bytes()
+
+
+def flat_tables(quality: int, chroma: float = 1.0) -> np.ndarray:
+    """(2, 8, 8) uint16 luma and chroma tables: mozjpeg's flat table 1 (16
+    everywhere) scaled to ``quality`` as libjpeg does (jcparam.c), the
+    chroma one ``chroma`` times finer or coarser; baseline steps 1-255."""
+    scale = 5000 // quality if quality < 50 else 200 - 2 * quality
+    steps = [min(255, max(1, int(16 * factor * scale + 50) // 100)) for factor in (1.0, chroma)]
+    return np.stack([np.full((8, 8), step) for step in steps]).astype(np.uint16)
 
 
 def _frequency_groups():

@@ -1,4 +1,4 @@
-"""Crops at about 0.25 bpp of each codec's old and new encoder setting, side by
+"""Crops at about 0.25 bpp of each codec's old and new encoder settings, side by
 side, for docs/ENCODERS.md: a PSNR-tuned setting can look worse, so look.
 
     python scripts/encoder_crops.py ../shared/data/choose/034.png
@@ -14,7 +14,7 @@ from hybridcodec import codecs
 from hybridcodec.images import read_rgb
 from hybridcodec.metrics import psnr
 
-PAIRS = {"jpeg": [("turbo", "default"), ("mozjpeg", "default")],
+PAIRS = {"jpeg": [("turbo", "default"), ("mozjpeg-flat", "default"), ("mozjpeg", "default")],
          "avif": [("libavif", "default"), ("libavif-psnr", "default")]}
 TARGET_BPP = 0.25
 

@@ -33,7 +33,8 @@ def families(rgb, quality):
     """Plain JPEGs of one image from every encoder family reachable here."""
     return {
         "turbo 4:2:0": JPEG.configured("turbo").encode(rgb, quality),
-        "mozjpeg flat 4:2:0": JPEG.configured("mozjpeg").encode(rgb, quality),
+        "mozjpeg flat 4:2:0": JPEG.configured("mozjpeg-flat").encode(rgb, quality),
+        "mozjpeg finer chroma 4:2:0": JPEG.configured("mozjpeg").encode(rgb, quality),
         "mozjpeg default tables": codecs._mozjpeg_encode(rgb, quality, table=3),
         "pillow 4:4:4": pillow_jpeg(rgb, quality=quality, subsampling=0),
         "camera tables 4:2:2": pillow_jpeg(rgb, qtables=camera_tables(quality), subsampling=1),
@@ -49,9 +50,19 @@ def test_tables_and_subsampling_are_read_from_the_file():
         assert tables["luma"][0] == 20 and tables["chroma"][0] == 21  # IJG DC steps at quality 40
     gray = native.jpeg_tables(pillow_jpeg(rgb[:, :, 0], quality=40))
     assert gray["chroma"] == gray["luma"] and gray["subsampling"] == (1, 1)
-    flat = native.jpeg_tables(JPEG.configured("mozjpeg").encode(rgb, 50))
-    assert len(set(flat["luma"])) == 1 and flat["subsampling"] == (2, 2)  # quant table 1 is flat
+    flat = native.jpeg_tables(JPEG.configured("mozjpeg-flat").encode(rgb, 50))
+    assert set(flat["luma"]) == set(flat["chroma"]) == {16} and flat["subsampling"] == (2, 2)  # table 1: flat 16
     assert native.jpeg_tables(b"\xff\xd8\xff\xdb\x00\x43\x00" + bytes(10)) is None  # truncated
+
+
+@pytest.mark.parametrize("quality", [5, 30, 50, 90])
+def test_the_default_mozjpeg_writes_finer_chroma_steps(quality):
+    rgb = data.astronaut()[:64, :64]
+    flat, finer = (native.jpeg_tables(JPEG.configured(e).encode(rgb, quality)) for e in ("mozjpeg-flat", "mozjpeg"))
+    assert finer["luma"] == flat["luma"] and len(set(finer["chroma"])) == 1
+    luma, chroma = finer["luma"][0], finer["chroma"][0]
+    assert chroma < luma and abs(chroma - codecs.CHROMA_STEP * luma) <= 1  # within libjpeg's rounding
+    assert native.jpeg_tables(JPEG.configured("mozjpeg").encode(rgb, 99))["chroma"][0] >= 1
 
 
 def test_table_features_order_the_coarseness():

@@ -17,7 +17,7 @@ from hybridcodec.metrics import psnr
 
 CODECS = ["jpeg", "webp", "avif", "jpegxl"]
 # every encoder a user can pick: the real clients must open each one's files
-SETTINGS = [("jpeg", "mozjpeg"), ("jpeg", "turbo"), ("webp", "libwebp"), ("avif", "libavif-psnr"),
+SETTINGS = [("jpeg", "mozjpeg"), ("jpeg", "mozjpeg-flat"), ("jpeg", "turbo"), ("webp", "libwebp"), ("avif", "libavif-psnr"),
             ("avif", "libavif"), ("jpegxl", "libjxl")]
 REFERENCE = {"jpeg": ("djpeg", ["-pnm", "-outfile", "{out}", "{inp}"], ".ppm"),
              "webp": ("dwebp", ["{inp}", "-ppm", "-o", "{out}"], ".ppm"),

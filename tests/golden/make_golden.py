@@ -31,11 +31,11 @@ def cases():
         "jpeg-q40-reccnn-jpeg-s1": (photo, dict(codec="jpeg", quality=40)),
         "jpeg-q12-reccnn-jpeg-s43-d16": (photo, dict(codec="jpeg", quality=12)),  # scale 4/3
         # format version 3: encoder and effort recorded; the jpeg-tables contract
-        "jpeg-q30-mozjpeg-tables": (photo, dict(codec="jpeg", quality=30, scale=1, encoder="mozjpeg")),
+        "jpeg-q30-mozjpeg-tables": (photo, dict(codec="jpeg", quality=30, scale=1, encoder="mozjpeg-flat")),
         "avif-q40-libavif-psnr-fast": (photo, dict(codec="avif", quality=40, scale=1, encoder="libavif-psnr",
                                                    effort="fast")),
         # an int8 twin (the default precision since 0.6): pinned to within a level on every CPU
-        "jpeg-q30-mozjpeg-int8": (photo, dict(codec="jpeg", quality=30, scale=1, encoder="mozjpeg")),
+        "jpeg-q30-mozjpeg-int8": (photo, dict(codec="jpeg", quality=30, scale=1, encoder="mozjpeg-flat")),
         # format version 4: a strength part, every code on one of the 2 x 2 tiles of 64 pixels
         "webp-q40-strengths": (photo, dict(codec="webp", quality=40, scale=1)),
     }
