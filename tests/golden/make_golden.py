@@ -36,6 +36,8 @@ def cases():
                                                    effort="fast")),
         # an int8 twin (the default precision since 0.6): pinned to within a level on every CPU
         "jpeg-q30-mozjpeg-int8": (photo, dict(codec="jpeg", quality=30, scale=1, encoder="mozjpeg-flat")),
+        # 0.7's default JPEG encoder (id 2, finer chroma steps) and its 20x32 twin
+        "jpeg-q30-mozjpeg-chroma-int8": (photo, dict(codec="jpeg", quality=30, scale=1, encoder="mozjpeg")),
         # format version 4: a strength part, every code on one of the 2 x 2 tiles of 64 pixels
         "webp-q40-strengths": (photo, dict(codec="webp", quality=40, scale=1)),
     }
