@@ -247,7 +247,8 @@ def test_encoder_and_effort_are_chosen_recorded_and_printed(png, capsys):
 def test_unknown_encoder_is_one_line_and_exit_1(png, capsys):
     assert main(["compress", str(png), "--codec", "jpeg", "--encoder", "libavif"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].endswith(": jpeg has no encoder 'libavif'; choose from mozjpeg, mozjpeg-flat, turbo")
+    assert len(err) == 1
+    assert err[0].endswith(": jpeg has no encoder 'libavif'; choose from mozjpeg, mozjpeg-flat, turbo")
     assert not png.with_suffix(".hc").exists()
     with pytest.raises(SystemExit) as exit_info:
         main(["compress", str(png), "--effort", "slowest"])

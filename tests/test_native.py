@@ -17,8 +17,8 @@ from hybridcodec.metrics import psnr
 
 CODECS = ["jpeg", "webp", "avif", "jpegxl"]
 # every encoder a user can pick: the real clients must open each one's files
-SETTINGS = [("jpeg", "mozjpeg"), ("jpeg", "mozjpeg-flat"), ("jpeg", "turbo"), ("webp", "libwebp"), ("avif", "libavif-psnr"),
-            ("avif", "libavif"), ("jpegxl", "libjxl")]
+SETTINGS = [("jpeg", "mozjpeg"), ("jpeg", "mozjpeg-flat"), ("jpeg", "turbo"), ("webp", "libwebp"),
+            ("avif", "libavif-psnr"), ("avif", "libavif"), ("jpegxl", "libjxl")]
 REFERENCE = {"jpeg": ("djpeg", ["-pnm", "-outfile", "{out}", "{inp}"], ".ppm"),
              "webp": ("dwebp", ["{inp}", "-ppm", "-o", "{out}"], ".ppm"),
              "avif": ("avifdec", ["{inp}", "{out}"], ".png"),
