@@ -189,23 +189,24 @@ def test_auto_tries_the_pre_editing_pair_within_the_budget(monkeypatch):
 
     entry = _fake_pair(monkeypatch, _smoothing_editor())
     rgb = np.ascontiguousarray(data.astronaut()[:256, :256])
+    flat = {"encoder": "mozjpeg-flat"}  # the encoder the shipped pair was trained on (0.6's default)
     for quality in (10, 40):
-        without = pipeline.encode(rgb, "jpeg", quality, pre_edit=False)
-        with_pair = pipeline.encode(rgb, "jpeg", quality, pre_edit=True)
-        assert pipeline.encode(rgb, "jpeg", quality).hc.header.model("pre") is None  # only when asked
+        without = pipeline.encode(rgb, "jpeg", quality, pre_edit=False, **flat)
+        with_pair = pipeline.encode(rgb, "jpeg", quality, pre_edit=True, **flat)
+        assert pipeline.encode(rgb, "jpeg", quality, **flat).hc.header.model("pre") is None  # only when asked
         assert len(with_pair.data) - overhead(with_pair.hc.strengths) <= len(without.data) - overhead(
             without.hc.strengths)  # a strength part may add to the budget (header)
         restored = pipeline.decompress(with_pair.data)
         assert psnr(rgb, restored) >= psnr(rgb, pipeline.decompress(without.data))
         # the candidate itself: the highest codec quality whose file fits the full-size file's bytes
-        backend = codecs.get_codec("jpeg")
-        full = pipeline._encode(rgb, "jpeg", quality,
-                                point=pipeline.zoo.operating_point("jpeg", backend.encoder_quality(quality), 1))
+        backend = codecs.get_codec("jpeg").configured("mozjpeg-flat")
+        full = pipeline._encode(rgb, "jpeg", quality, **flat, point=pipeline.zoo.operating_point(
+            "jpeg", backend.encoder_quality(quality), 1, "mozjpeg-flat"))
         budget, full = len(full.data), full.hc.header
-        point = pipeline.zoo.pre_edit_point("jpeg", full.quality)
-        edited = pipeline._pre_edited(rgb, "jpeg", quality, point, budget, {})
+        point = pipeline.zoo.pre_edit_point("jpeg", full.quality, "mozjpeg-flat")
+        edited = pipeline._pre_edited(rgb, "jpeg", quality, point, budget, flat)
         assert edited.hc.header.model("pre").sha256 == entry.sha256 and len(edited.data) <= budget
-        above = pipeline._encode(rgb, "jpeg", quality, point=pipeline.replace(
+        above = pipeline._encode(rgb, "jpeg", quality, **flat, point=pipeline.replace(
             point, codec_quality=edited.hc.header.quality + 1))
         assert len(above.data) > budget or edited.hc.header.quality == full.quality + 3
         assert edited.hc.header.quality > full.quality  # smoothing saves bits: a higher quality fits
@@ -240,16 +241,18 @@ def test_the_shipped_pair_is_a_candidate_that_wins_on_some_photos():
     without the pre-processor."""
     from hybridcodec import pipeline, zoo
 
-    pair = zoo.pre_edit_point("jpeg", 40)
+    flat = {"encoder": "mozjpeg-flat"}  # the pair serves the encoder it was trained on
+    pair = zoo.pre_edit_point("jpeg", 40, "mozjpeg-flat")
     assert pair is not None, "the manifest names no JPEG pre-editing pair"
     kept = 0
     for image in (data.astronaut(), data.rocket()):
         rgb = np.ascontiguousarray(image[:256, :384])
         for quality in (10, 20):
-            without = pipeline.encode(rgb, "jpeg", quality, pre_edit=False)
-            chosen = pipeline.encode(rgb, "jpeg", quality, pre_edit=True)
-            full_point = zoo.operating_point("jpeg", codecs.get_codec("jpeg").encoder_quality(quality), 1)
-            budget = len(pipeline._encode(rgb, "jpeg", quality, point=full_point).data)
+            without = pipeline.encode(rgb, "jpeg", quality, pre_edit=False, **flat)
+            chosen = pipeline.encode(rgb, "jpeg", quality, pre_edit=True, **flat)
+            codec_quality = codecs.get_codec("jpeg").configured("mozjpeg-flat").encoder_quality(quality)
+            full_point = zoo.operating_point("jpeg", codec_quality, 1, "mozjpeg-flat")
+            budget = len(pipeline._encode(rgb, "jpeg", quality, point=full_point, **flat).data)
             assert len(chosen.data) - overhead(chosen.hc.strengths) <= budget
             assert psnr(rgb, pipeline.decompress(chosen.data)) >= psnr(rgb, pipeline.decompress(without.data))
             if chosen.hc.header.model("pre") is not None:
