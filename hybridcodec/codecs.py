@@ -432,7 +432,7 @@ def flat_tables(quality: int, chroma: float = 1.0) -> np.ndarray:
     """(2, 8, 8) uint16 luma and chroma tables: mozjpeg's flat table 1 (16
     everywhere) scaled to ``quality`` as libjpeg does (jcparam.c), the
     chroma one ``chroma`` times finer or coarser; baseline steps 1-255."""
-    scale = 5000 // quality if quality < 50 else 200 - 2 * quality
+    scale = int(ijg_scale(quality))  # libjpeg's integer percentage
     steps = [min(255, max(1, int(16 * factor * scale + 50) // 100)) for factor in (1.0, chroma)]
     return np.stack([np.full((8, 8), step) for step in steps]).astype(np.uint16)
 
