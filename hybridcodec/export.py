@@ -241,7 +241,7 @@ def float32_twin(model):
     return twin
 
 
-def quantize_int8(onnx_bytes: bytes, samples) -> bytes:
+def quantize_int8(onnx_bytes: bytes, samples, float_convs=(-1,), calibration: str = "minmax") -> bytes:
     """The int8 twin of an exported network: ONNX Runtime's static QDQ
     quantization, per-channel signed weights and unsigned activations whose
     ranges come from ``samples`` (an iterable of input feeds, as the runtime
@@ -255,11 +255,15 @@ def quantize_int8(onnx_bytes: bytes, samples) -> bytes:
     against 0.022 on ``choose/``); their only gain is on CPUs without VNNI,
     where ONNX Runtime's u8s8 kernel may saturate (its documentation). The
     output convolution stays float32: 8 bits over the residual's range cost
-    0.08 dB at qualities 64-89, 0.02 kept float, for 1/32 of the arithmetic."""
+    0.08 dB at qualities 64-89, 0.02 kept float, for 1/32 of the arithmetic.
+    ``float_convs`` (indexes among the convolutions) and ``calibration``
+    ("minmax", "percentile", "entropy") are the knobs that
+    scripts/int8_variants.py weighs."""
     import tempfile
 
     import onnx
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
 
     class Reader(CalibrationDataReader):
         def __init__(self):
@@ -271,13 +275,16 @@ def quantize_int8(onnx_bytes: bytes, samples) -> bytes:
     model = onnx.load_from_string(onnx_bytes)
     for k, node in enumerate(model.graph.node):  # the quantizer needs node names
         node.name = node.name or f"{node.op_type.lower()}_{k}"
-    output_conv = [node.name for node in model.graph.node if node.op_type == "Conv"][-1:]
+    convs = [node.name for node in model.graph.node if node.op_type == "Conv"]
+    kept_float = sorted({convs[k] for k in float_convs})
+    method = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
+              "entropy": CalibrationMethod.Entropy}[calibration]
     with tempfile.TemporaryDirectory() as tmp:
         source, target = Path(tmp) / "float32.onnx", Path(tmp) / "int8.onnx"
         onnx.save_model(model, str(source))
         quantize_static(str(source), str(target), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        nodes_to_exclude=output_conv)
+                        nodes_to_exclude=kept_float, calibrate_method=method)
         quantized = onnx.load(str(target))
     del quantized.metadata_props[:]  # the runtime reads scale, role and contract from here
     for prop in model.metadata_props:

@@ -73,8 +73,21 @@ def manifest_text(manifest: dict) -> str:
     return text + "\n}\n"
 
 
-def _save_manifest(manifest: dict) -> None:
-    (models_dir() / "manifest.json").write_text(manifest_text(manifest))
+def _update_manifest(change) -> None:
+    """Apply ``change`` (manifest -> manifest) to models/manifest.json as it
+    is on disk now, under a lock, and replace the file whole: two zoo
+    commands at once (a ``quantize`` running while a table is set) each keep
+    the other's update, and a reader never sees half a file."""
+    import fcntl
+    import os
+
+    path = models_dir() / "manifest.json"
+    with open(models_dir() / ".manifest.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        manifest = change(json.loads(path.read_text()))
+        partial = path.with_name("manifest.json.partial")
+        partial.write_text(manifest_text(manifest))
+        os.replace(partial, path)
     zoo.clear_caches()
 
 
@@ -90,10 +103,13 @@ def add(run_dir, name: str, codec: str, role: str = "post") -> dict:
     entry = {"name": name, "file": f"{name}.keras", "sha256": info["sha256"], "role": role,
              "codec": codec, "scale": card["config"]["scale"], "class": info["class"],
              "card": f"{name}.json", **export_file(target / f"{name}.keras")}
-    manifest = zoo.manifest()
-    manifest = {**manifest, "models": [m for m in manifest["models"] if m["name"] != name] + [entry]}
-    _save_manifest(manifest)
+    _update_manifest(lambda manifest: {**manifest, "models": _replaced(manifest["models"], entry)})
     return entry
+
+
+def _replaced(models: list[dict], entry: dict) -> list[dict]:
+    """The manifest's model list with ``entry`` in place of its namesake."""
+    return [m for m in models if m["name"] != entry["name"]] + [entry]
 
 
 def export_file(keras_path: Path) -> dict:
@@ -111,13 +127,13 @@ def export_zoo(names=None) -> list[str]:
     unknown = set(names or ()) - {m["name"] for m in manifest["models"]}
     if unknown:
         raise HybridCodecError(f"no shipped model called {', '.join(sorted(unknown))}")
-    lines, models = [], []
+    lines, pins = [], {}
     for m in manifest["models"]:
         if (not names or m["name"] in names) and not m.get("variant_of"):  # twins: ``zoo quantize``
-            m = {**m, **export_file(models_dir() / m["file"])}
-            lines.append(f"{m['name']}: {m['onnx']} sha256 {m['onnx_sha256'][:16]}...")
-        models.append(m)
-    _save_manifest({**manifest, "models": models})
+            pins[m["name"]] = pin = export_file(models_dir() / m["file"])
+            lines.append(f"{m['name']}: {pin['onnx']} sha256 {pin['onnx_sha256'][:16]}...")
+    _update_manifest(lambda manifest: {**manifest, "models": [{**m, **pins.get(m["name"], {})}
+                                                              for m in manifest["models"]]})
     return lines
 
 
@@ -246,44 +262,34 @@ def set_pre_edit(codec: str, encoder: str | None, pre: str | None, post: str | N
     pre-editing pair of ``codec``'s ``encoder``; returns a readable line."""
     backend = codecs.by_name(codec).configured(encoder)
     key = f"{codec}:{backend.encoder}"
-    manifest = zoo.manifest()
-    pairs = dict(manifest.get("pre_edit", {}))
-    if pre is None:
-        pairs.pop(key, None)
-        line = f"{key}: no pre-editing pair"
-    else:
-        for name, role in ((pre, "pre"), (post, "post")):
-            entry = zoo.find(name)
-            if entry is None or entry.role != role or entry.codec != codec:
-                raise HybridCodecError(f"no shipped {role}-processing {codec} network called {name!r}")
-        pairs[key] = {"pre": pre, "post": post}
-        line = f"{key}: pre-edit with {pre}, restore with {post}"
-    _save_manifest({**manifest, "pre_edit": pairs})
-    return line
+    for name, role in ((pre, "pre"), (post, "post")) if pre is not None else ():
+        entry = zoo.find(name)
+        if entry is None or entry.role != role or entry.codec != codec:
+            raise HybridCodecError(f"no shipped {role}-processing {codec} network called {name!r}")
+    pair = {key: {"pre": pre, "post": post}} if pre is not None else {}
+    _update_manifest(lambda manifest: {**manifest, "pre_edit": {
+        **{k: v for k, v in manifest.get("pre_edit", {}).items() if k != key}, **pair}})
+    return f"{key}: pre-edit with {pre}, restore with {post}" if pre is not None else f"{key}: no pre-editing pair"
 
 
 def set_plain_files(codec: str, name: str | None) -> str:
     """``hybridcodec zoo plain-files``: the network that restores plain files
     of ``codec`` (None: the default table's, as zoo.plain_file_network says)."""
-    manifest = zoo.manifest()
-    networks = dict(manifest.get("plain_files", {}))
-    if name is None:
-        networks.pop(codec, None)
-    else:
+    if name is not None:
         entry = zoo.find(name)
         if entry is None or entry.role != "post" or entry.codec != codec or not entry.scale.is_full:
             raise HybridCodecError(f"no full-size {codec} restoration network called {name!r}")
-        networks[codec] = name
-    _save_manifest({**manifest, "plain_files": networks})
+    chosen = {codec: name} if name is not None else {}
+    _update_manifest(lambda manifest: {**manifest, "plain_files": {
+        **{k: v for k, v in manifest.get("plain_files", {}).items() if k != codec}, **chosen}})
     return f"plain {codec} files: restored by {name or 'the default table network'}"
 
 
 def set_operating_points(key: str, rows: list[dict], evidence: dict) -> None:
     """Replace table ``key`` (a codec, or ``codec:encoder``, see zoo.py) in the
     manifest; its evidence goes to results/."""
-    manifest = zoo.manifest()
-    points = {**manifest.get("operating_points", {}), key: rows}
-    _save_manifest({**manifest, "operating_points": points})
+    _update_manifest(lambda manifest: {**manifest,
+                                       "operating_points": {**manifest.get("operating_points", {}), key: rows}})
     results_dir().mkdir(exist_ok=True)
     name = key.replace(":", "-")
     (results_dir() / f"operating-points-{name}.json").write_text(json.dumps(evidence, indent=1) + "\n")
@@ -350,6 +356,33 @@ def _coded(entry: zoo.ZooEntry, contract: str, folder, encoder: str, qualities, 
                    entry.scale.upscale(decoded, w, h))
 
 
+def calibration_feeds(entry: zoo.ZooEntry, float_net, data, encoder: str, qualities, crop: int = QUANTIZE_CROP):
+    """The runtime's input feeds for centre crops of ``data`` coded at
+    ``qualities``: what an int8 twin's activation ranges are measured on."""
+    image_input, condition_input = float_net.inputs
+    return ({image_input: (seen[None] / 255.0).astype(np.float32), condition_input: condition}
+            for _, seen, condition, _, _ in _coded(entry, float_net.condition, data, encoder, qualities, crop))
+
+
+def weigh_twin(entry: zoo.ZooEntry, float_net, int8_net, val, encoder: str, qualities, crop: int | None = None):
+    """(mean PSNR per quality of the plain decode, the float32 network and
+    the twin; the twin's mean cost in dB; the largest pixel difference
+    between the two networks) on the photos of ``val``."""
+    from .coding import run_post
+
+    per_q = {q: {"plain": [], "float32": [], "int8": []} for q in qualities}
+    largest = 0
+    for rgb, seen, condition, q, classical in _coded(entry, float_net.condition, val, encoder, qualities, crop):
+        h, w = rgb.shape[:2]
+        exact, fast = (run_post(n, seen, condition, w, h) for n in (float_net, int8_net))
+        per_q[q]["plain"].append(psnr(rgb, classical))
+        per_q[q]["float32"].append(psnr(rgb, exact))
+        per_q[q]["int8"].append(psnr(rgb, fast))
+        largest = max(largest, int(np.abs(exact.astype(int) - fast).max()))
+    means = {q: {k: float(np.mean(v)) for k, v in d.items()} for q, d in per_q.items()}
+    return means, float(np.mean([m["float32"] - m["int8"] for m in means.values()])), largest
+
+
 def quantize(name: str, data, val, max_cost_db: float = MAX_INT8_COST_DB) -> dict:
     """``hybridcodec zoo quantize``: the int8 twin of shipped network ``name``,
     calibrated on crops of ``data`` (the training photos) at the qualities
@@ -362,7 +395,6 @@ def quantize(name: str, data, val, max_cost_db: float = MAX_INT8_COST_DB) -> dic
     import onnxruntime
 
     from .bench import network_ms
-    from .coding import run_post
     from .export import quantize_int8
 
     entry = zoo.find(name)
@@ -370,24 +402,11 @@ def quantize(name: str, data, val, max_cost_db: float = MAX_INT8_COST_DB) -> dic
         raise HybridCodecError(f"no shipped restoration network called {name!r}")
     encoder, qualities = _served_points(entry)
     float_net = zoo.load(entry)
-    image_input, condition_input = float_net.inputs
-    feeds = ({image_input: (seen[None] / 255.0).astype(np.float32), condition_input: condition}
-             for _, seen, condition, _, _ in _coded(entry, float_net.condition, data, encoder, qualities,
-                                                    QUANTIZE_CROP))
     started = time.perf_counter()
-    quantized = quantize_int8(entry.onnx_path.read_bytes(), feeds)
+    quantized = quantize_int8(entry.onnx_path.read_bytes(),
+                              calibration_feeds(entry, float_net, data, encoder, qualities))
     int8_net = runtime.Network.from_bytes(quantized)
-    per_q = {q: {"plain": [], "float32": [], "int8": []} for q in qualities}
-    largest = 0
-    for rgb, seen, condition, q, classical in _coded(entry, float_net.condition, val, encoder, qualities):
-        h, w = rgb.shape[:2]
-        exact, fast = (run_post(n, seen, condition, w, h) for n in (float_net, int8_net))
-        per_q[q]["plain"].append(psnr(rgb, classical))
-        per_q[q]["float32"].append(psnr(rgb, exact))
-        per_q[q]["int8"].append(psnr(rgb, fast))
-        largest = max(largest, int(np.abs(exact.astype(int) - fast).max()))
-    means = {q: {k: float(np.mean(v)) for k, v in d.items()} for q, d in per_q.items()}
-    cost = float(np.mean([m["float32"] - m["int8"] for m in means.values()]))
+    means, cost, largest = weigh_twin(entry, float_net, int8_net, val, encoder, qualities)
     timing = [network_ms(entry, network, runs=5) for network in (float_net, int8_net)]
     twin = f"{name}-int8"
     card = {"name": twin, "variant_of": name, "precision": "int8",
@@ -406,9 +425,8 @@ def quantize(name: str, data, val, max_cost_db: float = MAX_INT8_COST_DB) -> dic
     (target / f"{twin}.onnx").write_bytes(quantized)
     (target / f"{twin}.json").write_text(json.dumps(card, indent=1) + "\n")
     sha = runtime.file_sha256(target / f"{twin}.onnx")
-    manifest = zoo.manifest()
     row = {"name": twin, "file": "", "sha256": sha, "role": "post", "codec": entry.codec,
-           "scale": next(m["scale"] for m in manifest["models"] if m["name"] == name), "class": "onnx",
+           "scale": next(m["scale"] for m in zoo.manifest()["models"] if m["name"] == name), "class": "onnx",
            "card": f"{twin}.json", "onnx": f"{twin}.onnx", "onnx_sha256": sha, "variant_of": name, "precision": "int8"}
-    _save_manifest({**manifest, "models": [m for m in manifest["models"] if m["name"] != twin] + [row]})
+    _update_manifest(lambda manifest: {**manifest, "models": _replaced(manifest["models"], row)})
     return card

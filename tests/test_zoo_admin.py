@@ -56,3 +56,24 @@ def test_three_quarter_size_wins_between_half_and_full_size():
     assert (row["scale"], row["post"], row["codec_quality"]) == ("4/3", "net", 70)
     assert table[89]["scale"] == 1  # 2 bpp: full size
     assert any("scale 4/3, net" in line for line in describe_table(table))
+
+
+def test_zoo_commands_at_once_keep_each_others_manifest_updates(tmp_path, monkeypatch):
+    """Each update reads the manifest on disk under a lock: a ``zoo quantize``
+    that started before a table was set no longer writes the old table back."""
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hybridcodec import zoo_admin
+
+    monkeypatch.setattr(zoo_admin, "models_dir", lambda: tmp_path)
+    (tmp_path / "manifest.json").write_text(json.dumps({"models": [], "operating_points": {}}))
+
+    def add_table(k):
+        zoo_admin._update_manifest(lambda m: {**m, "operating_points": {**m["operating_points"], f"c{k}": []}})
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(add_table, range(40)))
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert sorted(manifest["operating_points"]) == sorted(f"c{k}" for k in range(40))
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
