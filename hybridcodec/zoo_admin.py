@@ -356,12 +356,18 @@ def _coded(entry: zoo.ZooEntry, contract: str, folder, encoder: str, qualities, 
                    entry.scale.upscale(decoded, w, h))
 
 
-def calibration_feeds(entry: zoo.ZooEntry, float_net, data, encoder: str, qualities, crop: int = QUANTIZE_CROP):
-    """The runtime's input feeds for centre crops of ``data`` coded at
-    ``qualities``: what an int8 twin's activation ranges are measured on."""
+def calibration_samples(entry: zoo.ZooEntry, float_net, data, encoder: str, qualities, crop: int = QUANTIZE_CROP):
+    """(the runtime's input feed, the original crop in 0-1) for centre crops
+    of ``data`` coded at ``qualities``: what an int8 twin's activation
+    ranges are measured on and its output layer refitted to."""
     image_input, condition_input = float_net.inputs
-    return ({image_input: (seen[None] / 255.0).astype(np.float32), condition_input: condition}
-            for _, seen, condition, _, _ in _coded(entry, float_net.condition, data, encoder, qualities, crop))
+    return (({image_input: (seen[None] / 255.0).astype(np.float32), condition_input: condition}, rgb / 255.0)
+            for rgb, seen, condition, _, _ in _coded(entry, float_net.condition, data, encoder, qualities, crop))
+
+
+def calibration_feeds(entry: zoo.ZooEntry, float_net, data, encoder: str, qualities, crop: int = QUANTIZE_CROP):
+    """The feeds alone of ``calibration_samples``."""
+    return (feed for feed, _ in calibration_samples(entry, float_net, data, encoder, qualities, crop))
 
 
 def weigh_twin(entry: zoo.ZooEntry, float_net, int8_net, val, encoder: str, qualities, crop: int | None = None):
@@ -395,7 +401,7 @@ def quantize(name: str, data, val, max_cost_db: float = MAX_INT8_COST_DB) -> dic
     import onnxruntime
 
     from .bench import network_ms
-    from .export import quantize_int8
+    from .export import quantize_int8, refit_output_conv
 
     entry = zoo.find(name)
     if entry is None or entry.role != "post" or entry.variant_of:
@@ -405,6 +411,7 @@ def quantize(name: str, data, val, max_cost_db: float = MAX_INT8_COST_DB) -> dic
     started = time.perf_counter()
     quantized = quantize_int8(entry.onnx_path.read_bytes(),
                               calibration_feeds(entry, float_net, data, encoder, qualities))
+    quantized = refit_output_conv(quantized, calibration_samples(entry, float_net, data, encoder, qualities))
     int8_net = runtime.Network.from_bytes(quantized)
     means, cost, largest = weigh_twin(entry, float_net, int8_net, val, encoder, qualities)
     timing = [network_ms(entry, network, runs=5) for network in (float_net, int8_net)]
@@ -412,7 +419,8 @@ def quantize(name: str, data, val, max_cost_db: float = MAX_INT8_COST_DB) -> dic
     card = {"name": twin, "variant_of": name, "precision": "int8",
             "command": [f"hybridcodec zoo quantize {name} --data {data} --val {val}"],
             "method": "onnxruntime static QDQ quantization, per-channel int8 weights, uint8 activations, "
-                      "MinMax ranges (export.quantize_int8)",
+                      "MinMax ranges (export.quantize_int8); float32 output convolution refitted by least "
+                      "squares on the calibration crops (export.refit_output_conv)",
             "calibration": {"images": str(data), "crop": QUANTIZE_CROP, "encoder": encoder, "qualities": qualities},
             "evaluation": {"images": str(val), "encoder": encoder, "psnr_by_quality": means,
                            "mean_cost_db": round(cost, 4), "largest_pixel_difference": largest},

@@ -117,3 +117,32 @@ def test_quantize_keeps_the_contract_and_stays_close(photo):
     assert twin.session.get_modelmeta().custom_metadata_map["precision"] == "int8"
     difference = np.abs(twin([image, condition]) - exact([image, condition])) * 255
     assert 0 < difference.max() < 8  # quantized, and close
+
+
+def test_refitting_the_output_layer_brings_the_twin_closer_to_its_target(photo):
+    """export.refit_output_conv: least squares on the int8 layers' features.
+    With the float32 network's own output as the target, the refitted twin
+    is closer to it than the plain twin is, and keeps the contract."""
+    pytest.importorskip("keras")
+    pytest.importorskip("onnxruntime.quantization")
+    from hybridcodec import models
+    from hybridcodec.export import quantize_int8, refit_output_conv, to_onnx
+
+    model = models.RecCNN(depth=4, width=16, condition="jpeg-tables")
+    rng = np.random.default_rng(0)
+    for variable in model.weights:
+        variable.assign(rng.normal(0, 0.05, variable.shape).astype(np.float32))
+    exported = to_onnx(model).SerializeToString()
+    exact = runtime.Network.from_bytes(exported)
+    crops = [(np.ascontiguousarray(view)[None] / 255.0).astype(np.float32)
+             for view in (photo, photo[::-1], photo[:, ::-1], photo.transpose(1, 0, 2))]
+    condition = np.full((1, 8), 0.3, np.float32)
+    feeds = [{"decoded": crop, "quality": condition} for crop in crops]
+    quantized = quantize_int8(exported, feeds)
+    refitted = refit_output_conv(quantized, [(feed, exact([feed["decoded"], condition])[0]) for feed in feeds])
+    image = (photo[None] / 255.0).astype(np.float32)
+    target = exact([image, condition])
+    errors = [np.mean((runtime.Network.from_bytes(twin)([image, condition]) - target) ** 2)
+              for twin in (quantized, refitted)]
+    assert errors[1] < 0.9 * errors[0]
+    assert runtime.Network.from_bytes(refitted).condition == "jpeg-tables"
