@@ -136,7 +136,8 @@ def with_precision(entry: ZooEntry | None, precision: str) -> ZooEntry | None:
     base = find(entry.variant_of) if entry.variant_of else entry
     if precision == base.precision:
         return base
-    return next((e for e in entries() if e.variant_of == base.name and e.precision == precision), base)
+    twins = [e for e in entries() if e.variant_of == base.name and e.precision == precision]
+    return twins[-1] if twins else base  # the newest (zoo quantize lists it last); older ones decode old files
 
 
 def named(hc: HCFile) -> HCFile:

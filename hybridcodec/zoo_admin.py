@@ -51,7 +51,8 @@ def with_statuses(manifest: dict) -> dict:
             for row in table for role in ("pre", "post")}
     used |= {name for pair in manifest.get("pre_edit", {}).values() for name in pair.values()}
     used |= set(manifest.get("plain_files", {}).values())
-    used |= {m["name"] for m in manifest["models"] if m.get("variant_of", "") in used - {None}}  # twins serve too
+    newest_twins = {(m["variant_of"], m.get("precision")): m["name"] for m in manifest["models"] if m.get("variant_of")}
+    used |= {twin for (base, _), twin in newest_twins.items() if base in used}  # the newest twin serves too
     models = [{**m, "status": "current" if m["name"] in used else "superseded"} for m in manifest["models"]]
     out = {"models": models, "operating_points": manifest.get("operating_points", {})}
     for key in EXTRA_KEYS:
@@ -395,7 +396,8 @@ def quantize(name: str, data, val, max_cost_db: float = MAX_INT8_COST_DB) -> dic
     where the tables use it, weighed on ``val`` against the float32 network
     (mean PSNR per quality, largest pixel difference, 768x512 time), and
     listed in the manifest as NAME-int8 if it costs at most ``max_cost_db``
-    on average. The card (NAME-int8.json) keeps the figures."""
+    on average (NAME-int8-v2 and on where an older twin ships: it stays, for
+    the files that name it, and the newest serves). Its card keeps the figures."""
     import time
 
     import onnxruntime
@@ -415,7 +417,9 @@ def quantize(name: str, data, val, max_cost_db: float = MAX_INT8_COST_DB) -> dic
     int8_net = runtime.Network.from_bytes(quantized)
     means, cost, largest = weigh_twin(entry, float_net, int8_net, val, encoder, qualities)
     timing = [network_ms(entry, network, runs=5) for network in (float_net, int8_net)]
-    twin = f"{name}-int8"
+    # a shipped twin is never replaced (files name it by hash): a new one takes the next name
+    taken = {m["name"] for m in zoo.manifest()["models"]}
+    twin = next(t for t in [f"{name}-int8"] + [f"{name}-int8-v{k}" for k in range(2, 100)] if t not in taken)
     card = {"name": twin, "variant_of": name, "precision": "int8",
             "command": [f"hybridcodec zoo quantize {name} --data {data} --val {val}"],
             "method": "onnxruntime static QDQ quantization, per-channel int8 weights, uint8 activations, "

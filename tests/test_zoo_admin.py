@@ -77,3 +77,13 @@ def test_zoo_commands_at_once_keep_each_others_manifest_updates(tmp_path, monkey
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert sorted(manifest["operating_points"]) == sorted(f"c{k}" for k in range(40))
     assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
+def test_a_new_int8_twin_serves_and_the_old_one_stays_for_old_files():
+    from hybridcodec.zoo_admin import with_statuses
+
+    models = [{"name": n, "variant_of": base, "precision": p} for n, base, p in (
+        ("net", "", "float32"), ("net-int8", "net", "int8"), ("net-int8-v2", "net", "int8"), ("old", "", "float32"))]
+    manifest = {"models": models, "operating_points": {"jpeg": [{"post": "net"}]}}
+    status = {m["name"]: m["status"] for m in with_statuses(manifest)["models"]}
+    assert status == {"net": "current", "net-int8": "superseded", "net-int8-v2": "current", "old": "superseded"}
