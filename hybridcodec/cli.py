@@ -323,6 +323,13 @@ def _add_zoo(sub):
     choose.add_argument("--encoder", help="fix the table of this encoder of the codec (default: the first "
                         "encoder's table, which serves the others with their qualities mapped)")
     choose.set_defaults(func=_zoo_choose)
+    replace = zoo_sub.add_parser("replace", help="restore with a retrained network wherever a table uses another",
+                                 description="In every operating-point table, the rows restored by OLD are "
+                                 "restored by NEW (a retrained network of the same codec and scale). OLD stays "
+                                 "in the zoo for the files that name it.")
+    replace.add_argument("old", metavar="OLD")
+    replace.add_argument("new", metavar="NEW")
+    replace.set_defaults(func=_zoo_replace)
     export = zoo_sub.add_parser("export", help="export shipped networks to ONNX for the runtime, pinned by SHA-256",
                                 description="Write models/NAME.onnx for each network (default: all) and "
                                 "record its SHA-256 in the manifest. Needs the train extra (keras, onnx).")
@@ -375,6 +382,13 @@ def _zoo_choose(args) -> int:
     from .zoo_admin import choose_table
 
     print("\n".join(choose_table(args.codec, args.val, args.qualities, args.models, args.encoder)))
+    return 0
+
+
+def _zoo_replace(args) -> int:
+    from .zoo_admin import replace_network
+
+    print(replace_network(args.old, args.new))
     return 0
 
 

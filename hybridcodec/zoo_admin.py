@@ -95,6 +95,8 @@ def _update_manifest(change) -> None:
 def add(run_dir, name: str, codec: str, role: str = "post") -> dict:
     """Copy ``run_dir/{role}.keras`` and its card into models/ under ``name``."""
     run_dir = Path(run_dir)
+    if not (run_dir / "card.json").is_file():
+        raise HybridCodecError(f"{run_dir} has no card.json: not a finished training run")
     card = json.loads((run_dir / "card.json").read_text())
     info = card["models"][role]
     target = models_dir()
@@ -284,6 +286,22 @@ def set_plain_files(codec: str, name: str | None) -> str:
     _update_manifest(lambda manifest: {**manifest, "plain_files": {
         **{k: v for k, v in manifest.get("plain_files", {}).items() if k != codec}, **chosen}})
     return f"plain {codec} files: restored by {name or 'the default table network'}"
+
+
+def replace_network(old: str, new: str) -> str:
+    """``hybridcodec zoo replace``: the table rows restored by ``old`` are
+    restored by ``new`` (a retrained network of the same codec and scale);
+    returns a readable line."""
+    entries = [zoo.find(name) for name in (old, new)]
+    if None in entries or any(e.role != "post" or e.variant_of for e in entries):
+        raise HybridCodecError(f"no shipped restoration network called {old if entries[0] is None else new!r}")
+    if (entries[0].codec, entries[0].scale) != (entries[1].codec, entries[1].scale):
+        raise HybridCodecError(f"{new} does not serve {old}'s codec and scale")
+    rows = sum(r.get("post") == old for table in zoo.manifest()["operating_points"].values() for r in table)
+    _update_manifest(lambda manifest: {**manifest, "operating_points": {
+        key: [{**r, "post": new} if r.get("post") == old else r for r in table]
+        for key, table in manifest["operating_points"].items()}})
+    return f"{rows} table rows: {old} -> {new}"
 
 
 def set_operating_points(key: str, rows: list[dict], evidence: dict) -> None:

@@ -20,7 +20,17 @@ def test_jpeg_default_paths_have_twins():
     names = {row["post"] for row in zoo.manifest()["operating_points"]["jpeg:mozjpeg"] if row["post"]}
     assert names
     for name in names:
-        assert zoo.find(f"{name}-int8") in TWINS
+        twin = zoo.with_precision(zoo.find(name), "int8")
+        assert twin in TWINS and twin.variant_of == name and twin.status == "current"
+
+
+def test_the_newest_twin_serves_and_older_ones_still_decode():
+    """zoo quantize never replaces a twin: old files name it by hash."""
+    for base in {t.variant_of for t in TWINS}:
+        twins = [t for t in TWINS if t.variant_of == base]
+        assert zoo.with_precision(zoo.find(base), "int8") == twins[-1]
+        assert [t.status for t in twins[:-1]] == ["superseded"] * (len(twins) - 1)
+        assert all(zoo.find(sha256=t.sha256) == t for t in twins)
 
 
 def test_precision_picks_the_twin_or_the_network_itself():

@@ -87,3 +87,42 @@ def test_a_new_int8_twin_serves_and_the_old_one_stays_for_old_files():
     manifest = {"models": models, "operating_points": {"jpeg": [{"post": "net"}]}}
     status = {m["name"]: m["status"] for m in with_statuses(manifest)["models"]}
     assert status == {"net": "current", "net-int8": "superseded", "net-int8-v2": "current", "old": "superseded"}
+
+
+def test_adding_an_unfinished_run_fails_in_one_line(tmp_path, capsys):
+    status = main(["zoo", "add", str(tmp_path), "--name", "x", "--codec", "jpeg"])
+    assert status == 1
+    assert "has no card.json" in capsys.readouterr().err
+
+
+def test_replace_refuses_a_network_of_another_codec_in_one_line(capsys):
+    from hybridcodec import zoo
+
+    jpeg = next(e for e in zoo.entries() if e.codec == "jpeg" and e.role == "post" and not e.variant_of)
+    webp = next(e for e in zoo.entries() if e.codec == "webp" and e.role == "post" and not e.variant_of)
+    assert main(["zoo", "replace", jpeg.name, webp.name]) == 1
+    assert "does not serve" in capsys.readouterr().err
+    assert main(["zoo", "replace", jpeg.name, "no-such-net"]) == 1
+    assert "no shipped restoration network called 'no-such-net'" in capsys.readouterr().err
+
+
+def test_replace_moves_every_row_to_the_new_network(tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    from hybridcodec import zoo, zoo_admin
+
+    manifest_path = zoo.weights_dir() / "manifest.json"
+    rows = [r for t in zoo.manifest()["operating_points"].values() for r in t]
+    old = next(r["post"] for r in rows if r.get("post"))
+    new = next(e.name for e in zoo.entries() if e.codec == zoo.find(old).codec and e.scale == zoo.find(old).scale
+               and e.role == "post" and not e.variant_of and e.name != old)
+    shutil.copyfile(manifest_path, tmp_path / "manifest.json")
+    monkeypatch.setattr(zoo_admin, "models_dir", lambda: tmp_path)
+    line = zoo_admin.replace_network(old, new)
+    after = json.loads((tmp_path / "manifest.json").read_text())
+    moved = sum(r.get("post") == old for r in rows)
+    assert line.startswith(f"{moved} table rows")
+    assert not any(r.get("post") == old for t in after["operating_points"].values() for r in t)
+    assert sum(r.get("post") == new for t in after["operating_points"].values() for r in t) >= moved
+    zoo.clear_caches()
