@@ -23,7 +23,9 @@ VARIANTS = {
     "first-last-float": ((0, -1), "minmax", False),
     "last-two-float": ((-2, -1), "minmax", False),
     "last-float-percentile": ((-1,), "percentile", False),
-    "last-float-refit": ((-1,), "minmax", True),
+    "last-float-refit": ((-1,), "minmax", True),  # what zoo quantize ships since 0.7.1
+    "last-two-float-refit": ((-2, -1), "minmax", True),
+    "last-float-percentile-refit": ((-1,), "percentile", True),
 }
 
 
