@@ -232,6 +232,8 @@ def _add_train(sub):
                    help="learn from the files of these encoders, each at every quality (JPEG: mozjpeg, "
                    "mozjpeg-flat, turbo, mozjpeg-default, turbo-444, camera; default: the codec's own)")
     p.add_argument("--init", default="", help="start from this .keras restoration model (warm start)")
+    p.add_argument("--add-downscaled", type=int, default=0, metavar="PIXELS",
+                   help="also train on each photo area-downscaled to PIXELS on its long side (default: no)")
     p.add_argument("--distribute", action="store_true",
                    help="train under tf.distribute.MirroredStrategy (all local GPUs)")
     p.add_argument("--out", default="runs/default", help="run folder: checkpoint, log, weights, card")
@@ -251,7 +253,7 @@ def _train(args) -> int:
             out=args.out, qualities=args.qualities or [], val_qualities=args.val_qualities or [],
             val_every=args.val_every,
             model_kwargs=model_kwargs, distribute=args.distribute, init=args.init, encoders=args.encoders,
-            pre_model=args.pre_model, rate_weight=args.rate_weight,
+            pre_model=args.pre_model, rate_weight=args.rate_weight, add_downscaled=args.add_downscaled,
         )
     except ValueError as error:  # options that do not go together: one line, not a traceback
         raise HybridCodecError(str(error)) from None

@@ -80,6 +80,9 @@ class TrainConfig:
     # JPEG files of which encoders to learn from (codec encoders or FOREIGN_JPEG
     # keys), each at every quality; empty: the codec's default encoder alone.
     encoders: list[str] = field(default_factory=list)
+    # also train on each photo area-downscaled to this long side (0: no): photos
+    # are often shared smaller, with more detail a pixel than at full size
+    add_downscaled: int = 0
     pre_model: str = "comcnn"  # joint mode: key of models.PRE_MODELS
     # joint mode: None, the paper's straight-through step for the ComCNN; a
     # number, the rate-aware step (JPEG) with lambda = rate_weight x the slope.
@@ -276,6 +279,19 @@ def _pad_to(image: np.ndarray, side: int) -> np.ndarray:
     return np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
 
 
+def downscaled(image: np.ndarray, long_side: int) -> np.ndarray:
+    """``image`` area-downscaled so that its long side is ``long_side``
+    pixels (as ``val-small/`` was made); unchanged if it is not larger."""
+    import cv2
+
+    h, w = image.shape[:2]
+    factor = long_side / max(h, w)
+    if factor >= 1:
+        return image
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
 def _augment(image: np.ndarray, flip: bool, turns: int) -> np.ndarray:
     if flip:
         image = image[:, ::-1]
@@ -423,6 +439,8 @@ class Trainer:
         if not paths:
             raise ValueError(f"no images in {config.data}")
         self.train_images = [read_rgb(p) for p in paths]
+        if config.add_downscaled:
+            self.train_images += [downscaled(image, config.add_downscaled) for image in self.train_images]
         self.val_images = [read_rgb(p) for p in list_images(config.val)] if config.val else []
 
         keras.utils.set_random_seed(config.seed)

@@ -105,18 +105,25 @@ def test_cli_and_pillow_take_a_precision(tmp_path, photo, capsys):
     assert pipeline.read_file(buffer.getvalue()).header.model("post").name == network.name
 
 
-def test_quantize_keeps_the_contract_and_stays_close(photo):
+def _random_tiny_network() -> bytes:
+    """A 4x16 ``jpeg-tables`` RecCNN with random weights, exported."""
     pytest.importorskip("keras")
-    onnx = pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime.quantization")
     from hybridcodec import models
-    from hybridcodec.export import quantize_int8, to_onnx
+    from hybridcodec.export import to_onnx
 
     model = models.RecCNN(depth=4, width=16, condition="jpeg-tables")
     rng = np.random.default_rng(0)
     for variable in model.weights:
         variable.assign(rng.normal(0, 0.05, variable.shape).astype(np.float32))
-    exported = to_onnx(model).SerializeToString()
+    return to_onnx(model).SerializeToString()
+
+
+def test_quantize_keeps_the_contract_and_stays_close(photo):
+    onnx = pytest.importorskip("onnx")
+    exported = _random_tiny_network()
+    from hybridcodec.export import quantize_int8
+
     image = (photo[None] / 255.0).astype(np.float32)
     condition = np.full((1, 8), 0.3, np.float32)
     quantized = quantize_int8(exported, [{"decoded": image, "quality": condition}] * 4)
@@ -133,16 +140,9 @@ def test_refitting_the_output_layer_brings_the_twin_closer_to_its_target(photo):
     """export.refit_output_conv: least squares on the int8 layers' features.
     With the float32 network's own output as the target, the refitted twin
     is closer to it than the plain twin is, and keeps the contract."""
-    pytest.importorskip("keras")
-    pytest.importorskip("onnxruntime.quantization")
-    from hybridcodec import models
-    from hybridcodec.export import quantize_int8, refit_output_conv, to_onnx
+    exported = _random_tiny_network()
+    from hybridcodec.export import quantize_int8, refit_output_conv
 
-    model = models.RecCNN(depth=4, width=16, condition="jpeg-tables")
-    rng = np.random.default_rng(0)
-    for variable in model.weights:
-        variable.assign(rng.normal(0, 0.05, variable.shape).astype(np.float32))
-    exported = to_onnx(model).SerializeToString()
     exact = runtime.Network.from_bytes(exported)
     crops = [(np.ascontiguousarray(view)[None] / 255.0).astype(np.float32)
              for view in (photo, photo[::-1], photo[:, ::-1], photo.transpose(1, 0, 2))]
