@@ -302,7 +302,9 @@ def refit_output_conv(quantized_bytes: bytes, samples, ridge: float = 1e-3, pixe
     ``samples`` yields (feed, target): the runtime's input feed and the
     (H, W, 3) float target of the network's output (the original, 0-1).
     ``pixels`` pixels a sample are drawn; ``ridge`` pulls towards the
-    trained weights. A tool, like ``quantize_int8``."""
+    trained weights. The output must be the convolution's output plus what
+    does not depend on it (the input, upsampled at scale 2), at its size. A
+    tool, like ``quantize_int8``."""
     import onnx
     import onnxruntime as ort
     from onnx import numpy_helper
@@ -312,6 +314,7 @@ def refit_output_conv(quantized_bytes: bytes, samples, ridge: float = 1e-3, pixe
     weights = {i.name: i for i in model.graph.initializer}
     kernel = numpy_helper.to_array(weights[out_conv.input[1]]).astype(np.float64)  # (3, C, 3, 3)
     bias = numpy_helper.to_array(weights[out_conv.input[2]]).astype(np.float64)
+    current = np.concatenate([kernel.reshape(kernel.shape[0], -1), bias[:, None]], axis=1).T
     probe = onnx.ModelProto()
     probe.CopyFrom(model)
     probe.graph.output.append(onnx.helper.make_tensor_value_info(out_conv.input[0], onnx.TensorProto.FLOAT, None))
@@ -321,18 +324,18 @@ def refit_output_conv(quantized_bytes: bytes, samples, ridge: float = 1e-3, pixe
     gram, moment = np.zeros((n, n)), np.zeros((n, kernel.shape[0]))
     for feed, target in samples:
         restored, features = session.run(None, feed)
+        if features.shape[2] < restored.shape[1] or features.shape[3] < restored.shape[2]:
+            raise ValueError("the output convolution works below the output's size: nothing to refit")
         features = np.pad(features[0], ((0, 0), (1, 1), (1, 1)))  # (C, H+2, W+2), the conv's zero padding
         h, w = target.shape[:2]
         ys, xs = rng.integers(0, h, pixels), rng.integers(0, w, pixels)
         # patch (c, dy, dx) at (y, x) is features[c, y + dy, x + dx]: the order of kernel[o].ravel()
         patches = np.stack([features[:, ys + dy, xs + dx] for dy in range(3) for dx in range(3)], axis=-1)
         patches = np.concatenate([patches.transpose(1, 0, 2).reshape(pixels, -1), np.ones((pixels, 1))], axis=1)
-        current = np.concatenate([kernel.reshape(kernel.shape[0], -1), bias[:, None]], axis=1).T
         # what the conv should output: its output now plus the remaining error
         wanted = patches @ current + (target[ys, xs] - restored[0, ys, xs])
         gram += patches.T @ patches
         moment += patches.T @ wanted
-    current = np.concatenate([kernel.reshape(kernel.shape[0], -1), bias[:, None]], axis=1).T
     scale = ridge * np.trace(gram) / n
     fitted = np.linalg.solve(gram + scale * np.eye(n), moment + scale * current)
     weights[out_conv.input[1]].CopyFrom(numpy_helper.from_array(
