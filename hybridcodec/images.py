@@ -27,6 +27,20 @@ def read_rgb(path) -> np.ndarray:
         return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
 
 
+def downscaled(image: np.ndarray, long_side: int) -> np.ndarray:
+    """``image`` area-downscaled so that its long side is ``long_side``
+    pixels (as ``val-small/`` was made; for training and benchmarks);
+    unchanged if it is not larger."""
+    import cv2
+
+    h, w = image.shape[:2]
+    factor = long_side / max(h, w)
+    if factor >= 1:
+        return image
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
 class LoadedImage:
     """An image read for compression: pixels plus what travels with them."""
 

@@ -45,7 +45,7 @@ from . import codecs
 from . import scale as scales
 from .coding import CodingPath
 from .errors import HybridCodecError
-from .images import list_images, read_rgb
+from .images import downscaled, list_images, read_rgb
 from .scale import Scale
 
 
@@ -99,6 +99,8 @@ class TrainConfig:
             if self.scale != needs[self.pre_model]:
                 raise ValueError(f"joint mode with --pre-model {self.pre_model} needs --scale "
                                  f"{needs[self.pre_model].label}")
+        if self.add_downscaled < 0:
+            raise ValueError(f"--add-downscaled takes a long side in pixels, not {self.add_downscaled}")
         if self.rate_weight is not None and (self.mode != "joint" or self.codec != "jpeg"):
             raise ValueError("--rate-weight trains a pre-processor for JPEG: it needs --mode joint --codec jpeg")
         if self.rate_weight is not None and self.distribute:
@@ -277,19 +279,6 @@ def _pad_to(image: np.ndarray, side: int) -> np.ndarray:
     if pad_h == 0 and pad_w == 0:
         return image
     return np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-
-
-def downscaled(image: np.ndarray, long_side: int) -> np.ndarray:
-    """``image`` area-downscaled so that its long side is ``long_side``
-    pixels (as ``val-small/`` was made); unchanged if it is not larger."""
-    import cv2
-
-    h, w = image.shape[:2]
-    factor = long_side / max(h, w)
-    if factor >= 1:
-        return image
-    size = (max(1, round(w * factor)), max(1, round(h * factor)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def _augment(image: np.ndarray, flip: bool, turns: int) -> np.ndarray:

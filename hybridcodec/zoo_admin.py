@@ -293,8 +293,9 @@ def replace_network(old: str, new: str) -> str:
     restored by ``new`` (a retrained network of the same codec and scale);
     returns a readable line."""
     entries = [zoo.find(name) for name in (old, new)]
-    if None in entries or any(e.role != "post" or e.variant_of for e in entries):
-        raise HybridCodecError(f"no shipped restoration network called {old if entries[0] is None else new!r}")
+    for name, entry in zip((old, new), entries, strict=True):
+        if entry is None or entry.role != "post" or entry.variant_of:
+            raise HybridCodecError(f"no shipped restoration network called {name!r}")
     if (entries[0].codec, entries[0].scale) != (entries[1].codec, entries[1].scale):
         raise HybridCodecError(f"{new} does not serve {old}'s codec and scale")
     rows = sum(r.get("post") == old for table in zoo.manifest()["operating_points"].values() for r in table)

@@ -12,9 +12,8 @@ import numpy as np
 
 from hybridcodec import codecs, zoo
 from hybridcodec.coding import CodingPath, condition_vector, run_post
-from hybridcodec.images import list_images, read_rgb
+from hybridcodec.images import downscaled, list_images, read_rgb
 from hybridcodec.metrics import psnr
-from hybridcodec.training import downscaled
 
 
 def main():

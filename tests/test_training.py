@@ -227,7 +227,7 @@ def test_train_command_refuses_shape_options_the_model_lacks(tmp_path, capsys):
 def test_add_downscaled_also_trains_on_smaller_copies(tmp_path):
     """--add-downscaled 64: each 96x96 photo once more at 64x64 (area
     filter, as val-small/ was made); a photo no larger stays as it is."""
-    from hybridcodec.training import downscaled
+    from hybridcodec.images import downscaled
 
     trainer = Trainer(tiny_config(tmp_path, add_downscaled=64))
     assert [image.shape for image in trainer.train_images] == [(96, 96, 3)] * 3 + [(64, 64, 3)] * 3
@@ -235,3 +235,5 @@ def test_add_downscaled_also_trains_on_smaller_copies(tmp_path):
     assert abs(float(full.mean()) - float(small.mean())) < 1.0  # an average, not a pick of pixels
     wide = np.zeros((30, 90, 3), np.uint8)
     assert downscaled(wide, 45).shape == (15, 45, 3) and downscaled(wide, 90) is wide
+    with pytest.raises(ValueError, match="add-downscaled"):
+        tiny_config(tmp_path, add_downscaled=-1)

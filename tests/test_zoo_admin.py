@@ -104,6 +104,9 @@ def test_replace_refuses_a_network_of_another_codec_in_one_line(capsys):
     assert "does not serve" in capsys.readouterr().err
     assert main(["zoo", "replace", jpeg.name, "no-such-net"]) == 1
     assert "no shipped restoration network called 'no-such-net'" in capsys.readouterr().err
+    twin = next(e for e in zoo.entries() if e.variant_of)
+    assert main(["zoo", "replace", twin.name, jpeg.name]) == 1
+    assert f"no shipped restoration network called {twin.name!r}" in capsys.readouterr().err
 
 
 def test_replace_moves_every_row_to_the_new_network(tmp_path, monkeypatch):
