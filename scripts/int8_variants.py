@@ -15,17 +15,19 @@ from pathlib import Path
 
 from hybridcodec import runtime, zoo, zoo_admin
 from hybridcodec.bench import network_ms
-from hybridcodec.export import quantize_int8, refit_output_conv
+from hybridcodec.export import correct_biases, quantize_int8, refit_output_conv
 
-# name: (convolutions kept float32, by index; calibration method; output conv refitted)
+# name: (convolutions kept float32, by index; calibration method; output conv refitted; biases corrected)
 VARIANTS = {
-    "last-float": ((-1,), "minmax", False),  # what zoo quantize shipped in 0.6 and 0.7
-    "first-last-float": ((0, -1), "minmax", False),
-    "last-two-float": ((-2, -1), "minmax", False),
-    "last-float-percentile": ((-1,), "percentile", False),
-    "last-float-refit": ((-1,), "minmax", True),  # what zoo quantize ships since 0.7.1
-    "last-two-float-refit": ((-2, -1), "minmax", True),
-    "last-float-percentile-refit": ((-1,), "percentile", True),
+    "last-float": ((-1,), "minmax", False, False),  # what zoo quantize shipped in 0.6 and 0.7
+    "first-last-float": ((0, -1), "minmax", False, False),
+    "last-two-float": ((-2, -1), "minmax", False, False),
+    "last-float-percentile": ((-1,), "percentile", False, False),
+    "last-float-refit": ((-1,), "minmax", True, False),  # what zoo quantize ships since 0.7.1
+    "last-two-float-refit": ((-2, -1), "minmax", True, False),
+    "last-float-percentile-refit": ((-1,), "percentile", True, False),
+    "last-float-bias-refit": ((-1,), "minmax", True, True),
+    "last-float-bias": ((-1,), "minmax", False, True),
 }
 
 
@@ -44,7 +46,7 @@ def main():
         encoder, qualities = zoo_admin._served_points(entry)
         float_net = zoo.load(entry)
         for variant in args.variants:
-            float_convs, calibration, refit = VARIANTS[variant]
+            float_convs, calibration, refit, biases = VARIANTS[variant]
             # histogram calibrators keep every activation: fewer, smaller crops
             crop = zoo_admin.QUANTIZE_CROP if calibration == "minmax" else 192
             feeds = zoo_admin.calibration_feeds(entry, float_net, args.data, encoder, qualities, crop)
@@ -52,6 +54,9 @@ def main():
                 feeds = (f for k, f in enumerate(feeds) if k % 4 == 0)
             started = time.perf_counter()
             quantized = quantize_int8(entry.onnx_path.read_bytes(), feeds, float_convs, calibration)
+            if biases:
+                quantized = correct_biases(quantized, entry.onnx_path.read_bytes(), list(zoo_admin.calibration_feeds(
+                    entry, float_net, args.data, encoder, qualities)))
             if refit:
                 quantized = refit_output_conv(quantized, zoo_admin.calibration_samples(
                     entry, float_net, args.data, encoder, qualities))
