@@ -422,7 +422,7 @@ def quantize(name: str, data, val, max_cost_db: float = MAX_INT8_COST_DB) -> dic
     import onnxruntime
 
     from .bench import network_ms
-    from .export import quantize_int8, refit_output_conv
+    from .export import clipped_ranges, quantize_int8, refit_output_conv
 
     entry = zoo.find(name)
     if entry is None or entry.role != "post" or entry.variant_of:
@@ -430,8 +430,9 @@ def quantize(name: str, data, val, max_cost_db: float = MAX_INT8_COST_DB) -> dic
     encoder, qualities = _served_points(entry)
     float_net = zoo.load(entry)
     started = time.perf_counter()
-    quantized = quantize_int8(entry.onnx_path.read_bytes(),
-                              calibration_feeds(entry, float_net, data, encoder, qualities))
+    exported = entry.onnx_path.read_bytes()
+    ranges = clipped_ranges(exported, calibration_feeds(entry, float_net, data, encoder, qualities))
+    quantized = quantize_int8(exported, calibration_feeds(entry, float_net, data, encoder, qualities), ranges=ranges)
     quantized = refit_output_conv(quantized, calibration_samples(entry, float_net, data, encoder, qualities))
     int8_net = runtime.Network.from_bytes(quantized)
     means, cost, largest = weigh_twin(entry, float_net, int8_net, val, encoder, qualities)
@@ -442,7 +443,8 @@ def quantize(name: str, data, val, max_cost_db: float = MAX_INT8_COST_DB) -> dic
     card = {"name": twin, "variant_of": name, "precision": "int8",
             "command": [f"hybridcodec zoo quantize {name} --data {data} --val {val}"],
             "method": "onnxruntime static QDQ quantization, per-channel int8 weights, uint8 activations, "
-                      "MinMax ranges (export.quantize_int8); float32 output convolution refitted by least "
+                      "ReLU ranges clipped at the largest per-crop 99.99th percentile (export.clipped_ranges); "
+                      "float32 output convolution refitted by least "
                       "squares on the calibration crops (export.refit_output_conv)",
             "calibration": {"images": str(data), "crop": QUANTIZE_CROP, "encoder": encoder, "qualities": qualities},
             "evaluation": {"images": str(val), "encoder": encoder, "psnr_by_quality": means,

@@ -15,19 +15,20 @@ from pathlib import Path
 
 from hybridcodec import runtime, zoo, zoo_admin
 from hybridcodec.bench import network_ms
-from hybridcodec.export import correct_biases, quantize_int8, refit_output_conv
+from hybridcodec.export import clipped_ranges, quantize_int8, refit_output_conv
 
-# name: (convolutions kept float32, by index; calibration method; output conv refitted; biases corrected)
+# name: (convolutions kept float32, by index; calibration method; output conv refitted;
+#        ReLU ranges clipped at the largest per-crop percentile, or None)
 VARIANTS = {
-    "last-float": ((-1,), "minmax", False, False),  # what zoo quantize shipped in 0.6 and 0.7
-    "first-last-float": ((0, -1), "minmax", False, False),
-    "last-two-float": ((-2, -1), "minmax", False, False),
-    "last-float-percentile": ((-1,), "percentile", False, False),
-    "last-float-refit": ((-1,), "minmax", True, False),  # what zoo quantize ships since 0.7.1
-    "last-two-float-refit": ((-2, -1), "minmax", True, False),
-    "last-float-percentile-refit": ((-1,), "percentile", True, False),
-    "last-float-bias-refit": ((-1,), "minmax", True, True),
-    "last-float-bias": ((-1,), "minmax", False, True),
+    "last-float": ((-1,), "minmax", False, None),  # what zoo quantize shipped in 0.6 and 0.7
+    "first-last-float": ((0, -1), "minmax", False, None),
+    "last-two-float": ((-2, -1), "minmax", False, None),
+    "last-float-percentile": ((-1,), "percentile", False, None),
+    "last-float-refit": ((-1,), "minmax", True, None),  # what zoo quantize ships since 0.7.1
+    "last-two-float-refit": ((-2, -1), "minmax", True, None),
+    "last-float-percentile-refit": ((-1,), "percentile", True, None),
+    "last-float-clip99.999-refit": ((-1,), "minmax", True, 99.999),
+    "last-float-clip99.99-refit": ((-1,), "minmax", True, 99.99),  # what zoo quantize ships since 0.7.2
 }
 
 
@@ -46,17 +47,16 @@ def main():
         encoder, qualities = zoo_admin._served_points(entry)
         float_net = zoo.load(entry)
         for variant in args.variants:
-            float_convs, calibration, refit, biases = VARIANTS[variant]
+            float_convs, calibration, refit, clip = VARIANTS[variant]
             # histogram calibrators keep every activation: fewer, smaller crops
             crop = zoo_admin.QUANTIZE_CROP if calibration == "minmax" else 192
             feeds = zoo_admin.calibration_feeds(entry, float_net, args.data, encoder, qualities, crop)
             if calibration != "minmax":
                 feeds = (f for k, f in enumerate(feeds) if k % 4 == 0)
             started = time.perf_counter()
-            quantized = quantize_int8(entry.onnx_path.read_bytes(), feeds, float_convs, calibration)
-            if biases:
-                quantized = correct_biases(quantized, entry.onnx_path.read_bytes(), list(zoo_admin.calibration_feeds(
-                    entry, float_net, args.data, encoder, qualities)))
+            ranges = clip and clipped_ranges(entry.onnx_path.read_bytes(), zoo_admin.calibration_feeds(
+                entry, float_net, args.data, encoder, qualities), clip)
+            quantized = quantize_int8(entry.onnx_path.read_bytes(), feeds, float_convs, calibration, ranges)
             if refit:
                 quantized = refit_output_conv(quantized, zoo_admin.calibration_samples(
                     entry, float_net, args.data, encoder, qualities))

@@ -156,3 +156,27 @@ def test_refitting_the_output_layer_brings_the_twin_closer_to_its_target(photo):
               for twin in (quantized, refitted)]
     assert errors[1] < 0.9 * errors[0]
     assert runtime.Network.from_bytes(refitted).condition == "jpeg-tables"
+
+
+def test_clipped_ranges_are_percentiles_and_set_the_twins_steps(photo):
+    """export.clipped_ranges: per ReLU output, the largest per-feed
+    percentile (below the largest value); quantize_int8 uses them as the
+    tensors' ranges, so each step is the clipped range over 255."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper
+
+    from hybridcodec.export import clipped_ranges, quantize_int8
+
+    exported = _random_tiny_network()
+    condition = np.full((1, 8), 0.3, np.float32)
+    feeds = [{"decoded": (np.ascontiguousarray(view)[None] / 255.0).astype(np.float32), "quality": condition}
+             for view in (photo, photo[::-1])]
+    clipped, highest = clipped_ranges(exported, feeds), clipped_ranges(exported, feeds, percentile=100)
+    assert len(clipped) == 3 and clipped.keys() == highest.keys()  # depth 4: three ReLUs
+    assert all(clipped[name][0] == 0 and 0 < clipped[name][1] < highest[name][1] for name in clipped)
+    quantized = onnx.load_from_string(quantize_int8(exported, feeds, ranges=clipped))
+    values = {i.name: numpy_helper.to_array(i) for i in quantized.graph.initializer}
+    steps = {node.input[0]: float(values[node.input[1]]) for node in quantized.graph.node
+             if node.op_type == "QuantizeLinear" and node.input[0] in clipped}
+    assert steps.keys() == clipped.keys()
+    assert all(steps[name] == pytest.approx(clipped[name][1] / 255, rel=1e-5) for name in clipped)
