@@ -312,7 +312,7 @@ def clipped_ranges(onnx_bytes: bytes, feeds, percentile: float = 99.99) -> dict:
     99.99th percentile, and MinMax ranges spend the 256 levels on them.
     Clipping them halves the step of the later layers. On the q36-86 JPEG
     network (crops of ``choose/``, output convolution refitted): largest
-    value 0.033 dB, largest of the 99.999th percentiles 0.029, of the
+    value 0.036 dB, largest of the 99.999th percentiles 0.029, of the
     99.99th 0.025, its mean over the crops 0.111 (scripts/int8_variants.py
     and docs/ROBUSTNESS.md)."""
     import onnx

@@ -39,12 +39,15 @@ def main():
     parser.add_argument("--val", required=True, help="photos to weigh on (choose/)")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--crop", type=int, default=512, help="centre crop of the VAL photos (pixels a side)")
+    parser.add_argument("--qualities", type=int, nargs="+",
+                        help="codec qualities to calibrate and weigh at (default: where the tables use the network)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     for name in args.names:
         entry = zoo.find(name)
         encoder, qualities = zoo_admin._served_points(entry)
+        qualities = args.qualities or qualities
         float_net = zoo.load(entry)
         for variant in args.variants:
             float_convs, calibration, refit, clip = VARIANTS[variant]
