@@ -24,7 +24,7 @@ VARIANTS = {
     "first-last-float": ((0, -1), "minmax", False, None),
     "last-two-float": ((-2, -1), "minmax", False, None),
     "last-float-percentile": ((-1,), "percentile", False, None),
-    "last-float-refit": ((-1,), "minmax", True, None),  # what zoo quantize ships since 0.7.1
+    "last-float-refit": ((-1,), "minmax", True, None),  # what zoo quantize shipped in 0.7.1
     "last-two-float-refit": ((-2, -1), "minmax", True, None),
     "last-float-percentile-refit": ((-1,), "percentile", True, None),
     "last-float-clip99.999-refit": ((-1,), "minmax", True, 99.999),
