@@ -288,14 +288,20 @@ def set_plain_files(codec: str, name: str | None) -> str:
     return f"plain {codec} files: restored by {name or 'the default table network'}"
 
 
+def _restoration_network(name: str) -> zoo.ZooEntry:
+    """The shipped restoration network ``name`` itself (not a twin), or a
+    one-line error."""
+    entry = zoo.find(name)
+    if entry is None or entry.role != "post" or entry.variant_of:
+        raise HybridCodecError(f"no shipped restoration network called {name!r}")
+    return entry
+
+
 def replace_network(old: str, new: str) -> str:
     """``hybridcodec zoo replace``: the table rows restored by ``old`` are
     restored by ``new`` (a retrained network of the same codec and scale);
     returns a readable line."""
-    entries = [zoo.find(name) for name in (old, new)]
-    for name, entry in zip((old, new), entries, strict=True):
-        if entry is None or entry.role != "post" or entry.variant_of:
-            raise HybridCodecError(f"no shipped restoration network called {name!r}")
+    entries = [_restoration_network(name) for name in (old, new)]
     if (entries[0].codec, entries[0].scale) != (entries[1].codec, entries[1].scale):
         raise HybridCodecError(f"{new} does not serve {old}'s codec and scale")
     rows = sum(r.get("post") == old for table in zoo.manifest()["operating_points"].values() for r in table)
@@ -424,9 +430,7 @@ def quantize(name: str, data, val, max_cost_db: float = MAX_INT8_COST_DB) -> dic
     from .bench import network_ms
     from .export import clipped_ranges, quantize_int8, refit_output_conv
 
-    entry = zoo.find(name)
-    if entry is None or entry.role != "post" or entry.variant_of:
-        raise HybridCodecError(f"no shipped restoration network called {name!r}")
+    entry = _restoration_network(name)
     encoder, qualities = _served_points(entry)
     float_net = zoo.load(entry)
     started = time.perf_counter()
