@@ -2,15 +2,28 @@
 
 ``hybridcodec bench DIR --codec webp`` codes every image at every quality
 with hybridcodec (every byte of the ``.hc`` file, header included) and with
-three references, each its own standard file with no header:
+references, each its own standard file with no header:
 
 * ``plain``: the same encoder at the same settings (what the backend does),
 * ``common``: the format's common default, pinned (``Codec.common_default``:
   libjpeg-turbo 4:2:0 optimized, libwebp method 4, libavif through
   imagecodecs at speed 6 and its default tune, libjxl effort 7),
-* ``next``: the next format up, plain (JPEG: WebP; WebP: AVIF), if any.
+* ``next``: the next format up, plain (JPEG: WebP; WebP: AVIF), if any,
+* for JPEG, the plain encoders a user who judges by eye picks (issue #40):
+  ``mozjpeg-default``, mozjpeg 4.0.3 at its own defaults (quantization
+  table 3, 4:2:0, trellis, progressive), and ``jpegli``, jpegli as the
+  ``pyjpegli`` package writes it (quality its only setting: baseline
+  4:2:0). For WebP (method 6), AVIF (libavif's default tune) and JPEG XL
+  (effort 7) that user's pick is ``plain`` itself.
 
-BD-rates are given against each. It writes, under --out:
+Every point is measured in PSNR-RGB, MS-SSIM and the metrics fitted to the
+eye, SSIMULACRA 2 and Butteraugli (metrics.py; Butteraugli is skipped, and
+the summary says so, where libjxl's ``butteraugli_main`` is not installed),
+and BD-rates are given on each against each reference. Every reference file
+is decoded by the format's standard decoder (libjpeg-turbo, libwebp,
+libavif, libjxl). The summary also names, per metric, the best plain
+encoder of the format: the reference of the codec's own format that
+hybridcodec gains least against. It writes, under --out:
 
 * ``<codec>-<method>.json`` for every method, in CompressAI's shape
   (``{"name", "description", "results": {"bpp": [...], "psnr-rgb": [...], ...}}``,
@@ -25,6 +38,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,9 +48,16 @@ from . import codecs, pipeline, zoo
 from . import scale as scales
 from .coding import CodingPath
 from .images import list_images, read_rgb
-from .metrics import bd_psnr, bd_rate, bpp, ms_ssim, psnr
+from .metrics import BUTTERAUGLI_MAIN, bd_psnr, bd_rate, bpp, butteraugli, butteraugli_tool, ms_ssim, psnr, ssimulacra2
 
 FIELDS = ["bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"]
+# The metrics fitted to the eye, after FIELDS in the CSV and the JSON files
+# (Butteraugli's columns are left out where butteraugli_main is missing).
+EYE_FIELDS = ["ssimulacra2", "butteraugli-3norm", "butteraugli-max"]
+# The summary's metric keys: the field each reads, and +1 where higher is
+# better, -1 where lower is (Butteraugli is a distance; BD-rates take its negative).
+METRICS = {"psnr": ("psnr-rgb", 1), "ms_ssim": ("ms-ssim-rgb", 1), "ssimulacra2": ("ssimulacra2", 1),
+           "butteraugli": ("butteraugli-3norm", -1)}
 
 
 @dataclass
@@ -53,14 +74,34 @@ class Point:
     path: str = ""
     header_bytes: int = 0  # bytes of the file that are not the codec's payload
     pixels: int = 0
+    ssimulacra2: float | None = None
+    butteraugli: float | None = None  # the 3-norm; None where butteraugli_main is missing
+    butteraugli_max: float | None = None
 
     def row(self):
         return [self.bpp, self.psnr, self.ms_ssim, self.encode_s, self.decode_s]
 
+    def eye_row(self):
+        return [self.ssimulacra2, self.butteraugli, self.butteraugli_max]
 
-def code_plain(rgb: np.ndarray, codec, quality: int, name: str = "", method: str = "plain",
+    def value(self, field: str) -> float | None:
+        """The point's value of a FIELDS or EYE_FIELDS column."""
+        return dict(zip(FIELDS + EYE_FIELDS, self.row() + self.eye_row(), strict=True))[field]
+
+
+def eye_metrics(reference: np.ndarray, test: np.ndarray) -> dict:
+    """SSIMULACRA 2 and Butteraugli (3-norm and max) as Point fields;
+    Butteraugli's None where butteraugli_main is not installed."""
+    values = {"ssimulacra2": ssimulacra2(reference, test)}
+    if butteraugli_tool():
+        values["butteraugli_max"], values["butteraugli"] = butteraugli(reference, test)
+    return values
+
+
+def code_plain(rgb: np.ndarray, codec, quality: int, name: str = "", method: str = "plain", eye: bool = True,
                ) -> tuple[Point, np.ndarray]:
-    """The plain file of ``codec`` (a name: its default settings; or a configured Codec)."""
+    """The plain file of ``codec`` (a name: its default settings; or a configured Codec);
+    ``eye``: with SSIMULACRA 2 and Butteraugli (together about 0.7 s of CPU for 768x512)."""
     backend = codecs.get_codec(codec) if isinstance(codec, str) else codec
     path = CodingPath(backend, quality)
     t0 = time.perf_counter()
@@ -70,21 +111,66 @@ def code_plain(rgb: np.ndarray, codec, quality: int, name: str = "", method: str
     t2 = time.perf_counter()
     h, w = rgb.shape[:2]
     point = Point(name, method, quality, bpp(len(data), w, h), psnr(rgb, out), ms_ssim(rgb, out),
-                  t1 - t0, t2 - t1)
+                  t1 - t0, t2 - t1, **(eye_metrics(rgb, out) if eye else {}))
     return point, out
+
+
+class _PlainJPEG(codecs.JPEG):
+    """A JPEG encoder hybridcodec does not code with, as a bench reference
+    (not registered): ``mozjpeg-default`` (mozjpeg's own defaults, as
+    training._ForeignJPEG writes them) or ``jpegli`` (pyjpegli, whose one
+    setting is the quality). Decoded by libjpeg-turbo, as every JPEG here."""
+
+    def __init__(self, encoder: str):
+        super().__init__()
+        self._encoder = encoder
+
+    def installed_encoders(self) -> list[str]:
+        return [self._encoder]
+
+    def library_version(self) -> str:
+        if self._encoder == "jpegli":
+            from importlib.metadata import version
+
+            return f"jpegli (pyjpegli {version('pyjpegli')}), baseline 4:2:0"
+        return "mozjpeg 4.0.3 (jpeglib), its default table 3, 4:2:0, trellis, progressive"
+
+    def encode(self, rgb: np.ndarray, quality: int) -> bytes:
+        codecs._check_rgb(rgb)
+        quality = codecs.clamp_quality(quality)
+        if self._encoder == "jpegli":
+            import pyjpegli
+
+            return pyjpegli.encode(np.ascontiguousarray(rgb), rgb.shape[1], rgb.shape[0], quality=quality)
+        return codecs._mozjpeg_encode(rgb, quality, table=3)
+
+
+# Beyond plain and common, the plain encoders a user who judges by eye picks,
+# by format, with the package each needs (module docstring).
+EYE_PICKS = {"jpeg": {"mozjpeg-default": "jpeglib", "jpegli": "pyjpegli"}}
+
+
+def missing_references(codec: str) -> dict:
+    """The references of EYE_PICKS left out here, by name: why (their package is not installed)."""
+    import importlib.util
+
+    return {name: f"{package} is not installed" for name, package in EYE_PICKS.get(codec, {}).items()
+            if importlib.util.find_spec(package) is None}
 
 
 def references(codec: str) -> dict:
     """The plain files hybridcodec ``codec`` is measured against, by method name (module docstring)."""
     backend = codecs.get_codec(codec)
     refs = {"plain": backend, "common": backend.configured(*backend.common_default)}
+    missing = missing_references(codec)
+    refs.update({name: _PlainJPEG(name) for name in EYE_PICKS.get(codec, {}) if name not in missing})
     following = backend.next_format
     if following and codecs.by_name(following).available():
         refs["next"] = codecs.get_codec(following)
     return refs
 
 
-def code_hybrid(rgb: np.ndarray, codec: str, quality: int, name: str = "", scale="auto",
+def code_hybrid(rgb: np.ndarray, codec: str, quality: int, name: str = "", scale="auto", eye: bool = True,
                 **options) -> tuple[Point, np.ndarray]:
     t0 = time.perf_counter()
     encoded = pipeline.encode(rgb, codec, quality, scale, **options)
@@ -98,7 +184,7 @@ def code_hybrid(rgb: np.ndarray, codec: str, quality: int, name: str = "", scale
             + (f"post {post.name}" if post else "classical") + (", strengths" if encoded.hc.strengths else ""))
     point = Point(name, "hybrid", quality, bpp(len(encoded.data), w, h), psnr(rgb, out),
                   ms_ssim(rgb, out), t1 - t0, t2 - t1, header.scale, path,
-                  len(encoded.data) - len(encoded.hc.payload), w * h)
+                  len(encoded.data) - len(encoded.hc.payload), w * h, **(eye_metrics(rgb, out) if eye else {}))
     return point, out
 
 
@@ -146,15 +232,41 @@ def _averaged(points, method, qualities):
         rows = np.array([p.row() for p in points if p.method == method and p.quality == q])
         for field, value in zip(FIELDS, rows.mean(axis=0), strict=False):
             results[field].append(float(value))
+    for field in EYE_FIELDS:  # a metric some point lacks (butteraugli_main missing) gets no column
+        values = [[p.value(field) for p in points if p.method == method and p.quality == q] for q in qualities]
+        if all(v is not None for per_quality in values for v in per_quality):
+            results[field] = [float(np.mean(per_quality)) for per_quality in values]
     return results
+
+
+def _bd(anchor: dict, test: dict, metric: str) -> float | None:
+    """BD-rate in percent of curve ``test`` against ``anchor`` (as _averaged
+    gives them) on a METRICS key; None where either lacks the metric."""
+    field, sign = METRICS[metric]
+    if field not in anchor or field not in test:
+        return None
+    return bd_rate(anchor["bpp"], sign * np.asarray(anchor[field]), test["bpp"], sign * np.asarray(test[field]))
+
+
+def best_plain(curves: dict, methods) -> dict:
+    """Per metric, the best plain encoder among ``methods`` (references of
+    the codec's own format): the lowest BD-rate against hybridcodec's curve,
+    one anchor for all, with every reference's BD-rate beside it."""
+    best = {}
+    for metric in METRICS:
+        against = {m: _bd(curves["hybrid"], curves[m], metric) for m in methods}
+        judged = {m: v for m, v in against.items() if v is not None}
+        best[metric] = {"reference": min(judged, key=judged.get) if judged else None,
+                        "bd_rate_against_hybrid": against}
+    return best
 
 
 def write_results(points, codec, qualities, out: Path, folder, pre_edit=pipeline.PRE_EDIT,
                   precision=zoo.PRECISIONS[0], strengths=True) -> dict:
-    methods = [m for m in ("plain", "common", "next") if any(p.method == m for p in points)]
-    curves = {m: _averaged(points, m, qualities) for m in [*methods, "hybrid"]}
-    plain, hybrid = curves["plain"], curves["hybrid"]
     refs = references(codec)
+    methods = [m for m in refs if any(p.method == m for p in points)]
+    curves = {m: _averaged(points, m, qualities) for m in [*methods, "hybrid"]}
+    measured = [metric for metric, (field, _) in METRICS.items() if field in curves["hybrid"]]
     for method, results in curves.items():
         if method == "hybrid":
             description = f"hybridcodec {codec}, --scale auto, every byte of the .hc file"
@@ -166,10 +278,26 @@ def write_results(points, codec, qualities, out: Path, folder, pre_edit=pipeline
         (out / f"{codec}-{method}.json").write_text(json.dumps(doc, indent=1))
     with open(out / f"{codec}-per-image.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["image", "method", "quality", "scale", "path", "header_bytes", "pixels", *FIELDS])
+        writer.writerow(["image", "method", "quality", "scale", "path", "header_bytes", "pixels", *FIELDS,
+                         *EYE_FIELDS])
         for p in points:
-            writer.writerow([p.image, p.method, p.quality, p.scale, p.path, p.header_bytes, p.pixels, *p.row()])
-    summary = {
+            writer.writerow([p.image, p.method, p.quality, p.scale, p.path, p.header_bytes, p.pixels, *p.row(),
+                             *("" if v is None else v for v in p.eye_row())])
+    with warnings.catch_warnings():
+        # bjontegaard warns when curves share under 75% of their range; the
+        # BD integrates over the shared range all the same
+        warnings.simplefilter("ignore", UserWarning)
+        summary = _summary(points, codec, qualities, folder, pre_edit, precision, strengths, refs, methods,
+                           curves, measured)
+    (out / f"{codec}-summary.json").write_text(json.dumps(summary, indent=1))
+    plot(curves, codec, out / f"{codec}-rd.png", summary)
+    return summary
+
+
+def _summary(points, codec, qualities, folder, pre_edit, precision, strengths, refs, methods, curves,
+             measured) -> dict:
+    plain, hybrid = curves["plain"], curves["hybrid"]
+    return {
         "codec": codec,
         "images": str(folder),
         "pre_edit": pre_edit,  # whether --scale auto had its pre-editing candidate
@@ -179,15 +307,22 @@ def write_results(points, codec, qualities, out: Path, folder, pre_edit=pipeline
         "qualities": list(qualities),
         "references": {m: {"codec": refs[m].name, "encoder": refs[m].encoder, "effort": refs[m].effort}
                        for m in methods},
-        # against each reference: (PSNR-RGB, MS-SSIM) BD-rates in percent
-        "bd_rate_by_reference": {m: {"psnr": bd_rate(curves[m]["bpp"], curves[m]["psnr-rgb"],
-                                                     hybrid["bpp"], hybrid["psnr-rgb"]),
-                                     "ms_ssim": bd_rate(curves[m]["bpp"], curves[m]["ms-ssim-rgb"],
-                                                        hybrid["bpp"], hybrid["ms-ssim-rgb"])}
+        "references_skipped": missing_references(codec),  # EYE_PICKS whose package is missing: why
+        # the METRICS keys measured, and those left out: why
+        "metrics": measured,
+        "metrics_skipped": {m: f"{BUTTERAUGLI_MAIN} is not installed (Debian: libjxl-devtools)"
+                            for m in METRICS if m not in measured},
+        # against each reference: BD-rates in percent on each METRICS key (None: not measured, under
+        # 4 qualities, or the curves do not overlap)
+        "bd_rate_by_reference": {m: {metric: _bd(curves[m], hybrid, metric) for metric in METRICS}
                                  for m in methods},
+        # per metric, the best plain encoder of the codec's format (best_plain)
+        "best_plain_by_metric": best_plain(curves, [m for m in methods if refs[m].name == codec]),
         "bd_rate_psnr_percent": bd_rate(plain["bpp"], plain["psnr-rgb"], hybrid["bpp"], hybrid["psnr-rgb"]),
         "bd_psnr_db": bd_psnr(plain["bpp"], plain["psnr-rgb"], hybrid["bpp"], hybrid["psnr-rgb"]),
         "bd_rate_ms_ssim_percent": bd_rate(plain["bpp"], plain["ms-ssim-rgb"], hybrid["bpp"], hybrid["ms-ssim-rgb"]),
+        "bd_rate_ssimulacra2_percent": _bd(plain, hybrid, "ssimulacra2"),
+        "bd_rate_butteraugli_percent": _bd(plain, hybrid, "butteraugli"),
         # what the .hc header costs: bytes per file and their share of the hybrid bpp
         "header_bytes_mean": float(np.mean([p.header_bytes for p in points if p.method == "hybrid"])),
         "header_bpp_mean": float(np.mean([8 * p.header_bytes / p.pixels for p in points if p.method == "hybrid"])),
@@ -196,10 +331,9 @@ def write_results(points, codec, qualities, out: Path, folder, pre_edit=pipeline
         "mean_encoding_time_s": {"plain": float(np.mean(plain["encoding_time"])),
                                  "hybrid": float(np.mean(hybrid["encoding_time"]))},
         **per_image_gains(points),
+        # the same per-image check on the metrics fitted to the eye
+        "worst_point_by_metric": {m: worst_point(points, m) for m in measured if m in ("ssimulacra2", "butteraugli")},
     }
-    (out / f"{codec}-summary.json").write_text(json.dumps(summary, indent=1))
-    plot(plain, hybrid, codec, out / f"{codec}-rd.png", summary)
-    return summary
 
 
 def per_image_gains(points) -> dict:
@@ -237,6 +371,27 @@ def per_image_gains(points) -> dict:
             "bd_rate_psnr_range": [min(judged), max(judged)] if judged else None}
 
 
+def worst_point(points, metric: str) -> dict | None:
+    """per_image_gains' check on another METRICS key: each hybrid point
+    against the same image's plain curve at the same bpp (interpolated in
+    log bpp; points outside it not judged). ``gain``: in the metric's units,
+    positive where hybridcodec is better (for Butteraugli, the distance it
+    takes off). The worst point, with the count of points below plain."""
+    field, sign = METRICS[metric]
+    gains = []
+    for image in sorted({p.image for p in points}):
+        plain = sorted((p.bpp, p.value(field)) for p in points if p.image == image and p.method == "plain")
+        log_bpp, values = np.log([b for b, _ in plain]), [v for _, v in plain]
+        for p in points:
+            if p.image == image and p.method == "hybrid" and log_bpp[0] <= np.log(p.bpp) <= log_bpp[-1]:
+                gain = sign * (p.value(field) - float(np.interp(np.log(p.bpp), log_bpp, values)))
+                gains.append({"image": image, "quality": p.quality, "bpp": p.bpp, "gain": gain})
+    if not gains:
+        return None
+    return {**min(gains, key=lambda g: g["gain"]), "points_judged": len(gains),
+            "points_below_plain": sum(g["gain"] < 0 for g in gains)}
+
+
 def environment(codec: str) -> dict:
     """What a benchmark ran on: library versions and the CPU flags that change speed or pixels."""
     import platform
@@ -254,32 +409,47 @@ def environment(codec: str) -> dict:
             "cpu_flags": sorted(cpu_flags() & set(SPEED_FLAGS))}
 
 
-def plot(plain, hybrid, codec, path: Path, summary) -> None:
+def plot(curves, codec, path: Path, summary) -> None:
+    """One panel per measured metric: hybridcodec and the references of its
+    own format, each panel titled with hybridcodec's BD-rate against plain."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, metric in zip(axes, ("psnr-rgb", "ms-ssim-rgb"), strict=False):
-        ax.plot(plain["bpp"], plain[metric], "o-", label=f"{codec}")
-        ax.plot(hybrid["bpp"], hybrid[metric], "s-", label=f"hybridcodec {codec}")
+    own = [m for m, ref in summary["references"].items() if ref["codec"] == codec]
+    fig, axes = plt.subplots(2, 2, figsize=(10, 8))
+    for ax, metric in zip(axes.flat, METRICS, strict=True):
+        field, sign = METRICS[metric]
+        if metric not in summary["metrics"]:
+            ax.set_title(f"{metric}: {summary['metrics_skipped'][metric]}", fontsize=8)
+            ax.set_axis_off()
+            continue
+        for method in own:
+            ax.plot(curves[method]["bpp"], curves[method][field], "o-", ms=3, alpha=0.7, label=f"{codec} {method}")
+        ax.plot(curves["hybrid"]["bpp"], curves["hybrid"][field], "s-", color="black", label=f"hybridcodec {codec}")
+        bd = summary["bd_rate_by_reference"]["plain"][metric]
+        ax.set_title(f"BD-rate against plain {bd:+.1f}%" if bd is not None
+                     else "no BD-rate against plain (under 4 points, or no overlap)")
         ax.set_xlabel("bpp")
-        ax.set_ylabel(metric)
+        ax.set_ylabel(field + (" (lower is better)" if sign < 0 else ""))
         ax.grid(alpha=0.3)
-        ax.legend()
-    bd = summary["bd_rate_psnr_percent"]
-    fig.suptitle(f"{codec}: BD-rate (PSNR) {bd:+.1f}%" if bd is not None else codec)
+        ax.legend(fontsize=7)
+    fig.suptitle(codec)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
 def demo(image_path, stream=print) -> list[Point]:
-    """Compress and decompress one image with every codec: plain against hybridcodec."""
+    """Compress and decompress one image with every codec: plain against
+    hybridcodec; PSNR-RGB, SSIMULACRA 2 and Butteraugli's 3-norm (lower is better)."""
     rgb = read_rgb(image_path)
     stream(f"{image_path}: {rgb.shape[1]}x{rgb.shape[0]}")
-    stream(f"{'codec':<7} {'q':>3}  {'method':<7} {'bpp':>6} {'PSNR':>6} {'enc s':>6} {'dec s':>6}  path")
+    if not butteraugli_tool():
+        stream(f"(Butteraugli skipped: {BUTTERAUGLI_MAIN} is not installed; Debian: libjxl-devtools)")
+    stream(f"{'codec':<7} {'q':>3}  {'method':<7} {'bpp':>6} {'PSNR':>6} {'SSIMU2':>6} {'Butter':>6} "
+           f"{'enc s':>6} {'dec s':>6}  path")
     points = []
     for backend in codecs.native_codecs():
         if not backend.available():
@@ -289,8 +459,10 @@ def demo(image_path, stream=print) -> list[Point]:
             _warm_up(codec, q, "auto")
             for point in (code_plain(rgb, codec, q)[0], code_hybrid(rgb, codec, q)[0]):
                 points.append(point)
+                butter = "-" if point.butteraugli is None else f"{point.butteraugli:.3f}"
                 stream(f"{codec:<7} {q:>3}  {point.method:<7} {point.bpp:6.3f} {point.psnr:6.2f} "
-                       f"{point.encode_s:6.3f} {point.decode_s:6.3f}  {point.path}")
+                       f"{point.ssimulacra2:6.2f} {butter:>6} {point.encode_s:6.3f} {point.decode_s:6.3f}  "
+                       f"{point.path}")
     return points
 
 
