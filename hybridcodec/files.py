@@ -7,6 +7,12 @@ The command line (cli.py) parses arguments and calls these; batch.py maps
   (no half-written outputs), never over an input, over an existing file only
   with ``force``, and over a file that hybridcodec did not write (a source
   photo beside its ``.hc``, say) only when the user named it with ``-o``.
+  Without ``force`` the final name is created exclusively (a hard link), so
+  of two writers racing for one name exactly one wins.
+* A temporary file is named ``.NAME.PID@HOST.RANDOM.tmp``: the signal path
+  removes this process's own (``remove_temporaries``), and the next run
+  removes those whose writer is dead (``remove_stale_temporaries``), never
+  a live writer's.
 * Problems with an output (no such folder, not writable) are found before
   the work starts.
 * Names match contents: ``compress -o x.webp`` writes a native WebP,
@@ -18,10 +24,14 @@ The command line (cli.py) parses arguments and calls these; batch.py maps
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
 import os
+import re
+import secrets
+import socket
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -32,6 +42,7 @@ from .errors import HybridCodecError
 from .pipeline import DEFAULT_CODEC, DEFAULT_QUALITY, PRE_EDIT
 
 STDIO = "-"
+_FOLDER_HINT = "; a folder is named with a / at the end"  # for a name without extension
 SOFTWARE = "hybridcodec"  # the PNG/TIFF Software field of decompress's outputs: marks them as ours
 # What decompress writes, by the output's extension: lossless formats only.
 IMAGE_FORMATS = {".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP", ".bmp": "BMP"}
@@ -83,6 +94,10 @@ def check_output(path: Path, source: Path | None, force: bool, named: bool = Tru
     if source is not None and str(source) != STDIO and path.resolve() == Path(source).resolve():
         raise HybridCodecError(f"output {path} is the input file; choose another with -o")
     if path.exists():
+        if not force and not named and not path.is_dir() and not is_our_output(path):
+            # --force alone would be refused next (below): say at once what works
+            raise HybridCodecError(f"{path} exists and was not written by hybridcodec; name another output "
+                                   f"with -o, or replace it with -o {path} --force")
         if not force:
             raise HybridCodecError(f"{path} exists; use --force to overwrite it")
         if not named and not is_our_output(path):
@@ -103,36 +118,129 @@ def _umask() -> int:
     return mask
 
 
+# This host's name as it goes into temporary names: a writer on another host
+# (a Dask worker on a shared folder) has a pid this host cannot check.
+_HOST = re.sub(r"[^A-Za-z0-9-]", "", socket.gethostname())[:32]
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)@(?P<host>[A-Za-z0-9-]*)\.[0-9a-f]{8}\.tmp")
+_PENDING: set[Path] = set()  # this process's temporary files, while it writes them
+
+
+def remove_temporaries() -> None:
+    """Remove the temporary files this process is writing: the way out of a
+    signal (cli.py, the workers of batch.py), where the unwinding of
+    ``write_atomic`` may not run or may be cut short by a second signal."""
+    for tmp in list(_PENDING):
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    if os.name == "nt" or pid == os.getpid():  # Windows' os.kill would end the process: never ask
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
+
+
+def remove_stale_temporaries(outputs) -> int:
+    """Remove the temporary files that a killed hybridcodec (SIGKILL, a
+    power cut) left beside these outputs: ours by name, written on this host
+    by a process that no longer exists. Returns how many."""
+    names: dict[Path, set[str]] = {}
+    for output in outputs:
+        if str(output) != STDIO:
+            output = Path(output)
+            names.setdefault(output.parent, set()).add(output.name)
+    removed = 0
+    for folder, wanted in names.items():
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            match = _TEMPORARY.fullmatch(entry.name)
+            if (match and match["name"] in wanted and match["host"] == _HOST
+                    and not _alive(int(match["pid"]))):
+                try:
+                    os.unlink(entry.path)
+                    removed += 1
+                except OSError:
+                    pass
+    return removed
+
+
+def _write_stdout(data: bytes) -> None:
+    """All of ``data`` to standard output, or a HybridCodecError. A write to a
+    nearly full disk returns short (8,192 of 27,256 bytes with 8 KB free) without an error:
+    only the next write says ENOSPC, so write until all is out."""
+    out = sys.stdout.buffer
+    view = memoryview(data)
+    try:
+        while view:
+            written = out.write(view)
+            if not written:
+                raise OSError(errno.EIO, "nothing written")
+            view = view[written:]
+        out.flush()
+    except BrokenPipeError:  # the reader went away: cli.py's exit status for that
+        raise
+    except OSError as error:
+        raise HybridCodecError(f"cannot write standard output: {error.strerror or error}") from None
+
+
+def _link_exclusively(tmp: Path, path: Path) -> None:
+    """Give ``tmp`` the name ``path`` unless ``path`` exists: os.link fails if
+    it does, where os.replace would silently replace another writer's file."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise HybridCodecError(f"{path} exists (another process wrote it meanwhile); "
+                               "use --force to overwrite it") from None
+    except OSError as error:
+        if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK):
+            raise
+        # no hard links here (FAT, some network shares): the check before the work is all there is
+        if path.exists():
+            raise HybridCodecError(f"{path} exists; use --force to overwrite it") from None
+        os.replace(tmp, path)
+
+
 def write_atomic(path: Path, data: bytes, force: bool, source: Path | None = None, named: bool = True) -> None:
     """Write ``data`` to ``path`` (or standard output for ``-``) through a
     temporary file and a rename, so a crash or Ctrl-C never leaves a
-    half-written output; refuses what ``check_output`` refuses."""
+    half-written output; refuses what ``check_output`` refuses. Without
+    ``force`` the output is created exclusively: of two runs racing for one
+    name, one writes it and the other is refused."""
     if str(path) == STDIO:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        _write_stdout(data)
         return
     path = Path(path)
     check_output(path, source, force, named)
-    # mkstemp makes the file 0600; a plain write gives 0666 less the umask
+    # a new file gets 0666 less the umask, like a plain write; a replaced one keeps its mode
     mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask()
-    folder = path.parent if str(path.parent) else Path(".")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}@{_HOST}.{secrets.token_hex(4)}.tmp")
+    _PENDING.add(tmp)  # before it exists: a signal at any point finds it
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as error:
-        raise HybridCodecError(f"cannot write {path}: {error.strerror or error}") from None
-    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        if force:
+            os.replace(tmp, path)
+        else:
+            _link_exclusively(tmp, path)
     except OSError as error:
-        Path(tmp).unlink(missing_ok=True)
         raise HybridCodecError(f"cannot write {path}: {error.strerror or error}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)  # after os.link: the second name of the output
+        _PENDING.discard(tmp)
 
 
 def output_suffix(command: str, codec: str = "", native: bool = False) -> str:
@@ -143,9 +251,17 @@ def output_suffix(command: str, codec: str = "", native: bool = False) -> str:
 
 
 def default_output(source: Path, command: str, codec: str = "", native: bool = False) -> Path:
+    """compress: x.png -> x.hc (x.hc.webp with --native). decompress: x.hc ->
+    x.png; any other input keeps its extension, less a ``.hc`` before it, so
+    that x.hc.jpg and x.hc.avif (or x.jpg and x.webp) do not both give x.png:
+    x.hc.jpg -> x.jpg.png, photo.jpg -> photo.jpg.png."""
     if str(source) == STDIO:
         return Path(STDIO)
-    return Path(source).with_suffix(output_suffix(command, codec, native))
+    source = Path(source)
+    if command == "decompress" and source.suffix and source.suffix.lower() != ".hc":
+        stem = source.stem[:-3] if source.stem.lower().endswith(".hc") else source.stem
+        return source.with_name(f"{stem}{source.suffix}.png")
+    return source.with_suffix(output_suffix(command, codec, native))
 
 
 def compress_target(output: Path, codec: str | None, native: bool) -> tuple[str, bool]:
@@ -164,7 +280,8 @@ def compress_target(output: Path, codec: str | None, native: bool) -> tuple[str,
     by_name = codecs.by_extension(suffix)
     if by_name is None:
         kinds = ", ".join(c.extension for c in codecs.native_codecs())
-        raise HybridCodecError(f"cannot write {output}: compress writes .hc files or native {kinds} files")
+        raise HybridCodecError(f"cannot write {output}: compress writes .hc files or native {kinds} files"
+                               + _FOLDER_HINT * (not suffix))
     if codec is not None and codec != by_name.name:
         raise HybridCodecError(f"{output} names a {by_name.name} file but --codec is {codec}")
     return by_name.name, True
@@ -231,7 +348,8 @@ def image_format(output: Path) -> str:
     suffix = Path(output).suffix.lower()
     if suffix not in IMAGE_FORMATS:
         kinds = ", ".join(IMAGE_FORMATS)
-        raise HybridCodecError(f"cannot write {output}: decompress writes lossless images ({kinds})")
+        raise HybridCodecError(f"cannot write {output}: decompress writes lossless images ({kinds})"
+                               + _FOLDER_HINT * (not suffix))
     return IMAGE_FORMATS[suffix]
 
 
@@ -250,14 +368,22 @@ def decompress_file(source: Path, output: Path, force=False, post_model=None,
     buffer = io.BytesIO()
     save_image(buffer, decoded.image, kind, decoded.hc.icc, decoded.hc.metadata, software=SOFTWARE)
     write_atomic(output, buffer.getvalue(), force, source, named)
-    h = decoded.hc.header
-    return f"{source} -> {output}: {h.width}x{h.height}, {h.channels} channel(s)"
+    height, width = decoded.image.shape[:2]  # as written: a turned plain file is upright
+    return f"{source} -> {output}: {width}x{height}, {decoded.hc.header.channels} channel(s)"
 
 
-def info(path) -> dict:
+def info(path, quality: int | None = None) -> dict:
     """What ``hybridcodec info`` prints: the header of a ``.hc`` or native file
-    (read as ``decompress`` reads it) and the path used to code it."""
+    (read as ``decompress`` reads it, ``quality`` that of a plain file) and
+    the path used to code it."""
     from .pipeline import read_file
 
+    from .images import orientation_fields
+
     data = read_bytes(path)
-    return describe(read_file(data), len(data))
+    hc = read_file(data, quality=quality)
+    fields = describe(hc, len(data))
+    # a plain camera file stored turned: decompress writes it upright, at the displayed size
+    turned = orientation_fields(hc.payload, hc.header.width, hc.header.height)
+    at = list(fields).index("height") + 1
+    return dict([*list(fields.items())[:at], *turned.items(), *list(fields.items())[at:]])

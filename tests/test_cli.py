@@ -146,6 +146,7 @@ def test_failed_write_leaves_no_temporary_file(png, tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(files_module.os, "replace", explode)
+    monkeypatch.setattr(files_module.os, "link", explode)  # the rename without --force
     with pytest.raises(KeyboardInterrupt):
         files_module.write_atomic(tmp_path / "out.hc", b"data", force=False)
     assert files(tmp_path) == ["x.png"]

@@ -135,5 +135,5 @@ def test_cli_native(tmp_path, photo):
     assert main(["compress", str(src), "--codec", "webp", "--native", "-q"]) == 0
     assert (tmp_path / "in.hc.webp").exists()
     assert main(["decompress", str(tmp_path / "in.hc.webp"), "-q"]) == 0
-    assert psnr(photo, np.asarray(Image.open(tmp_path / "in.hc.png"))) > 25
+    assert psnr(photo, np.asarray(Image.open(tmp_path / "in.webp.png"))) > 25
     assert main(["compress", str(src), "--codec", "png", "--native"]) == 1

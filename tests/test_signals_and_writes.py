@@ -1,0 +1,350 @@
+"""How outputs are written and how runs stop (issues #37 and #38): signals
+stop a folder run within seconds and leave no partial file or live worker;
+killed writers' temporary files go at the next run; two writers of one name
+cannot both win; a full standard output is an error; default names and
+folder outputs say what they do."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import hybridcodec.files as files
+from hybridcodec.cli import main
+from hybridcodec.container import unpack
+from hybridcodec.errors import HybridCodecError
+
+CLI = [sys.executable, "-m", "hybridcodec.cli"]
+posix_only = pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc to find the run's processes")
+
+
+@pytest.fixture
+def png(tmp_path, photo):
+    path = tmp_path / "a.png"
+    Image.fromarray(photo).save(path)
+    return path
+
+
+def names(folder):
+    return sorted(p.name for p in Path(folder).iterdir())
+
+
+def session_processes(session: int) -> list[int]:
+    """The live processes of a session (the run, its workers, the resource
+    tracker); not zombies, which a container's init may be slow to reap."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                if os.getsid(int(entry.name)) == session and state != "Z":
+                    found.append(int(entry.name))
+            except (OSError, IndexError):
+                pass
+    return found
+
+
+# -- 1. a folder run stops within seconds: Ctrl-C, SIGTERM, a killed parent -----------------------------------
+
+
+@posix_only
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "sigkill"])
+def test_a_signal_stops_a_folder_run_and_its_workers(tmp_path, how):
+    """0.7.2: Ctrl-C to the group went on 11-43 s writing 9-10 more files;
+    SIGTERM stopped nothing (exit 130 after all 12); after SIGKILL the
+    workers wrote 2-4 more files and lived on."""
+    source = tmp_path / "in"
+    source.mkdir()
+    rng = np.random.default_rng(0)
+    base = (rng.random((64, 64, 3)) * 255).astype(np.uint8).repeat(8, 0).repeat(8, 1)  # 512x512
+    for i in range(12):
+        Image.fromarray(np.roll(base, 5 * i, axis=1)).save(source / f"{i:02}.png")
+    out = tmp_path / "out"
+    log = tmp_path / "stderr.txt"  # not a pipe: a worker that outlives the run would hold it open
+    with open(log, "w") as stderr:
+        run = subprocess.Popen([*CLI, "compress", str(source), "-o", str(out), "--jobs", "2", "--codec", "jpeg",
+                                "-q"], stderr=stderr, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not list(out.glob("*.hc")) and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert run.poll() is None, "the run ended before it could be stopped"
+    at_signal = len(list(out.glob("*.hc")))
+    start = time.monotonic()
+    if how == "ctrl-c":  # what a terminal does: the whole process group
+        os.killpg(run.pid, signal.SIGINT)
+    else:
+        run.send_signal(signal.SIGTERM if how == "sigterm" else signal.SIGKILL)
+    try:
+        code = run.wait(timeout=15)
+        seconds = time.monotonic() - start
+        while session_processes(run.pid) and time.monotonic() - start < 10:  # the workers, after a SIGKILL
+            time.sleep(0.05)
+        assert session_processes(run.pid) == [], "processes of the run outlived it"
+        written = sorted(out.glob("*.hc"))
+        time.sleep(0.5)
+        assert sorted(out.glob("*.hc")) == written, "files appeared after the run stopped"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGKILL)
+    # at most the files in the workers' hands at the signal are finished
+    assert len(written) - at_signal <= 2, (at_signal, len(written))
+    assert names(out) == [p.name for p in written]  # no temporary file left
+    for path in written:
+        unpack(path.read_bytes())
+    if how != "sigkill":
+        err = log.read_text()
+        assert code == (130 if how == "ctrl-c" else 143) and seconds < 10, (code, seconds, err)
+        assert "not done (run the command again" in err and err.strip().endswith("hybridcodec: interrupted")
+
+
+@posix_only
+def test_ctrl_c_while_the_workers_start_is_one_line_not_their_tracebacks(tmp_path, photo):
+    """0.7.2: each worker still importing printed a KeyboardInterrupt traceback."""
+    for i in range(4):
+        Image.fromarray(np.roll(photo, 3 * i, axis=1)).save(tmp_path / f"{i}.png")
+    run = subprocess.Popen([*CLI, "compress", str(tmp_path), "-o", str(tmp_path / "out"), "--jobs", "2", "-q"],
+                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while len(session_processes(run.pid)) < 4 and time.monotonic() < deadline:  # the run, its tracker, 2 workers
+        time.sleep(0.005)
+    os.killpg(run.pid, signal.SIGINT)
+    try:
+        assert run.wait(timeout=20) == 130
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGKILL)
+    err = run.stderr.read()
+    assert "Traceback" not in err and err.strip().endswith("hybridcodec: interrupted"), err
+
+
+# -- 2. temporary files: ours are removed on the way out and at the next run ----------------------------------
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", ""])
+    child.wait()
+    return child.pid
+
+
+def test_the_next_run_removes_a_killed_writers_temporary_files_not_a_live_ones(png, tmp_path, capsys):
+    """0.7.2: SIGKILL during the write left .a.hc.RANDOM.tmp for good."""
+    stale = tmp_path / f".a.hc.{dead_pid()}@{files._HOST}.0123abcd.tmp"
+    live = tmp_path / f".a.hc.{os.getppid()}@{files._HOST}.0123abcd.tmp"  # the writer is alive
+    elsewhere = tmp_path / f".a.hc.{dead_pid()}@another-host.0123abcd.tmp"  # a pid this host cannot check
+    other = tmp_path / f".b.hc.{dead_pid()}@{files._HOST}.0123abcd.tmp"  # not an output of this run
+    for path in (stale, live, elsewhere, other):
+        path.write_bytes(b"half")
+    assert main(["compress", str(png), "-q"]) == 0
+    assert not stale.exists() and live.exists() and elsewhere.exists() and other.exists()
+    stale.write_bytes(b"half")  # a folder run too
+    assert main(["compress", str(png), "-o", f"{tmp_path / 'out'}/", "-q"]) == 0  # makes the folder
+    moved = tmp_path / "out" / stale.name
+    stale.rename(moved)
+    assert main(["compress", str(tmp_path), "-o", str(tmp_path / "out"), "-q"]) == 0
+    assert not moved.exists()
+
+
+def test_a_signal_at_any_point_of_the_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    """0.7.2 made the temporary file with mkstemp: a signal between its
+    creation and mkstemp's return left it, unknown to the cleanup."""
+    real_open = os.open
+
+    def open_then_interrupt(path, flags, *args, **kwargs):
+        fd = real_open(path, flags, *args, **kwargs)
+        if flags & os.O_CREAT:
+            os.close(fd)
+            raise KeyboardInterrupt
+        return fd
+
+    monkeypatch.setattr(files.os, "open", open_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        files.write_atomic(tmp_path / "out.hc", b"data", force=False)
+    monkeypatch.undo()
+    assert names(tmp_path) == []
+    # the way out of a signal (cli.py, a worker) removes what the unwinding did not
+    pending = tmp_path / f".x.hc.{os.getpid()}@{files._HOST}.0123abcd.tmp"
+    pending.write_bytes(b"half")
+    files._PENDING.add(pending)
+    files.remove_temporaries()
+    files._PENDING.discard(pending)
+    assert names(tmp_path) == []
+
+
+# -- 3. two writers of one name: exactly one wins ----------------------------------------------------------------
+
+
+def test_racing_writers_of_one_output_exactly_one_wins(tmp_path, monkeypatch):
+    """0.7.2: both passed the check and both renamed; the loser's data was
+    the file, and both said success (6 of 20 CLI trials)."""
+    writers = 8
+    checked = threading.Barrier(writers)
+    real_check = files.check_output
+
+    def check_then_wait(*args, **kwargs):  # every writer passes the check before any writes
+        real_check(*args, **kwargs)
+        checked.wait(timeout=10)
+
+    monkeypatch.setattr(files, "check_output", check_then_wait)
+    target = tmp_path / "same.hc"
+    results = [None] * writers
+
+    def write(i):
+        try:
+            files.write_atomic(target, b"writer %d" % i, force=False)
+            results[i] = "won"
+        except HybridCodecError as error:
+            results[i] = str(error)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results.count("won") == 1, results
+    winner = results.index("won")
+    assert target.read_bytes() == b"writer %d" % winner
+    assert all("exists" in r and "--force" in r for r in results if r != "won")
+    assert names(tmp_path) == ["same.hc"]
+    monkeypatch.undo()
+    # --force: each replaces the file whole
+    files.write_atomic(target, b"forced", force=True)
+    assert target.read_bytes() == b"forced" and names(tmp_path) == ["same.hc"]
+
+
+def test_two_identical_commands_one_output_one_exits_0(png, tmp_path):
+    target = tmp_path / "same.hc"
+    for _ in range(2):
+        target.unlink(missing_ok=True)
+        runs = [subprocess.Popen([*CLI, "compress", str(png), "-o", str(target), "--codec", "jpeg", "-q"],
+                                 stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        results = [(run.wait(timeout=60), run.stderr.read()) for run in runs]
+        assert sorted(code for code, _ in results) == [0, 1], results
+        refusal = next(err for code, err in results if code == 1).strip()
+        assert "\n" not in refusal and "exists" in refusal
+        unpack(target.read_bytes())
+        assert names(tmp_path) == ["a.png", "same.hc"]
+
+
+# -- 4. standard output that cannot take it all is an error --------------------------------------------------
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("command", ["compress", "decompress"])
+def test_a_full_standard_output_is_one_line_and_exit_1(png, command):
+    """0.7.2: an OSError traceback."""
+    if command == "decompress":
+        assert main(["compress", str(png), "--codec", "jpeg", "-q"]) == 0
+    source = png if command == "compress" else png.with_suffix(".hc")
+    with open("/dev/full", "wb") as full:
+        result = subprocess.run([*CLI, command, str(source), "-o", "-", "-q"], stdout=full,
+                                stderr=subprocess.PIPE, text=True)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"hybridcodec: error: {source}: cannot write standard output: No space left on device"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE and SIGXFSZ as on Linux")
+def test_standard_output_that_takes_only_part_is_an_error_not_a_truncated_file(png, tmp_path):
+    """0.7.2: with 8 KB free, exit 0 and 8,192 of 52,805 bytes."""
+    import resource
+
+    assert main(["compress", str(png), "--codec", "jpeg", "-q"]) == 0
+    whole = subprocess.run([*CLI, "decompress", str(png.with_suffix(".hc")), "-o", "-", "-q"],
+                           capture_output=True, check=True).stdout
+    assert len(whole) > 12_000
+    with open(tmp_path / "part.png", "wb") as part:  # a file that may grow to 8 KB: a nearly full disk
+        result = subprocess.run([*CLI, "decompress", str(png.with_suffix(".hc")), "-o", "-", "-q"], stdout=part,
+                                stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192)))
+    assert result.returncode == 1 and "cannot write standard output" in result.stderr, result.stderr
+    assert (tmp_path / "part.png").stat().st_size == 8192
+
+
+# -- 5. names: advice that works at once, defaults that do not collide -----------------------------------------
+
+
+def test_a_source_photo_in_the_way_gets_the_advice_that_works_at_once(png, tmp_path, capsys):
+    """0.7.2 said "use --force", and --force then said "name it with -o"."""
+    assert main(["compress", str(png), "--codec", "jpeg", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["decompress", str(tmp_path / "a.hc")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "not written by hybridcodec" in err
+    assert f"-o {png} --force" in err and "another output with -o" in err
+    before = png.read_bytes()
+    assert main(["decompress", str(tmp_path / "a.hc"), "-o", str(png), "--force", "-q"]) == 0  # as advised
+    assert png.read_bytes() != before
+
+
+def test_native_files_of_two_codecs_decompress_to_two_names(png, tmp_path):
+    """0.7.2: x.hc.jpg and x.hc.avif both gave x.hc.png; the second needed --force and replaced the first."""
+    for codec in ("jpeg", "webp"):
+        assert main(["compress", str(png), "--codec", codec, "--native", "-q"]) == 0
+    assert main(["decompress", str(tmp_path / "a.hc.jpg"), "-q"]) == 0
+    assert main(["decompress", str(tmp_path / "a.hc.webp"), "-q"]) == 0
+    assert {"a.jpg.png", "a.webp.png"} <= set(names(tmp_path))
+    folder = tmp_path / "restored"
+    assert main(["decompress", str(tmp_path / "a.hc.jpg"), str(tmp_path / "a.hc.webp"), "-o", str(folder), "-q"]) == 0
+    assert names(folder) == ["a.jpg.png", "a.webp.png"]
+    assert files.default_output(Path("x.hc"), "decompress") == Path("x.png")  # unchanged
+    assert files.default_output(Path("photo.jpg"), "decompress") == Path("photo.jpg.png")
+
+
+# -- 6. folders ----------------------------------------------------------------------------------------------------
+
+
+def test_a_trailing_slash_names_a_folder_that_is_made(png, tmp_path, capsys):
+    """0.7.2: -o missing/ for one input said compress writes .hc files."""
+    assert main(["compress", str(png), "-o", str(tmp_path / "new" / "deeper") + "/", "-q"]) == 0
+    assert names(tmp_path / "new" / "deeper") == ["a.hc"]
+    capsys.readouterr()
+    assert main(["compress", str(png), "-o", str(tmp_path / "nodir")]) == 1  # a file name without extension
+    assert "a folder is named with a / at the end" in capsys.readouterr().err
+    assert not (tmp_path / "nodir").exists()
+
+
+def test_a_refused_folder_run_makes_no_folder(png, photo, tmp_path, capsys):
+    Image.fromarray(photo).save(tmp_path / "a.jpg")  # a.png and a.jpg both give a.hc: refused
+    assert main(["compress", str(tmp_path), "-o", str(tmp_path / "out")]) == 1
+    assert "would both write" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["compress", "decompress"])
+def test_a_folder_of_subfolders_says_no_images_and_exits_1(png, tmp_path, command, capsys):
+    """0.7.2: "0 done, 0 skipped, 0 failed" and exit 0."""
+    top = tmp_path / "top"
+    (top / "sub").mkdir(parents=True)
+    png.rename(top / "sub" / "a.png")
+    if command == "decompress":
+        assert main(["compress", str(top / "sub" / "a.png"), "-q"]) == 0
+    assert main([command, str(top), "-o", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and str(top) in err and "subfolders are not searched" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_stopped_dask_run_cancels_what_is_queued(tmp_path, photo):
+    distributed = pytest.importorskip("dask.distributed")
+    from hybridcodec.batch import plan, run_tasks
+
+    for i in range(12):
+        Image.fromarray(np.roll(photo, 3 * i, axis=1)).save(tmp_path / f"{i:02}.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    tasks = plan([str(tmp_path)], "compress", str(out), {"codec": "jpeg"})
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        outcomes = run_tasks(tasks, scheduler=cluster.scheduler_address, progress=False)
+        assert next(outcomes).status == "done"
+        outcomes.close()  # what Ctrl-C in the consumer does
+        time.sleep(2)
+        written = len(list(out.glob("*.hc")))
+    assert written <= 3, written  # the first, and those the worker held at the stop
