@@ -32,6 +32,7 @@ import numpy as np
 
 from . import codecs, pipeline
 from .coding import CodingPath
+from .runtime import progress
 
 
 def _picture(width: int, height: int) -> np.ndarray:
@@ -60,9 +61,10 @@ def _cli(*args: str) -> list[str]:
     return _python(f"sys.argv[1:] = {list(args)!r}; from hybridcodec.cli import run; run()")
 
 
-def _cold(command: list[str], runs: int) -> dict:
+def _cold(command: list[str], runs: int, step=lambda: None) -> dict:
     """Median wall seconds over ``runs`` fresh processes of ``command``, and
-    their largest peak RSS in MB where the command is one of ours (``_python``)."""
+    their largest peak RSS in MB where the command is one of ours (``_python``);
+    ``step`` is called after each process (the progress bar)."""
     walls, peaks = [], []
     with tempfile.TemporaryDirectory() as tmp:
         peak = Path(tmp) / "peak"
@@ -74,6 +76,7 @@ def _cold(command: list[str], runs: int) -> dict:
             walls.append(time.perf_counter() - start)
             if result.returncode:
                 raise RuntimeError(f"{' '.join(map(str, command))} failed: {result.stderr.strip()}")
+            step()
             if ours:
                 peaks.append(int(peak.read_text()) / 1024)
     return {"wall_s": round(statistics.median(walls), 3), "peak_rss_mb": round(max(peaks), 1) if peaks else None,
@@ -101,25 +104,27 @@ def _network_seconds(data: bytes) -> float:
 def run(runs: int = 5, megapixels=(12, 50), quality: int = 40, stream=print) -> dict:
     """Measure every case; print a Markdown table and return the figures."""
     results = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    # every cold process, for the progress bar: 768x512 twice, djpeg, load, two batches, each size
+    total = runs * (5 + bool(shutil.which("djpeg"))) + sum(1 if mp > 12 else runs for mp in megapixels)
+    with progress("bench-decode", total, unit="run") as step, tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         small = tmp / "small.hc"
         small.write_bytes(pipeline.compress(_picture(768, 512), "jpeg", quality))
         hc = pipeline.read_file(small.read_bytes())
         (tmp / "plain.jpg").write_bytes(hc.payload)
         results["decompress 768x512"] = {
-            **_cold(_cli("decompress", str(small), "-o", str(tmp / "out.png"), "--force"), runs),
+            **_cold(_cli("decompress", str(small), "-o", str(tmp / "out.png"), "--force"), runs, step),
             "network_s": round(_network_seconds(small.read_bytes()), 3), "network": hc.header.model("post").name}
         exact = tmp / "exact.hc"  # the same picture naming the float32 network, not its int8 twin
         exact.write_bytes(pipeline.compress(_picture(768, 512), "jpeg", quality, precision="float32"))
         results["decompress 768x512, float32 network"] = {
-            **_cold(_cli("decompress", str(exact), "-o", str(tmp / "out.png"), "--force"), runs),
+            **_cold(_cli("decompress", str(exact), "-o", str(tmp / "out.png"), "--force"), runs, step),
             "network_s": round(_network_seconds(exact.read_bytes()), 3)}
         if shutil.which("djpeg"):
             results["djpeg 768x512 (its payload)"] = _cold(
-                ["djpeg", "-outfile", str(tmp / "plain.ppm"), str(tmp / "plain.jpg")], runs)
+                ["djpeg", "-outfile", str(tmp / "plain.ppm"), str(tmp / "plain.jpg")], runs, step)
         load = f"import hybridcodec; from PIL import Image; Image.open({str(small)!r}).load()"
-        results["Image.open().load() 768x512"] = _cold(_python(load), runs)
+        results["Image.open().load() 768x512"] = _cold(_python(load), runs, step)
         batch = tmp / "batch"
         batch.mkdir()
         for k in range(16):
@@ -129,13 +134,13 @@ def run(runs: int = 5, megapixels=(12, 50), quality: int = 40, stream=print) -> 
             out.mkdir()
             # peak RSS: the main process's (workers are processes of their own)
             results[f"batch of 16, --jobs {jobs}"] = _cold(
-                _cli("decompress", str(batch), "-o", str(out), "--jobs", str(jobs), "--force", "--quiet"), runs)
+                _cli("decompress", str(batch), "-o", str(out), "--jobs", str(jobs), "--force", "--quiet"), runs, step)
         for mp in megapixels:
             side = int((mp * 1e6 / 1.5) ** 0.5)
             large = tmp / f"{mp}mp.hc"
             large.write_bytes(pipeline.compress(_picture(int(side * 1.5), side), "jpeg", quality))
             case = _cold(_cli("decompress", str(large), "-o", str(tmp / "large.png"), "--force"),
-                         1 if mp > 12 else runs)
+                         1 if mp > 12 else runs, step)
             case["network_s"] = round(_network_seconds(large.read_bytes()), 3)
             case["wall_minus_network_s"] = round(case["wall_s"] - case["network_s"], 3)
             results[f"decompress {mp} MP"] = case

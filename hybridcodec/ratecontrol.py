@@ -9,12 +9,14 @@ control takes roughly 21 times a plain encode, more with a PSNR target.
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import re
 import warnings
 
 import numpy as np
 
-from . import codecs
+from . import codecs, runtime
 from .errors import HybridCodecError
 from .metrics import psnr
 from .pipeline import Encoded, decode, eight_bit, encode, warn_native_scale
@@ -51,11 +53,37 @@ def _restored_psnr(reference: np.ndarray, encoded: Encoded, **options) -> float:
     return psnr(reference, out)
 
 
+# The search's progress (runtime.progress): one count of encodes for the
+# whole search, --search's inner fit_size included.
+_ENCODES = contextvars.ContextVar("hybridcodec_encodes", default=None)
+
+
+def _counting_encodes(search_function):
+    """Count ``search_function``'s trial encodes on one progress bar."""
+
+    @functools.wraps(search_function)
+    def counted(*args, **kwargs):
+        if _ENCODES.get() is not None:  # an outer search counts them
+            return search_function(*args, **kwargs)
+        with runtime.progress("rate control", unit=" encodes") as step:
+            token = _ENCODES.set(step)
+            try:
+                return search_function(*args, **kwargs)
+            finally:
+                _ENCODES.reset(token)
+
+    return counted
+
+
 def _candidate(image, codec: str, quality: int, scale, options) -> Encoded:
     """One trial encode; warnings wait for the file chosen (``_chosen``)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return encode(image, codec, quality, scale, **options)
+        encoded = encode(image, codec, quality, scale, **options)
+    step = _ENCODES.get()
+    if step is not None:
+        step()
+    return encoded
 
 
 def _chosen(best: Encoded, options) -> Encoded:
@@ -64,6 +92,7 @@ def _chosen(best: Encoded, options) -> Encoded:
     return best
 
 
+@_counting_encodes
 def fit_size(image, codec: str, max_bytes: int, **options) -> Encoded:
     """The file of at most ``max_bytes`` with the highest PSNR after restoration."""
     image = np.asarray(image)
@@ -88,6 +117,7 @@ def fit_size(image, codec: str, max_bytes: int, **options) -> Encoded:
     return _chosen(best, options)
 
 
+@_counting_encodes
 def reach_psnr(image, codec: str, target_db: float, **options) -> Encoded:
     """The smallest file whose restored image reaches ``target_db`` PSNR."""
     image = np.asarray(image)
@@ -115,6 +145,7 @@ def reach_psnr(image, codec: str, target_db: float, **options) -> Encoded:
     return _chosen(best, options)
 
 
+@_counting_encodes
 def search(image, codec: str, quality: int, **options) -> Encoded:
     """``--search``: ``--scale auto``'s check widened to every codec quality.
 

@@ -19,10 +19,15 @@ there the runtime asks for ONNX Runtime's exact kernel instead
 A ``Network`` is called like the Keras model it came from (``[decoded,
 quality]`` for a restoration network, the image for a pre-processor, float32
 in [0, 1], channels last), so coding.py runs either.
+
+Long loops (the tiles of a network, rate control's encodes) report their
+progress here (``progress``); nothing is shown unless a caller listens.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import hashlib
 import os
@@ -167,3 +172,57 @@ def int8_precision_mode() -> bool:
 
 # The flags that change a network's speed (or, in Keras, its pixels), for benchmark records.
 SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_tile", "amx_int8")
+
+
+# --------------------------------------------------------------------------
+# Progress of long work (issue #37: a 63-megapixel decompress ran 12 minutes
+# without a word). Silent unless a caller listens: the Python API never
+# prints; the command line listens with a tqdm bar on a terminal (cli.py).
+# --------------------------------------------------------------------------
+
+_LISTENER = contextvars.ContextVar("hybridcodec_progress", default=None)
+
+
+@contextlib.contextmanager
+def progress_to(factory):
+    """Within the block, long loops report to ``factory(desc=, total=, unit=)``,
+    which returns a bar with ``update(n)`` and ``close()`` (tqdm's signature)."""
+    token = _LISTENER.set(factory)
+    try:
+        yield
+    finally:
+        _LISTENER.reset(token)
+
+
+class Progress:
+    """One long loop's progress: call it after each step. It closes itself
+    after its last step of a known ``total``, or at the end of a ``with``."""
+
+    def __init__(self, bar, total: int | None):
+        self.bar, self.total, self.done = bar, total, 0
+
+    def __call__(self, steps: int = 1) -> None:
+        if self.bar is None:
+            return
+        self.bar.update(steps)
+        self.done += steps
+        if self.total is not None and self.done >= self.total:
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def progress(what: str, total: int | None = None, unit: str = "it") -> Progress:
+    """A ``Progress`` for a loop of ``total`` steps (None: unknown), shown
+    only where someone listens (``progress_to``)."""
+    factory = _LISTENER.get()
+    return Progress(factory(desc=what, total=total, unit=unit) if factory is not None else None, total)
