@@ -15,7 +15,9 @@ demo: $(STAMP)
 	$(VENV)/bin/hybridcodec demo
 
 # The linter first (rules in pyproject.toml); the notebooks run too, with small
-# settings and scikit-image's images.
+# settings and scikit-image's images. Python packages only: the tests that run
+# real clients (djpeg, dwebp, avifdec, djxl, chromium, qemu-x86_64,
+# butteraugli_main) skip without them, saying why; .ci/run apt-installs them.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	HYBRIDCODEC_NOTEBOOK_SMALL=1 $(PY) -m pytest -q tests --nbmake notebooks

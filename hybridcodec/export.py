@@ -346,6 +346,8 @@ def refit_output_conv(quantized_bytes: bytes, samples, ridge: float = 1e-3, pixe
     import onnxruntime as ort
     from onnx import numpy_helper
 
+    from .runtime import int8_precision_mode
+
     model = onnx.load_from_string(quantized_bytes)
     out_conv = next(node for node in reversed(model.graph.node) if node.op_type == "Conv")
     weights = {i.name: i for i in model.graph.initializer}
@@ -355,7 +357,10 @@ def refit_output_conv(quantized_bytes: bytes, samples, ridge: float = 1e-3, pixe
     probe = onnx.ModelProto()
     probe.CopyFrom(model)
     probe.graph.output.append(onnx.helper.make_tensor_value_info(out_conv.input[0], onnx.TensorProto.FLOAT, None))
-    session = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    if int8_precision_mode():  # the features the twin gives at decode (runtime.Network), not the saturating kernel's
+        options.add_session_config_entry("session.x64quantprecision", "1")
+    session = ort.InferenceSession(probe.SerializeToString(), options, providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(seed)
     n = kernel[0].size + 1
     gram, moment = np.zeros((n, n)), np.zeros((n, kernel.shape[0]))

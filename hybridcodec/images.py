@@ -51,10 +51,12 @@ class LoadedImage:
 def load_image(path, max_pixels: int | None = None, name: str | None = None) -> LoadedImage:
     """Read any image Pillow reads (a path or a binary file), as the pipeline wants it.
 
-    * EXIF orientation is applied (the pixels come out upright).
+    * EXIF orientation is applied (the pixels come out upright) and the EXIF
+      block handed on says so (no orientation tag): applied once.
     * Palette, CMYK, YCbCr and other modes become RGB (or RGBA if they carry
-      transparency); 1-bit becomes gray. 16-bit gray stays 16-bit (coded at
-      8, with a warning).
+      transparency); 1-bit becomes gray. 16-bit gray, gray+alpha, RGB and
+      RGBA stay 16-bit (coded at 8, with a warning): Pillow opens 16-bit
+      colour PNG and TIFF as 8-bit, so imagecodecs reads those.
     * Animated images: the first frame, with a warning.
     * The ICC profile and EXIF block are returned for the caller to keep.
     * More than ``max_pixels`` pixels is refused before decoding, naming
@@ -78,14 +80,20 @@ def load_image(path, max_pixels: int | None = None, name: str | None = None) -> 
             if width * height > max_pixels:
                 raise HybridCodecError(f"{name}: image of {width}x{height} = {width * height} pixels exceeds "
                                        f"the limit of {max_pixels} (raise it with --max-pixels)")
+            # Image.open stands on the first frame (n_frames goes back to it); no
+            # seek(0): PSD and SPIDER files refuse it with EOFError
             if getattr(image, "n_frames", 1) > 1:
                 warnings.append(f"{name}: animated image, only the first frame is coded")
-            image.seek(0)
             icc = image.info.get("icc_profile") or b""
-            exif = image.info.get("exif") or b""
-            image = ImageOps.exif_transpose(image)
-            pixels = _to_array(image)
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+            wide = _sixteen_bit_colour(image, path)
+            if wide is not None:
+                pixels = oriented(wide, image.getexif().get(ORIENTATION, 1))
+                exif = upright_exif(image.info.get("exif") or b"")
+            else:
+                image = ImageOps.exif_transpose(image)  # its EXIF now has no orientation tag
+                exif = image.info.get("exif") or b""
+                pixels = _to_array(image)
+    except (UnidentifiedImageError, OSError, SyntaxError, EOFError) as error:
         raise HybridCodecError(f"cannot read image {name}: {error}") from None
     except ValueError as error:
         if isinstance(error, HybridCodecError):
@@ -96,6 +104,30 @@ def load_image(path, max_pixels: int | None = None, name: str | None = None) -> 
     if pixels.dtype == np.uint16:
         warnings.append(f"{name}: 16-bit image coded at 8 bits a sample (the file records 16)")
     return LoadedImage(pixels, icc, exif, warnings)
+
+
+def _sixteen_bit_colour(image, source) -> np.ndarray | None:
+    """The 16-bit samples of a gray+alpha, RGB or RGBA PNG or TIFF, which
+    Pillow (13) opens as 8-bit modes, dropping the low bytes; None for
+    anything else (16-bit gray Pillow reads itself, as I;16)."""
+    args = image.tile[0].args if image.tile else ""
+    rawmode = args if isinstance(args, str) else next(iter(args or ()), "")  # PNG: the raw mode; TIFF: a tuple
+    if image.mode.startswith("I") or not isinstance(rawmode, str) or ";16" not in rawmode:
+        return None
+    import imagecodecs
+
+    if hasattr(source, "read"):
+        source.seek(0)
+        data = source.read()
+    else:
+        data = Path(source).read_bytes()
+    try:
+        pixels = imagecodecs.imread(data)
+    except Exception:  # imagecodecs raises its own error types: Pillow's 8 bits, as before
+        return None
+    if pixels.dtype != np.uint16 or pixels.shape[:2] != image.size[::-1]:
+        return None
+    return pixels
 
 
 def _to_array(image) -> np.ndarray:
@@ -127,7 +159,7 @@ def save_image(path, pixels: np.ndarray, kind: str = "PNG", icc: bytes = b"", ex
     if icc and kind != "BMP":
         options["icc_profile"] = icc
     if exif and kind != "BMP":
-        options["exif"] = exif
+        options["exif"] = upright_exif(exif)  # the pixels are upright: files of 0.7.2 and older kept the tag
     if kind == "PNG":
         # zlib level 1: a 768x512 photo in 28 ms against 39 at level 3 and 120
         # at Pillow's default 6, for 5% and 14% more bytes; a decode's output
@@ -146,3 +178,93 @@ def save_image(path, pixels: np.ndarray, kind: str = "PNG", icc: bytes = b"", ex
     except (OSError, ValueError, KeyError) as error:
         raise HybridCodecError(f"cannot write this image as {kind}: {error}") from None
 
+
+# --------------------------------------------------------------------------
+# EXIF orientation: applied once, on every path. Compress turns the pixels
+# upright and keeps EXIF without the tag; decompress of a plain camera file
+# turns the restored image (restoration runs on the stored pixels); any EXIF
+# decompress writes has no orientation tag.
+# --------------------------------------------------------------------------
+
+ORIENTATION = 0x0112  # the EXIF tag
+
+# What makes stored pixels upright for each EXIF orientation, as Pillow's
+# ImageOps.exif_transpose does (tests/test_images.py checks it against Pillow),
+# on arrays of any channels and depth
+_UPRIGHT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.rot90(a, 2).swapaxes(0, 1),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def oriented(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """``pixels`` stored under EXIF ``orientation`` (1-8), turned upright."""
+    turn = _UPRIGHT.get(orientation)
+    return pixels if turn is None else np.ascontiguousarray(turn(pixels))
+
+
+def upright_exif(exif: bytes) -> bytes:
+    """An EXIF block without its orientation tag (upright: orientation 1)."""
+    from PIL import Image
+
+    if not exif:
+        return exif
+    tags = Image.Exif()
+    try:
+        tags.load(exif)
+    except Exception:  # Pillow's parser raises many kinds: a block it cannot read goes as it is
+        return exif
+    if tags.get(ORIENTATION, 1) == 1:
+        return exif
+    del tags[ORIENTATION]
+    return tags.tobytes()
+
+
+def stored_orientation(data: bytes) -> int:
+    """The EXIF orientation (1-8) of a plain JPEG, WebP or AVIF file (one
+    without a hybridcodec header): how its stored pixels turn for display;
+    1 for anything else. JPEG XL is 1: libjxl turns the pixels as it decodes
+    (a cjxl transcode of a JPEG with Orientation=6 comes out of
+    imagecodecs.jpegxl_decode upright, its EXIF still saying 6). A hybridcodec
+    file's pixels were coded upright."""
+    import io
+
+    from PIL import Image
+
+    from . import codecs
+
+    data = bytes(data)
+    backend = codecs.sniff_native(data)
+    # no EXIF block and no AVIF rotation or mirror box: the common case, without opening it
+    if backend is None or backend.name == "jpegxl" or not any(m in data for m in (b"Exif", b"EXIF", b"irot", b"imir")):
+        return 1
+    if codecs.extract_native(data)[1] is not None:
+        return 1
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            orientation = image.getexif().get(ORIENTATION, 1)
+    except Exception:  # a file Pillow cannot read is decoded as it is stored
+        return 1
+    return orientation if orientation in _UPRIGHT else 1
+
+
+def upright(image: np.ndarray, data: bytes) -> np.ndarray:
+    """A decoded (restored) ``image`` of the file ``data``, turned upright by
+    a plain file's EXIF orientation (pipeline.decode)."""
+    return oriented(image, stored_orientation(data))
+
+
+def orientation_fields(data: bytes, width: int, height: int) -> dict:
+    """What ``info`` adds for a plain file stored turned: its EXIF
+    orientation and the size decompress writes; nothing for an upright one."""
+    orientation = stored_orientation(data)
+    if orientation == 1:
+        return {}
+    if orientation >= 5:  # a quarter turn
+        width, height = height, width
+    return {"orientation": orientation, "displayed_width": width, "displayed_height": height}
