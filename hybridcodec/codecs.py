@@ -179,6 +179,10 @@ class Codec:
     # and bench's "common" curve, (encoder, effort); and the format one up.
     common_default: tuple[str | None, str] = (None, "default")
     next_format: str = ""
+    # Reads the (width, height) a payload's own header declares, decoding
+    # nothing (native.py); None: a codec without one (a user's), whose
+    # decoder's output alone is checked.
+    size_reader = None
 
     def __init__(self):
         self._encoder = None  # None: the first installed one, looked up when first needed
@@ -238,6 +242,19 @@ class Codec:
     def decode(self, data: bytes) -> np.ndarray:
         raise NotImplementedError
 
+    def declared_size(self, data: bytes) -> tuple[int, int] | None:
+        """The (width, height) the payload's own header declares, read before
+        any decoder allocates for it (``coding.CodingPath.decode`` checks it);
+        HybridCodecError where it has none, or declares what hybridcodec does
+        not decode (an animation, a CMYK JPEG); None without a ``size_reader``."""
+        if self.size_reader is None:
+            return None
+        try:
+            width, height = type(self).size_reader(bytes(data))
+        except (ValueError, struct.error, IndexError) as error:
+            raise HybridCodecError(f"{self.name} payload does not decode: {error}") from None
+        return int(width), int(height)
+
     # -- native files (see native.py) ------------------------------------------
 
     def sniff(self, data: bytes) -> bool:
@@ -263,10 +280,13 @@ class Codec:
             )
 
     def _decoded_rgb(self, image: np.ndarray) -> np.ndarray:
-        # Decoders may return gray or RGBA; the interface promises RGB.
+        # Decoders may return gray, gray+alpha or RGBA; the interface promises
+        # RGB. The dtype is left as decoded: CodingPath.decode refuses all but uint8.
         if image.ndim == 2:
-            image = np.repeat(image[:, :, None], 3, axis=2)
-        return np.ascontiguousarray(image[:, :, :3])
+            image = image[:, :, None]
+        if image.ndim == 3 and image.shape[2] in (1, 2):
+            image = np.repeat(image[:, :, :1], 3, axis=2)
+        return np.ascontiguousarray(image[..., :3])
 
 
 @register
@@ -277,6 +297,7 @@ class PNG(Codec):
     max_side = 2**31 - 1
     quality_grid = demo_qualities = ()
     library = "libpng"
+    size_reader = native.png_size
 
     def available(self) -> bool:
         return bool(_imagecodecs().PNG.available)
@@ -290,14 +311,27 @@ class PNG(Codec):
 
     def encode_plane(self, plane: np.ndarray) -> bytes:
         """Losslessly code one (H, W) uint8 plane: the alpha channel."""
-        return bytes(_imagecodecs().png_encode(np.ascontiguousarray(plane), level=9))
+        # a copy, not ascontiguousarray: a 1x1 view keeps its parent's strides, which png_encode refuses
+        return bytes(_imagecodecs().png_encode(np.array(plane, np.uint8), level=9))
 
-    def decode_plane(self, data: bytes) -> np.ndarray:
+    def decode_plane(self, data: bytes, width: int, height: int) -> np.ndarray:
+        """The (height, width) uint8 alpha plane of ``encode_plane``; its PNG's
+        own size is checked before decoding, as every payload's is."""
+        try:
+            declared = native.png_size(data)
+        except (ValueError, struct.error) as error:
+            raise HybridCodecError(f"alpha payload does not decode: {error}") from None
+        if declared != (width, height):
+            raise HybridCodecError("alpha payload does not match the image size")
         try:
             plane = _imagecodecs().png_decode(data)
         except Exception as error:
-            raise HybridCodecError(f"alpha payload does not decode: {error}") from None
-        return plane if plane.ndim == 2 else plane[:, :, 0]
+            reason = (str(error) or type(error).__name__).splitlines()[0]
+            raise HybridCodecError(f"alpha payload does not decode: {reason}") from None
+        plane = plane if plane.ndim == 2 else plane[:, :, 0]
+        if plane.dtype != np.uint8 or plane.shape != (height, width):
+            raise HybridCodecError(f"alpha payload decodes to {plane.dtype} {plane.shape}, not an 8-bit plane")
+        return plane
 
 
 @register
@@ -327,6 +361,7 @@ class JPEG(Codec):
     library = "libjpeg_turbo"
     encoders = {"mozjpeg": 2, "mozjpeg-flat": 1, "turbo": 0}
     common_default = ("turbo", "default")
+    size_reader = native.jpeg_size
     next_format = "webp"
     # results/encoders-choose.json: mozjpeg's flat table writes more bytes
     # than libjpeg-turbo at low qualities and fewer at high ones
@@ -464,6 +499,7 @@ class WebP(Codec):
     common_default = ("libwebp", "fast")  # method 4, cwebp's default
     next_format = "avif"
     methods = {"fast": 4, "default": 6, "best": 6}
+    size_reader = native.webp_size
 
     def sniff(self, data: bytes) -> bool:
         return data[:4] == b"RIFF" and data[8:12] == b"WEBP"
@@ -516,6 +552,7 @@ class AVIF(Codec):
     quality_knots = {"libavif-psnr": ((1, 4), (2, 5), (5, 6), (10, 10), (15, 13), (20, 17), (30, 25), (40, 35),
                                       (50, 47), (60, 57), (70, 68), (80, 80), (90, 89), (95, 94), (99, 99))}
     speeds = {"fast": 8, "default": 6, "best": 4}
+    size_reader = native.avif_size
 
     def installed_encoders(self) -> list[str]:
         return [e for e in self.encoders if e != "libavif-psnr" or _pillow_has_avif()]
@@ -575,6 +612,7 @@ class JPEGXL(Codec):
     encoders = {"libjxl": 0}
     common_default = ("libjxl", "default")
     efforts = {"fast": 3, "default": 7, "best": 9}
+    size_reader = native.jxl_size
 
     def sniff(self, data: bytes) -> bool:
         return data[:2] == b"\xff\x0a" or data[:12] == native.JXL_SIGNATURE

@@ -24,6 +24,7 @@ import numpy as np
 from . import scale as scales
 from .codecs import Codec
 from .errors import HybridCodecError
+from .runtime import progress
 from .scale import Scale
 
 # What a restoration network is told of the coding besides the decoded
@@ -84,18 +85,35 @@ class CodingPath:
     # -- decoder side ------------------------------------------------------
 
     def decode(self, payload: bytes, width: int | None = None, height: int | None = None) -> np.ndarray:
-        """The codec's decoded picture; checked against the image's size if given."""
+        """The codec's decoded picture, an (h, w, 3) uint8 array of the coded
+        size of a ``width`` x ``height`` image (if given; else of the size the
+        payload declares). The one check of every decoder's output:
+
+        * before decoding, the size the payload's own header declares
+          (``Codec.declared_size``) must be the coded size, so no decoder
+          allocates for more than the container's header, whose size the
+          caller checked against ``max_pixels`` (issue #38: a 631-byte JPEG
+          declaring 60000x60000 took 10 GB and 64 s before this check);
+        * after, the array must be uint8 RGB of that size: a 16-bit PNG,
+          10-bit AVIF or 16-bit JPEG XL payload (uint16), or one that decodes
+          to another size, is refused, never handed on."""
+        name = self.codec.name
+        declared = self.codec.declared_size(payload)
+        expected = self.scale.coded_size(width, height) if width is not None else declared
+        if declared is not None and declared != expected:
+            raise HybridCodecError(f"{name} payload declares {declared[0]}x{declared[1]}, "
+                                   f"header says {expected[0]}x{expected[1]}")
         try:
             decoded = self.codec.decode(payload)
         except Exception as error:  # imagecodecs raises its own error types
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise HybridCodecError(f"{self.codec.name} payload does not decode: {reason}") from None
-        if width is not None:
-            coded_w, coded_h = self.scale.coded_size(width, height)
-            if decoded.shape[:2] != (coded_h, coded_w):
-                raise HybridCodecError(
-                    f"payload is {decoded.shape[1]}x{decoded.shape[0]}, header says {coded_w}x{coded_h}"
-                )
+            raise HybridCodecError(f"{name} payload does not decode: {reason}") from None
+        if decoded.dtype != np.uint8 or decoded.ndim != 3 or decoded.shape[2] != 3:
+            raise HybridCodecError(f"{name} payload decodes to {decoded.dtype} of shape {decoded.shape}, "
+                                   "not 8-bit RGB")
+        if expected is not None and decoded.shape[:2] != (expected[1], expected[0]):
+            raise HybridCodecError(f"{name} payload is {decoded.shape[1]}x{decoded.shape[0]}, "
+                                   f"header says {expected[0]}x{expected[1]}")
         return decoded
 
     def restore(self, decoded: np.ndarray, width: int, height: int, payload: bytes | None = None) -> np.ndarray:
@@ -155,6 +173,7 @@ def run_tiled(fn, image: np.ndarray, up: int = 1, down: int = 1, tile: int = TIL
         return fn(image)
     out_h, out_w = -(-h * up // down), -(-w * up // down)
     out = np.zeros((out_h, out_w, 3), np.uint8)
+    step = progress("network", -(-h // tile) * -(-w // tile), unit="tile")  # a bar on a terminal (cli.py)
     for y in range(0, h, tile):
         for x in range(0, w, tile):
             y0, x0 = max(0, y - overlap), max(0, x - overlap)
@@ -166,6 +185,7 @@ def run_tiled(fn, image: np.ndarray, up: int = 1, down: int = 1, tile: int = TIL
             th = min(out_h, -(-min(h, y + tile) * up // down)) - ty
             tw = min(out_w, -(-min(w, x + tile) * up // down)) - tx
             out[ty : ty + th, tx : tx + tw] = result[oy : oy + th, ox : ox + tw]
+            step()
     return out
 
 

@@ -66,6 +66,8 @@ def split_image(image: np.ndarray):
     color = image[:, :, : 1 if channels <= 2 else 3]
     alpha = image[:, :, -1] if channels in (2, 4) else None
     rgb = np.ascontiguousarray(np.repeat(color, 3, axis=2) if color.shape[2] == 1 else color)
+    if rgb.size == 3:  # a 1x1 view keeps its parent's strides, which imagecodecs' encoders refuse
+        rgb = rgb.copy()
     return rgb, alpha, channels, bits
 
 
@@ -78,7 +80,8 @@ def eight_bit(image: np.ndarray) -> np.ndarray:
 
 def join_image(rgb: np.ndarray, alpha: np.ndarray | None, channels: int) -> np.ndarray:
     """Inverse of split_image: gray images come back as (H, W), colour as (H, W, 3 or 4)."""
-    color = np.rint(rgb.astype(np.float32).mean(axis=2)).astype(np.uint8)[:, :, None] if channels <= 2 else rgb
+    # gray: the rounded mean, in integers ((sum + 1) // 3 never meets a tie): a float32 copy cost 16 bytes a pixel
+    color = ((rgb.sum(axis=2, dtype=np.uint16) + 1) // 3).astype(np.uint8)[:, :, None] if channels <= 2 else rgb
     if alpha is not None:
         color = np.concatenate([color, alpha[:, :, None]], axis=2)
     return color[:, :, 0] if color.shape[2] == 1 else np.ascontiguousarray(color)
@@ -421,14 +424,24 @@ def read_file(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, quality: int | 
             raise HybridCodecError(f"header says {hc.header.codec} but the file is {backend.name}")
         return replace(hc, payload=data)
     # A plain file: restore it with the network that serves its codec and quality.
-    quality = codecs.check_quality(quality) if quality is not None else backend.estimate_quality(data)
+    given = codecs.check_quality(quality) if quality is not None else None
+    quality = backend.estimate_quality(data)  # a JPEG's own tables say it: a quality given is not used
+    if quality is None:
+        quality = given
+    elif given is not None:
+        warnings.warn(f"quality {given} ignored: this {backend.name} file's quantization tables say {quality}",
+                      stacklevel=3)
     if quality is None:
         raise HybridCodecError(f"plain {backend.name} file without a hybridcodec header: give its --quality")
-    decoded = CodingPath(codecs.get_codec(backend.name), quality).decode(data)
-    height, width = decoded.shape[:2]
+    width, height = backend.declared_size(data)  # its own header, before any decoder allocates
     check_dimensions(width, height, max_pixels)
     quality = codecs.clamp_quality(quality)
     network = zoo.plain_file_network(backend.name, quality)
+    if network is not None and backend.name == "jpeg" and backend.table_features(data) is None:
+        # legal, rare: a table first defined between scans, after the first one (where the reader stops)
+        warnings.warn("this JPEG's quantization tables are not all before its first scan: "
+                      "decoded without a restoration network", stacklevel=3)
+        network = None
     models = [network.ref] if network is not None else []
     return HCFile(Header(backend.name, quality, width, height, 3, scales.FULL, 8, models), data)
 
@@ -454,12 +467,13 @@ def decode(data: bytes, pre_model=None, post_model=None, max_pixels: int = DEFAU
     rgb = path.restore(decoded, h.width, h.height, hc.payload)
     if hc.strengths:  # the container checked that a restoration network is named
         rgb = strength.apply(hc.strengths, replace(path, post=None).restore(decoded, h.width, h.height), rgb)
+    del decoded  # not held while alpha and channels are joined: memory is per declared pixel (docs/ROBUSTNESS.md)
     alpha = None
     if hc.alpha:
-        alpha = codecs.get_codec("png").decode_plane(hc.alpha)
-        if alpha.shape != (h.height, h.width):
-            raise HybridCodecError("alpha payload does not match the image size")
-    return Decoded(join_image(rgb, alpha, h.channels), hc)
+        alpha = codecs.get_codec("png").decode_plane(hc.alpha, h.width, h.height)
+    from .images import upright  # a plain camera file's EXIF orientation, applied after restoration
+
+    return Decoded(upright(join_image(rgb, alpha, h.channels), data), hc)
 
 
 def decompress(data: bytes, **options) -> np.ndarray:
