@@ -376,9 +376,8 @@ def info(path, quality: int | None = None) -> dict:
     """What ``hybridcodec info`` prints: the header of a ``.hc`` or native file
     (read as ``decompress`` reads it, ``quality`` that of a plain file) and
     the path used to code it."""
-    from .pipeline import read_file
-
     from .images import orientation_fields
+    from .pipeline import read_file
 
     data = read_bytes(path)
     hc = read_file(data, quality=quality)
