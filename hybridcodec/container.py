@@ -15,13 +15,16 @@ from dataclasses import dataclass, field
 
 from . import codecs
 from . import scale as scales
-from .errors import HybridCodecError
+from .errors import HybridCodecError, printable
 from .scale import Scale
 
 MAGIC = b"\x89HCODEC\n"  # 8 bytes; the high first byte and newline catch text-mode mangling
 VERSION = 3  # what this writer writes, or 4 where a file has a strength part; the reader reads 1 to 4
 MAX_SIDE = 65535  # largest width or height a file may declare (16 bits in version 2)
-DEFAULT_MAX_PIXELS = 2**28  # ~268 megapixels; decompression-bomb guard, raisable per call
+# ~67 megapixels (8192x8192); decompression-bomb guard, raisable per call. Within it
+# decompress peaks under 2 GB: 1.45 GB measured for the worst kind of file at this
+# size (docs/ROBUSTNESS.md, Limits); 2**28 would have allowed about 6 GB.
+DEFAULT_MAX_PIXELS = 2**26
 ROLES = {0: "pre", 1: "post"}
 # The codec byte is each codec's ``codec_id`` (codecs.py), the scale byte each
 # scale's ``file_id`` (scale.py); neither is ever reused.
@@ -165,7 +168,8 @@ def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> HCFile:
     models = []
     for _ in range(count):
         role_id, name_length = reader.take(2)
-        name = reader.take(name_length).decode("utf-8", errors="replace")
+        # The name is shown to the user only (the hash identifies the model): kept printable
+        name = printable(reader.take(name_length).decode("utf-8", errors="replace"))
         sha = reader.take(32).hex()
         if role_id not in ROLES:
             raise HybridCodecError(f"unknown model role {role_id} in file")

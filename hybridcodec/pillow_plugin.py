@@ -2,6 +2,14 @@
 
     Image.open("x.hc")                                   # decodes (restores) on load()
     im.save("x.hc", codec="webp", quality=50, scale="auto")
+
+Every error, at open() or load(), is a HybridCodecError. The size limit is
+the smaller of decompress's default ``max_pixels`` and what Pillow opens
+(twice ``Image.MAX_IMAGE_PIXELS``), checked at open(), so that a caller sees
+hybridcodec's one exception, not Pillow's ``DecompressionBombError``;
+``Image.MAX_IMAGE_PIXELS = None`` lifts both.
+``info`` carries the file's ICC profile (``icc_profile``) and EXIF block
+(``exif``) where it has them.
 """
 
 from __future__ import annotations
@@ -9,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageFile
 
-from .container import MAGIC, unpack
+from . import container
+from .container import MAGIC, MAX_SIDE, unpack
 from .errors import HybridCodecError
 
 FORMAT = "HC"
@@ -20,6 +29,12 @@ def _accept(prefix: bytes) -> bool:
     return prefix[: len(MAGIC)] == MAGIC
 
 
+def max_pixels() -> int:
+    """The most pixels the plugin opens (read at each open: Pillow's limit may be changed)."""
+    limit = Image.MAX_IMAGE_PIXELS
+    return MAX_SIDE * MAX_SIDE if limit is None else min(container.DEFAULT_MAX_PIXELS, 2 * int(limit))
+
+
 class HCImageFile(ImageFile.ImageFile):
     format = FORMAT
     format_description = "hybridcodec"
@@ -28,16 +43,29 @@ class HCImageFile(ImageFile.ImageFile):
         self._hc_data = self.fp.read()
         # The magic matched, so the file is ours: a damaged one is reported as
         # such (HybridCodecError), not as "cannot identify image file".
-        header = unpack(self._hc_data).header  # checks the file; decoding waits for load()
+        hc = unpack(self._hc_data, MAX_SIDE * MAX_SIDE)  # checks the file; decoding waits for load()
+        header = hc.header
+        if header.width * header.height > max_pixels():
+            raise HybridCodecError(
+                f"image of {header.width}x{header.height} pixels exceeds the limit of {max_pixels()} "
+                "(PIL.Image.MAX_IMAGE_PIXELS = None lifts it)"
+            )
         self._size = (header.width, header.height)
         self._mode = MODES[header.channels]
         self.tile = []
+        if hc.icc:
+            self.info["icc_profile"] = hc.icc
+        if hc.metadata:
+            self.info["exif"] = hc.metadata
 
     def load(self):
         if self._hc_data is not None:
             from .pipeline import decompress
 
-            decoded = Image.fromarray(decompress(self._hc_data))
+            decoded = Image.fromarray(decompress(self._hc_data, max_pixels=max_pixels()))
+            if (decoded.mode, decoded.size) != (self.mode, self.size):  # never an image unlike the header's
+                raise HybridCodecError(f"decoded {decoded.mode} {decoded.size} image does not match "
+                                       f"the header's {self.mode} {self.size}")
             decoded.load()
             self.im = decoded.im
             self._hc_data = None

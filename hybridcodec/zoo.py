@@ -4,7 +4,9 @@ The weights live in the repository's top-level ``models/`` folder, installed
 as ``hybridcodec/weights/`` (see setup.cfg). ``models/manifest.json`` holds
 two lists:
 
-* ``models``: name, file, SHA-256 of the weights (what ``.hc`` files name),
+* ``models``: name, file, SHA-256 of the weights (what ``.hc`` files name)
+  and of the ``.keras`` file's bytes (``keras_sha256``: a weights hash
+  misses a flipped byte in the zip's other members and headers),
   the exported ONNX file the runtime runs and that file's own SHA-256
   (``onnx``, ``onnx_sha256``; ``hybridcodec zoo export`` writes both), role
   (pre/post), codec, coding scale, class, card, and ``status``: ``current``
@@ -53,6 +55,16 @@ def weights_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "models"
 
 
+def weights_file(name: str) -> Path:
+    """A file of the weights folder, where the current networks lie, or of
+    its ``superseded/`` subfolder, where the networks no table uses lie apart:
+    kept for the files that name them (the wheel ships their ``.onnx`` and
+    cards, not their ``.keras``: setup.cfg)."""
+    path = weights_dir() / name
+    superseded = weights_dir() / "superseded" / name
+    return superseded if not path.exists() and superseded.exists() else path
+
+
 @lru_cache(maxsize=1)
 def manifest() -> dict:
     path = weights_dir() / "manifest.json"
@@ -76,6 +88,7 @@ class ZooEntry:
     # its ``sha256`` is its ONNX file's, and names it in .hc files.
     variant_of: str = ""
     precision: str = "float32"
+    keras_sha256: str = ""  # of the ``.keras`` file's bytes, checked as ``onnx_sha256`` is
 
     @property
     def ref(self) -> ModelRef:
@@ -83,11 +96,11 @@ class ZooEntry:
 
     @property
     def path(self) -> Path:
-        return weights_dir() / self.file
+        return weights_file(self.file)
 
     @property
     def onnx_path(self) -> Path:
-        return weights_dir() / self.onnx
+        return weights_file(self.onnx)
 
 
 @lru_cache(maxsize=1)
@@ -258,12 +271,20 @@ def load(entry_or_name) -> runtime.Network:
     return runtime.load(str(entry.onnx_path), entry.onnx_sha256)
 
 
+def keras_path(entry_or_name) -> Path:
+    """The ``.keras`` file of a shipped entry (or its name), checked against the
+    manifest's SHA-256 of its bytes, as ``load`` checks the exported file."""
+    entry = _entry(entry_or_name)
+    if not entry.file or not entry.path.exists():
+        raise HybridCodecError(f"weights file missing for model {entry.name}: {entry.path}")
+    if runtime.file_sha256(entry.path) != entry.keras_sha256:
+        raise HybridCodecError(f"weights file {entry.path} does not match its SHA-256 in the manifest: reinstall")
+    return entry.path
+
+
 def load_keras(entry_or_name):
     """The Keras model of a shipped entry (or its name), for training and export."""
-    entry = _entry(entry_or_name)
-    if not entry.path.exists():
-        raise HybridCodecError(f"weights file missing for model {entry.name}: {entry.path}")
-    return load_keras_file(str(entry.path))
+    return load_keras_file(str(keras_path(entry_or_name)))
 
 
 def resolve(ref: ModelRef):
@@ -291,7 +312,9 @@ def load_user_model(model, role: str):
         try:
             model = keras.models.load_model(path, safe_mode=True, compile=False)
         except Exception as error:  # Keras raises many types for a bad file
-            raise HybridCodecError(f"cannot load model {path}: {str(error).splitlines()[0]}") from None
+            # its first line (HybridCodecError keeps it printable: it may quote the file's config)
+            reason = (str(error).splitlines() or [type(error).__name__])[0]
+            raise HybridCodecError(f"cannot load model {path}: {reason}") from None
         name = path.stem
     else:
         name = model.name

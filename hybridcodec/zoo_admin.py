@@ -105,7 +105,8 @@ def add(run_dir, name: str, codec: str, role: str = "post") -> dict:
     (target / f"{name}.json").write_text(json.dumps(card, indent=1) + "\n")
     entry = {"name": name, "file": f"{name}.keras", "sha256": info["sha256"], "role": role,
              "codec": codec, "scale": card["config"]["scale"], "class": info["class"],
-             "card": f"{name}.json", **export_file(target / f"{name}.keras")}
+             "card": f"{name}.json", **export_file(target / f"{name}.keras"),
+             "keras_sha256": runtime.file_sha256(target / f"{name}.keras")}
     _update_manifest(lambda manifest: {**manifest, "models": _replaced(manifest["models"], entry)})
     return entry
 
@@ -133,7 +134,7 @@ def export_zoo(names=None) -> list[str]:
     lines, pins = [], {}
     for m in manifest["models"]:
         if (not names or m["name"] in names) and not m.get("variant_of"):  # twins: ``zoo quantize``
-            pins[m["name"]] = pin = export_file(models_dir() / m["file"])
+            pins[m["name"]] = pin = export_file(zoo.keras_path(m["name"]))  # checked: never re-pin a damaged file
             lines.append(f"{m['name']}: {pin['onnx']} sha256 {pin['onnx_sha256'][:16]}...")
     _update_manifest(lambda manifest: {**manifest, "models": [{**m, **pins.get(m["name"], {})}
                                                               for m in manifest["models"]]})
@@ -143,7 +144,8 @@ def export_zoo(names=None) -> list[str]:
 def listing(superseded: bool = False) -> list[str]:
     """``hybridcodec zoo``: one line a shipped network (the current ones, or all)."""
     def size(e):
-        path = e.onnx_path if e.variant_of else e.path
+        # a wheel ships a superseded network's .onnx, not its .keras (setup.cfg)
+        path = e.onnx_path if e.variant_of or not e.path.is_file() else e.path
         return f"{path.stat().st_size / 1e6:.2f} MB" if path.is_file() else "missing"
 
     rows = [(e.name, e.codec, str(e.scale), e.status, size(e)) for e in zoo.entries()

@@ -14,13 +14,13 @@ ENTRIES = zoo.entries()
 
 def test_manifest_files_and_cards():
     for entry in ENTRIES:
-        card = json.loads((zoo.weights_dir() / f"{entry.name}.json").read_text())
+        card = json.loads(zoo.weights_file(f"{entry.name}.json").read_text())
         if entry.variant_of:  # an int8 twin: no weights of its own, a card of how it was made and what it costs
             assert entry.sha256 == entry.onnx_sha256 and zoo.find(entry.variant_of) is not None
             assert card["variant_of"] == entry.variant_of and card["precision"] == entry.precision
             assert card["command"] and card["calibration"]["images"] and card["evaluation"]["psnr_by_quality"]
             continue
-        assert entry.path.exists()
+        assert zoo.keras_path(entry) == entry.path  # exists, and its bytes are the manifest's keras_sha256
         assert card["models"][entry.role]["sha256"] == entry.sha256
         for field in ("command", "data", "steps", "wall_seconds", "val"):
             assert card[field], field
@@ -101,3 +101,29 @@ def test_explicit_scale_uses_the_network_the_table_uses():
         for row in table:
             if row["post"] is not None:
                 assert zoo.operating_point(codec, row["quality"], row["scale"], encoder).post.name == row["post"]
+
+
+@pytest.mark.parametrize("where", ["zip-header", "weights"])
+def test_a_damaged_keras_file_is_refused(tmp_path, monkeypatch, where):
+    """A shipped ``.keras`` file is checked by the SHA-256 of its bytes, as the
+    ONNX files are. A flip in the zip's first local header (its metadata.json
+    entry, which Keras does not read) loads in Keras with the same weights
+    hash: the check hashes the file, not the weights."""
+    import shutil
+
+    entry = next(e for e in ENTRIES if e.file)
+    intact = entry.path.read_bytes()
+    shutil.copyfile(zoo.weights_dir() / "manifest.json", tmp_path / "manifest.json")
+    monkeypatch.setattr(zoo, "weights_dir", lambda: tmp_path)
+    zoo.clear_caches()
+    try:
+        (tmp_path / entry.file).write_bytes(intact)
+        assert zoo.keras_path(entry.name) == tmp_path / entry.file
+        damaged = bytearray(intact)
+        damaged[10 if where == "zip-header" else len(damaged) // 2] ^= 0x10
+        (tmp_path / entry.file).write_bytes(bytes(damaged))
+        with pytest.raises(zoo.HybridCodecError, match="does not match its SHA-256"):
+            zoo.load_keras(entry.name)
+    finally:
+        monkeypatch.undo()
+        zoo.clear_caches()
