@@ -50,7 +50,7 @@ def main():
     from hybridcodec import scale as scales
     from hybridcodec.images import list_images, read_rgb
     from hybridcodec.metrics import bpp, ms_ssim, psnr
-    from hybridcodec.training import TrainConfig, Trainer, _apply
+    from hybridcodec.training import TrainConfig, Trainer
 
     qualities = args.eval_qualities
     config = TrainConfig(codec="jpeg", data=args.data, val="", mode=args.mode, model=args.model,
@@ -69,7 +69,7 @@ def main():
         h, w = image.shape[:2]
         crops.append(np.ascontiguousarray(image[h // 2 - 192 : h // 2 + 192, w // 2 - 192 : w // 2 + 192]))
     coded = trainer.code(crops, qualities)  # through the trained ComCNN in joint mode
-    restored = _apply(trainer.post, coded.decoded, coded.quality)
+    restored = trainer.restore(coded)
     rows = {q: [] for q in qualities}
     for k, decoded in enumerate(coded.decoded):
         original = coded.originals[coded.image_index[k]]

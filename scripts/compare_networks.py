@@ -4,7 +4,7 @@ choosing between a network shipped before the data split (it trained on
 `choose/` too) and one trained after it, where `choose/` would favour the
 older one.
 
-    python scripts/compare_networks.py --codec webp models/reccnn-webp-s1-v3.keras runs/x/post.keras
+    python scripts/compare_networks.py --codec webp models/superseded/reccnn-webp-s1-v3.keras runs/x/post.keras
     python scripts/compare_networks.py --codec jpegxl --folder DIR A.keras B.keras --qualities 20 50 80
 """
 

@@ -14,18 +14,22 @@
 
 Usage: python scripts/jpeg_dct_experiments.py VAL_FOLDER
 Prints, per quality, the mean PSNR change of (1) and the BD-rate of (2)
-against the plain codec and against the shipped hybrid pipeline.
+against the plain codec and against the shipped hybrid pipeline (the JPEG
+table's scale, codec quality and network at each quality, on libjpeg's
+files, as first measured). docs/MODELS.md's figures are of the 10x32
+networks shipped then.
 """
 
-import sys
+import argparse
 from pathlib import Path
 
+import cv2
 import imagecodecs
 import numpy as np
 import scipy.fft
 
-from hybridcodec import pipeline, zoo
-from hybridcodec import scale as scales
+from hybridcodec import codecs, zoo
+from hybridcodec.coding import CodingPath
 from hybridcodec.images import read_rgb
 from hybridcodec.metrics import bd_rate, psnr
 from hybridcodec.native import jpeg_luma_table
@@ -59,16 +63,17 @@ def add_luma(rgb: np.ndarray, steps: np.ndarray, table: np.ndarray) -> np.ndarra
     return rgb.astype(np.float64) + plane[:, :, None]  # equal R, G, B change = pure luma
 
 
-def project(restored: np.ndarray, jpeg: bytes, scale: int) -> np.ndarray:
+def project(restored: np.ndarray, jpeg: bytes, scale) -> np.ndarray:
     """Clip the restored image's luma DCT into the bins of the decoded file."""
     table = luma_table(jpeg)
     decoded = imagecodecs.jpeg8_decode(jpeg, outcolorspace="YCbCr")[:, :, 0]
     index = np.rint(luma_dct(np.repeat(decoded[:, :, None], 3, axis=2), table))
-    coded = scales.parse(scale).downscale(restored).astype(np.float64)
+    coded = scale.downscale(restored).astype(np.float64)
     steps = luma_dct(coded, table)
     change = np.clip(steps, index - 0.5, index + 0.5) - steps
     moved = add_luma(np.zeros_like(coded, np.float64), change, table)
-    moved = np.repeat(np.repeat(moved, scale, 0), scale, 1)[: restored.shape[0], : restored.shape[1]]
+    # each coded pixel's change over the pixels it covers (at 4/3 as nearly as a resize can)
+    moved = cv2.resize(moved, (restored.shape[1], restored.shape[0]), interpolation=cv2.INTER_NEAREST)
     return np.clip(np.rint(restored + moved), 0, 255).astype(np.uint8)
 
 
@@ -94,11 +99,11 @@ def main(folder):
     print("quality | scale | hybrid PSNR | projected - hybrid (dB)")
     for quality in QUALITIES:
         point = zoo.operating_point("jpeg", quality)
-        model = zoo.load(point.post)
+        model = zoo.load(point.post) if point.post is not None else None  # None: the classical upscale
         sums = {}
         for image, n in zip(images, pixels, strict=False):
             h, w = image.shape[:2]
-            compact = scales.parse(point.scale).downscale(image)
+            compact = point.scale.downscale(image)
             for name, source, q, net in [
                 ("plain", image, quality, False),
                 ("hybrid", compact, point.codec_quality, True),
@@ -108,7 +113,7 @@ def main(folder):
                 data = jpeg(source, q)
                 out = imagecodecs.jpeg8_decode(data)
                 if net:
-                    out = pipeline.run_post(model, out, q, w, h)
+                    out = CodingPath(codecs.get_codec("jpeg"), q, point.scale, post=model).restore(out, w, h, data)
                 sums.setdefault(name, []).append((len(data) * 8 / n, psnr(image, out)))
                 if name == "hybrid":
                     sums.setdefault("projected", []).append((0, psnr(image, project(out, data, point.scale))))
@@ -125,4 +130,6 @@ def main(folder):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", help="PNG photos, e.g. ../shared/data/val")
+    main(parser.parse_args().folder)
