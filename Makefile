@@ -20,7 +20,7 @@ demo: $(STAMP)
 # butteraugli_main) skip without them, saying why; .ci/run apt-installs them.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	HYBRIDCODEC_NOTEBOOK_SMALL=1 $(PY) -m pytest -q tests --nbmake notebooks
+	HYBRIDCODEC_NOTEBOOK_SMALL=1 $(PY) -m pytest -q --durations=15 tests --nbmake notebooks
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
