@@ -106,10 +106,20 @@ def run_task(task: Task) -> Outcome:
         work = compress_file if task.command == "compress" else decompress_file
         message = work(Path(task.source), target, **task.options)
     except HybridCodecError as error:
+        _stop_if_signalled()  # the error may be a stop signal's doing: not a failed file
         return Outcome(task, "failed", str(error))
     except OSError as error:
         return Outcome(task, "failed", f"{error.strerror or error}")
     return Outcome(task, "done", message)
+
+
+def _stop_if_signalled() -> None:
+    """Stop the run if a SIGINT or SIGTERM came (runtime.stop_signal, set by
+    cli.py), though the task went on: one inside ``import onnxruntime`` is an
+    ImportError there, a failed file, and with the signals then ignored
+    (cli.py) a --jobs 1 run went on through every file, unstoppable."""
+    if runtime.stop_signal:
+        raise KeyboardInterrupt  # cli.py's exit status comes from runtime.stop_signal
 
 
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
@@ -145,13 +155,14 @@ _busy = False  # a worker is inside a task
 def _work(task: Task) -> Outcome:
     """run_task in a worker process."""
     global _busy
-    _busy = True
-    try:
-        return run_task(task)
+    try:  # _Stop from anywhere in here, not only the task, ends the worker: not sent to the parent
+        _busy = True
+        try:
+            return run_task(task)
+        finally:
+            _busy = False
     except _Stop:
         _stop_worker()
-    finally:
-        _busy = False
 
 
 def _on_sigterm(signum, frame) -> None:
@@ -220,19 +231,22 @@ def _in_processes(tasks: list[Task], jobs: int):
 
     threads = max(1, (os.cpu_count() or 1) // jobs)
     context = multiprocessing.get_context("spawn")  # no forked TensorFlow state
-    with _signals_held():
-        pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
-                                   initargs=(threads, os.getpid()))
-        futures = [pool.submit(_work, t) for t in tasks]
-    try:
+    pool = None
+    try:  # a signal held while the workers start fires as the block ends: the workers must end then too
+        with _signals_held():
+            pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
+                                       initargs=(threads, os.getpid()))
+            futures = [pool.submit(_work, t) for t in tasks]
         for future in as_completed(futures):
             yield future.result()
     except BrokenProcessPool:
-        _end_workers(pool)
+        if pool is not None:
+            _end_workers(pool)
         raise HybridCodecError("a worker process ended without finishing its file (killed, or out of "
                                "memory?); run the command again to finish the rest") from None
     except BaseException:  # Ctrl-C, SIGTERM (cli.py), or the consumer stopped: end the workers now
-        _end_workers(pool)
+        if pool is not None:
+            _end_workers(pool)
         raise
     pool.shutdown()
 
@@ -278,6 +292,7 @@ def run_tasks(tasks: list[Task], jobs: int = 1, scheduler: str | None = None, pr
         else:
             for task in tasks:
                 outcome = run_task(task)
+                _stop_if_signalled()
                 bar.update(1)
                 yield outcome
     finally:

@@ -21,7 +21,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from . import codecs, runtime
+from . import codecs, container, runtime
 from . import scale as scales
 from .errors import HybridCodecError
 from .runtime import PRECISIONS
@@ -101,7 +101,7 @@ def _add_batch_options(p):
                    help="output file (- for standard output), or folder for many inputs "
                    "(default: beside each input)")
     p.add_argument("--max-pixels", type=lambda t: _whole(t, 1, None, "--max-pixels"), default=None,
-                   help="refuse larger images (default: 2^26)")
+                   help=f"refuse larger images (default: 2^{container.DEFAULT_MAX_PIXELS.bit_length() - 1})")
     p.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("-j", "--jobs", type=lambda t: _whole(t, 1, None, "--jobs"), default=1,
                    help="worker processes for many inputs")
@@ -588,9 +588,6 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM: unwinds like Ctrl-C, and ends with EXIT_TERMINATED."""
 
 
-_stop_signal = 0  # the SIGINT or SIGTERM that stopped this run, once one came
-
-
 def _interrupt_on_sigterm() -> None:
     """`kill` (SIGTERM) unwinds like Ctrl-C, so temporary files are removed
     and a folder run's workers ended on the way out (batch.py). The first
@@ -600,10 +597,9 @@ def _interrupt_on_sigterm() -> None:
     import threading
 
     def interrupt(signum, frame):
-        global _stop_signal
         for stop in (signal.SIGINT, signal.SIGTERM):
             signal.signal(stop, signal.SIG_IGN)
-        _stop_signal = signum
+        runtime.stop_signal = signum  # where batch.py sees it: a stop that a task took for an error
         raise _Terminated if signum == signal.SIGTERM else KeyboardInterrupt
 
     if threading.current_thread() is threading.main_thread():
@@ -672,11 +668,18 @@ def main(argv=None) -> int:
         _stdout_to_devnull()
         return EXIT_BROKEN_PIPE
     except KeyboardInterrupt as interrupt:
-        from .files import remove_temporaries
+        return _interrupted(interrupt)
 
-        remove_temporaries()  # the ones whose unwinding a signal cut short
-        print("hybridcodec: interrupted", file=sys.stderr)
-        return EXIT_TERMINATED if isinstance(interrupt, _Terminated) else EXIT_INTERRUPTED
+
+def _interrupted(interrupt: KeyboardInterrupt) -> int:
+    """Say so, remove what a signal left, and return the signal's exit status."""
+    from .files import remove_temporaries
+
+    remove_temporaries()  # the ones whose unwinding a signal cut short
+    print("hybridcodec: interrupted", file=sys.stderr)
+    if runtime.stop_signal:  # batch.py stops with a KeyboardInterrupt for a SIGTERM too
+        return 128 + runtime.stop_signal
+    return EXIT_TERMINATED if isinstance(interrupt, _Terminated) else EXIT_INTERRUPTED
 
 
 def run() -> None:
@@ -688,14 +691,17 @@ def run() -> None:
     import atexit
     import signal
 
-    code = main()
-    for stop in (signal.SIGINT, signal.SIGTERM):  # done: a signal now would print a traceback from here
-        signal.signal(stop, signal.SIG_IGN)
-    if _stop_signal and code not in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+    try:
+        code = main()
+        for stop in (signal.SIGINT, signal.SIGTERM):  # done: a signal now would print a traceback from here
+            signal.signal(stop, signal.SIG_IGN)
+    except KeyboardInterrupt as interrupt:  # the first signal came while main() handled an error or returned
+        code = _interrupted(interrupt)
+    if runtime.stop_signal and code not in (EXIT_INTERRUPTED, EXIT_TERMINATED):
         # the interrupt was lost on its way: 1 in 45 SIGTERMs came during `import onnxruntime`,
         # which made it an ImportError ("onnxruntime is not installed"), exit 1
         print("hybridcodec: interrupted", file=sys.stderr)
-        code = 128 + _stop_signal
+        code = 128 + runtime.stop_signal
     atexit._run_exitfuncs()
     try:
         sys.stdout.flush()

@@ -173,19 +173,20 @@ def run_tiled(fn, image: np.ndarray, up: int = 1, down: int = 1, tile: int = TIL
         return fn(image)
     out_h, out_w = -(-h * up // down), -(-w * up // down)
     out = np.zeros((out_h, out_w, 3), np.uint8)
-    step = progress("network", -(-h // tile) * -(-w // tile), unit="tile")  # a bar on a terminal (cli.py)
-    for y in range(0, h, tile):
-        for x in range(0, w, tile):
-            y0, x0 = max(0, y - overlap), max(0, x - overlap)
-            y1, x1 = min(h, y + tile + overlap), min(w, x + tile + overlap)
-            result = fn(image[y0:y1, x0:x1])
-            # the part of the result that belongs to this tile, in output pixels
-            oy, ox = (y - y0) * up // down, (x - x0) * up // down
-            ty, tx = y * up // down, x * up // down
-            th = min(out_h, -(-min(h, y + tile) * up // down)) - ty
-            tw = min(out_w, -(-min(w, x + tile) * up // down)) - tx
-            out[ty : ty + th, tx : tx + tw] = result[oy : oy + th, ox : ox + tw]
-            step()
+    tiles = -(-h // tile) * -(-w // tile)
+    with progress("network", tiles, unit="tile") as step:  # a bar on a terminal (cli.py), closed on an error too
+        for y in range(0, h, tile):
+            for x in range(0, w, tile):
+                y0, x0 = max(0, y - overlap), max(0, x - overlap)
+                y1, x1 = min(h, y + tile + overlap), min(w, x + tile + overlap)
+                result = fn(image[y0:y1, x0:x1])
+                # the part of the result that belongs to this tile, in output pixels
+                oy, ox = (y - y0) * up // down, (x - x0) * up // down
+                ty, tx = y * up // down, x * up // down
+                th = min(out_h, -(-min(h, y + tile) * up // down)) - ty
+                tw = min(out_w, -(-min(w, x + tile) * up // down)) - tx
+                out[ty : ty + th, tx : tx + tw] = result[oy : oy + th, ox : ox + tw]
+                step()
     return out
 
 

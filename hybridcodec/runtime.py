@@ -44,6 +44,11 @@ PRECISIONS = ("int8", "float32")
 # Worker processes of a batch run set this to share the cores (batch.py).
 THREADS_VARIABLE = "HYBRIDCODEC_THREADS"
 
+# The SIGINT or SIGTERM that is stopping this run (cli.py's handler sets it), 0
+# until one comes: one that landed inside ``import onnxruntime`` became an
+# ImportError there, a failed file, and the run went on (batch.py checks it).
+stop_signal = 0
+
 
 def file_sha256(path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()

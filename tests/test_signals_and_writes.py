@@ -5,6 +5,7 @@ cannot both win; a full standard output is an error; default names and
 folder outputs say what they do."""
 
 import contextlib
+import inspect
 import os
 import signal
 import subprocess
@@ -17,7 +18,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import hybridcodec.batch as batch
 import hybridcodec.files as files
+import hybridcodec.runtime as runtime
 from hybridcodec.cli import main
 from hybridcodec.container import unpack
 from hybridcodec.errors import HybridCodecError
@@ -123,6 +126,129 @@ def test_ctrl_c_while_the_workers_start_is_one_line_not_their_tracebacks(tmp_pat
             os.killpg(run.pid, signal.SIGKILL)
     err = run.stderr.read()
     assert "Traceback" not in err and err.strip().endswith("hybridcodec: interrupted"), err
+
+
+def test_a_signal_held_while_the_workers_start_ends_them(tmp_path, monkeypatch):
+    """A Ctrl-C held while the pool starts fires as the hold ends: that was
+    before the ``try``, the workers were never ended, and multiprocessing's
+    exit hook let them run every queued file, the run unstoppable."""
+    @contextlib.contextmanager
+    def held_then_fired():
+        yield
+        raise KeyboardInterrupt  # the held signal, delivered as the mask is restored
+
+    ended = []
+    real_end = batch._end_workers
+
+    def end_workers(pool):
+        ended.extend(pool._processes.values())
+        real_end(pool)
+
+    monkeypatch.setattr(batch, "_signals_held", held_then_fired)
+    monkeypatch.setattr(batch, "_end_workers", end_workers)
+    tasks = [batch.Task("compress", str(tmp_path / f"{i}.png"), str(tmp_path / f"{i}.hc")) for i in range(4)]
+    with pytest.raises(KeyboardInterrupt):
+        next(batch._in_processes(tasks, 2))
+    assert ended and not any(process.is_alive() for process in ended)
+
+
+@posix_only
+def test_ctrl_c_while_the_pool_starts_stops_the_run(tmp_path):
+    """The same, end to end: the Ctrl-C comes while the run submits its
+    tasks (signals held). Before, the run went on through all 12 files."""
+    source = tmp_path / "in"
+    source.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        Image.fromarray((rng.random((256, 256, 3)) * 255).astype(np.uint8)).save(source / f"{i:02}.png")
+    out = tmp_path / "out"
+    program = ("import os, signal, sys\n"
+               "from concurrent.futures import ProcessPoolExecutor\n"
+               "import hybridcodec.cli as cli\n"
+               "submit = ProcessPoolExecutor.submit\n"
+               "def submit_then_ctrl_c(pool, *args):\n"
+               "    if len(pool._pending_work_items) == 1:  # one worker started: Ctrl-C to the group, held\n"
+               "        os.killpg(0, signal.SIGINT)\n"
+               "    return submit(pool, *args)\n"
+               "ProcessPoolExecutor.submit = submit_then_ctrl_c\n"
+               "sys.argv = ['hybridcodec', *sys.argv[1:]]\n"
+               "cli.run()\n")
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as stderr:
+        run = subprocess.Popen([sys.executable, "-c", program, "compress", str(source), "-o", str(out), "--jobs", "2",
+                                "--codec", "jpeg", "-q"], stderr=stderr, start_new_session=True)
+    try:
+        code = run.wait(timeout=60)
+        deadline = time.monotonic() + 10
+        while session_processes(run.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert session_processes(run.pid) == [], "processes of the run outlived it"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGKILL)
+    err = log.read_text()
+    assert code == 130 and "Traceback" not in err and err.strip().endswith("hybridcodec: interrupted"), err
+    assert len(list(out.glob("*.hc"))) <= 2, names(out)
+
+
+def test_a_stop_signal_taken_for_a_failed_file_stops_a_jobs_1_run(tmp_path, photo, monkeypatch, capsys):
+    """A SIGTERM inside ``import onnxruntime`` is an ImportError there, a
+    failed file; with the signals then ignored, a --jobs 1 run went on
+    through every file (exit 1), and nothing could stop it."""
+    for i in range(3):
+        Image.fromarray(photo).save(tmp_path / f"{i}.png")
+    calls = []
+
+    def stopped_in_an_import(source, target, **options):
+        calls.append(source)
+        runtime.stop_signal = signal.SIGTERM  # what cli.py's handler records, before the signal's ImportError
+        raise HybridCodecError("onnxruntime is not installed: pip install onnxruntime")
+
+    monkeypatch.setattr(runtime, "stop_signal", 0)
+    monkeypatch.setattr(batch, "compress_file", stopped_in_an_import)
+    assert main(["compress", str(tmp_path), "-o", str(tmp_path / "out"), "-q"]) == 143
+    err = capsys.readouterr().err
+    assert len(calls) == 1 and "3 not done" in err and "failed:" not in err, err
+
+
+@pytest.mark.parametrize("line", ["_busy = True", "_busy = False"])
+def test_a_workers_stop_anywhere_in_its_task_ends_it_not_the_parents_result(monkeypatch, line):
+    """A worker's SIGTERM (_Stop) just before or after its task escaped
+    ``_work``: the parent got _Stop as the task's result (a traceback) and
+    the worker lived on with SIGTERM ignored."""
+    stopped = []
+    monkeypatch.setattr(batch, "_stop_worker", lambda: stopped.append(True))
+    monkeypatch.setattr(batch, "run_task", lambda task: "done")
+    code = batch._work.__code__
+    source, first = inspect.getsourcelines(batch._work)
+    at = first + next(i for i, text in enumerate(source) if text.strip() == line)
+
+    def trace(frame, event, arg):  # the signal's exception, raised just as ``line`` runs
+        if frame.f_code is not code:
+            return None
+        if event == "line" and frame.f_lineno == at:
+            raise batch._Stop
+        return trace
+
+    previous = sys.gettrace()
+    sys.settrace(trace)
+    try:
+        batch._work(batch.Task("compress", "a.png", "a.hc"))
+    finally:
+        sys.settrace(previous)
+    assert stopped == [True]
+
+
+def test_a_signal_while_main_handles_an_error_exits_with_its_status_not_a_traceback():
+    program = ("import signal, hybridcodec.cli as cli, hybridcodec.runtime as runtime\n"
+               "def main():\n"
+               "    runtime.stop_signal = signal.SIGTERM\n"
+               "    raise cli._Terminated  # as cli.py's handler does, here while main() printed an error\n"
+               "cli.main = main\n"
+               "cli.run()\n")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 143 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip() == "hybridcodec: interrupted"
 
 
 # -- 2. temporary files: ours are removed on the way out and at the next run ----------------------------------
