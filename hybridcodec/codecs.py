@@ -34,6 +34,8 @@ _REGISTRY: dict[str, Codec] = {}
 def register(cls):
     """Class decorator: add one instance of ``cls`` to the registry."""
     codec = cls()
+    if codec.native_files and codec.size_reader is None:  # a plain file's size is read before it decodes
+        raise ValueError(f"codec {codec.name!r} has standard files but no size_reader")
     for other in _REGISTRY.values():
         if other.codec_id == codec.codec_id and other.name != codec.name:
             raise ValueError(f"codec id {codec.codec_id} used twice")
@@ -246,7 +248,8 @@ class Codec:
         """The (width, height) the payload's own header declares, read before
         any decoder allocates for it (``coding.CodingPath.decode`` checks it);
         HybridCodecError where it has none, or declares what hybridcodec does
-        not decode (an animation, a CMYK JPEG); None without a ``size_reader``."""
+        not decode (an animation, a CMYK JPEG); None without a ``size_reader``
+        (only a codec without standard files, which ``register`` checks)."""
         if self.size_reader is None:
             return None
         try:
@@ -574,7 +577,9 @@ class AVIF(Codec):
         return native.avif_find(data)
 
     def available(self) -> bool:
-        return bool(_imagecodecs().AVIF.available)
+        # imagecodecs codes it, but a payload's size is read by Pillow's AVIF
+        # plugin (native.avif_size): without it every AVIF payload is refused
+        return bool(_imagecodecs().AVIF.available) and _pillow_has_avif()
 
     def encode(self, rgb: np.ndarray, quality: int) -> bytes:
         _check_rgb(rgb)

@@ -244,7 +244,8 @@ def write_atomic(path: Path, data: bytes, force: bool, source: Path | None = Non
 
 
 def output_suffix(command: str, codec: str = "", native: bool = False) -> str:
-    """x.png -> x.hc; with --native, x.png -> x.hc.webp; x.hc (or x.hc.webp) -> x.png."""
+    """x.png -> x.hc; with --native, x.png -> x.hc.webp; x.hc -> x.png (any
+    other input keeps its extension: ``default_output``)."""
     if command == "decompress":
         return ".png"
     return ".hc" + codecs.by_name(codec).extension if native else ".hc"
@@ -383,6 +384,7 @@ def info(path, quality: int | None = None) -> dict:
     hc = read_file(data, quality=quality)
     fields = describe(hc, len(data))
     # a plain camera file stored turned: decompress writes it upright, at the displayed size
-    turned = orientation_fields(hc.payload, hc.header.width, hc.header.height)
+    # (of the whole file, as pipeline.decode turns it: a .hc file's payload is never turned)
+    turned = orientation_fields(data, hc.header.width, hc.header.height)
     at = list(fields).index("height") + 1
     return dict([*list(fields.items())[:at], *turned.items(), *list(fields.items())[at:]])

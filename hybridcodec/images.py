@@ -109,10 +109,14 @@ def load_image(path, max_pixels: int | None = None, name: str | None = None) -> 
 def _sixteen_bit_colour(image, source) -> np.ndarray | None:
     """The 16-bit samples of a gray+alpha, RGB or RGBA PNG or TIFF, which
     Pillow (13) opens as 8-bit modes, dropping the low bytes; None for
-    anything else (16-bit gray Pillow reads itself, as I;16)."""
+    anything else (16-bit gray Pillow reads itself, as I;16; a 16-bit BMP's
+    BGR;16 is 5-6-5 bits, a CMYK;16 TIFF is not colour as these are)."""
+    if image.format not in ("PNG", "TIFF") or image.mode not in ("LA", "RGB", "RGBA"):
+        return None
     args = image.tile[0].args if image.tile else ""
     rawmode = args if isinstance(args, str) else next(iter(args or ()), "")  # PNG: the raw mode; TIFF: a tuple
-    if image.mode.startswith("I") or not isinstance(rawmode, str) or ";16" not in rawmode:
+    bands = rawmode.split(";")[0] if isinstance(rawmode, str) and ";16" in rawmode else ""
+    if bands not in ("LA", "RGB", "RGBA"):  # a 16-bit gray+alpha PNG opens as RGBA, its raw mode LA;16B
         return None
     import imagecodecs
 
@@ -125,7 +129,7 @@ def _sixteen_bit_colour(image, source) -> np.ndarray | None:
         pixels = imagecodecs.imread(data)
     except Exception:  # imagecodecs raises its own error types: Pillow's 8 bits, as before
         return None
-    if pixels.dtype != np.uint16 or pixels.shape[:2] != image.size[::-1]:
+    if pixels.dtype != np.uint16 or pixels.shape != (*image.size[::-1], len(bands)):
         return None
     return pixels
 
@@ -245,11 +249,17 @@ def stored_orientation(data: bytes) -> int:
         return 1
     if codecs.extract_native(data)[1] is not None:
         return 1
+    # only the EXIF is read: Pillow's bomb check (an error above twice its
+    # limit, a warning above it) would hide the tag of a file --max-pixels allows
+    pillow_limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
     try:
         with Image.open(io.BytesIO(data)) as image:
             orientation = image.getexif().get(ORIENTATION, 1)
     except Exception:  # a file Pillow cannot read is decoded as it is stored
         return 1
+    finally:
+        Image.MAX_IMAGE_PIXELS = pillow_limit
     return orientation if orientation in _UPRIGHT else 1
 
 

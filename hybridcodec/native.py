@@ -221,12 +221,15 @@ def jpeg_size(data: bytes) -> tuple[int, int]:
     most ``JPEG_MAX_SCANS`` scans, so decoding takes time in proportion to the
     size. Start-of-scan markers are counted after the first (where Pillow
     stopped reading; entropy-coded data never holds FF DA, an ICC profile
-    before it may): an MPO's second image's count too, which real files'
-    few scans leave far below the limit."""
+    before it may) up to the first end-of-image marker: data after it (a
+    Motion Photo's MP4, an MPO's second image) is not decoded, and random
+    bytes hold FF DA once in 64 KB (an 8 MB tail: 120 "scans")."""
     frame = jpeg_frame(data)
     if frame.layers not in (1, 3):
         raise ValueError(f"a {frame.mode} JPEG ({frame.layers} components): only gray and colour ones decode")
-    scans = 1 + data.count(b"\xff\xda", frame.fp.tell())
+    start = frame.fp.tell()
+    end = data.find(b"\xff\xd9", start)
+    scans = 1 + data.count(b"\xff\xda", start, end if end >= 0 else len(data))
     if scans > JPEG_MAX_SCANS:
         raise ValueError(f"{scans} scans, more than the {JPEG_MAX_SCANS} a JPEG is allowed here")
     return frame.size

@@ -20,6 +20,7 @@ from PIL import Image, ImageFile
 from . import container
 from .container import MAGIC, MAX_SIDE, unpack
 from .errors import HybridCodecError
+from .images import upright_exif
 
 FORMAT = "HC"
 MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
@@ -56,7 +57,9 @@ class HCImageFile(ImageFile.ImageFile):
         if hc.icc:
             self.info["icc_profile"] = hc.icc
         if hc.metadata:
-            self.info["exif"] = hc.metadata
+            # the pixels are upright: an orientation tag (files of 0.7.2 and
+            # older kept it) would make ImageOps.exif_transpose turn them again
+            self.info["exif"] = upright_exif(hc.metadata)
 
     def load(self):
         if self._hc_data is not None:

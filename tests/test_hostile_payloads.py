@@ -136,6 +136,42 @@ def test_a_jpeg_of_many_empty_scans_is_refused_before_decoding(decoder_calls):
     assert decoder_calls == []
 
 
+def test_a_jpeg_with_data_after_its_end_is_not_refused_for_scans_it_does_not_hold():
+    # a Motion Photo appends an MP4 after EOI; random bytes hold FF DA once in
+    # 64 KB, so 8 MB of them counted as 120 scans before 0.8.0
+    buffer = io.BytesIO()
+    Image.fromarray(rgb(64, 64)).save(buffer, "JPEG", quality=90)
+    jpeg = buffer.getvalue() + b"\x00\xff\xda" * 200
+    assert codecs.get_codec("jpeg").declared_size(jpeg) == (64, 64)
+    assert codecs.get_codec("jpeg").decode(jpeg).shape == (64, 64, 3)
+
+
+def test_jpeg_tables_are_read_in_natural_order():
+    # Pillow writes the IJG tables unscaled at quality 50; before 0.8.0 they
+    # came back transposed (first row 16 12 14 14 18 24 49 72)
+    buffer = io.BytesIO()
+    Image.fromarray(rgb(16, 16)).save(buffer, "JPEG", quality=50)
+    tables = native.jpeg_tables(buffer.getvalue())
+    assert tables["luma"] == codecs._IJG_LUMA and tables["luma"][:8] == [16, 11, 10, 16, 24, 40, 51, 61]
+    assert tables["chroma"] == codecs._IJG_CHROMA
+
+
+def test_avif_is_unavailable_without_pillows_avif_plugin(monkeypatch):
+    # its payloads' sizes are read by Pillow: without it every one is refused
+    monkeypatch.setattr(codecs, "_pillow_has_avif", lambda: False)
+    assert not codecs.by_name("avif").available()
+
+
+def test_a_codec_with_standard_files_must_read_their_size():
+    # pipeline.read_file reads a plain file's declared size before decoding it
+    class Sizeless(codecs.JPEG):
+        name, codec_id, size_reader = "sizeless", 251, None
+
+    with pytest.raises(ValueError, match="'sizeless' has standard files but no size_reader"):
+        codecs.register(Sizeless)
+    assert "sizeless" not in codecs.names()
+
+
 def test_an_avif_whose_ispe_box_lies_is_refused_before_decoding(decoder_calls):
     # imagecodecs decoded this 16x16 picture to a 16000x16000 array (768 MB)
     data = bytearray(codecs.get_codec("avif").encode(rgb(16, 16), 50))

@@ -124,6 +124,30 @@ def test_info_of_a_plain_oriented_file_says_its_orientation_and_displayed_size(p
     assert "orientation" not in files.info(tmp_path / "upright.jpg")
 
 
+def test_info_of_a_hc_file_says_no_orientation_its_payloads_exif_would_give(phone, tmp_path):
+    # decompress turns by the whole file (a .hc file never), so info looks at the same bytes
+    from hybridcodec import container
+
+    path, _ = phone
+    header = container.Header("jpeg", 50, 80, 48, 3)
+    (tmp_path / "x.hc").write_bytes(container.pack(container.HCFile(header, path.read_bytes(), b"")))
+    info = files.info(tmp_path / "x.hc")
+    assert (info["width"], info["height"]) == (80, 48) and "orientation" not in info
+
+
+@pytest.mark.parametrize("pillow_limit", [1000, 3000])  # the 3840-pixel file: past twice the limit, past it
+def test_the_orientation_is_read_past_pillows_bomb_limit(phone, monkeypatch, pillow_limit):
+    import warnings
+
+    from hybridcodec.images import stored_orientation
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", pillow_limit)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Pillow's DecompressionBombWarning
+        assert stored_orientation(phone[0].read_bytes()) == CAMERA
+    assert pillow_limit == Image.MAX_IMAGE_PIXELS  # put back
+
+
 def _png16(path, pixels):
     import imagecodecs
 
@@ -159,6 +183,18 @@ def test_16_bit_colour_is_turned_upright_too():
     tags = Image.Exif()
     tags.load(image.exif)
     assert tags.get(ORIENTATION, 1) == 1 and tags[0x010F] == "Camera maker"
+
+
+def test_16_bit_cmyk_is_not_read_again_as_colour(monkeypatch):
+    # CMYK;16 matched ";16": a second full decode, whose four channels would have been taken as RGBA
+    import imagecodecs
+
+    pixels = np.random.default_rng(0).integers(0, 65536, (6, 10, 4), dtype=np.uint16)
+    data = imagecodecs.tiff_encode(pixels, photometric="separated")
+    calls = []
+    monkeypatch.setattr(imagecodecs, "imread", lambda data: calls.append(data) or pixels)
+    image = load_image(io.BytesIO(data))
+    assert calls == [] and image.pixels.dtype == np.uint8 and image.pixels.shape == (6, 10, 3)
 
 
 def test_a_file_pillow_cannot_seek_in_compresses(tmp_path):

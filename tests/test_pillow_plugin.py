@@ -77,6 +77,20 @@ def test_a_too_large_image_is_a_hybridcodec_error_at_pillows_limit(tmp_path, pho
         Image.open(io.BytesIO(big)).load()
 
 
+def test_an_old_files_orientation_tag_does_not_turn_its_upright_pixels_again(photo):
+    # 0.7.2 and older stored the EXIF with its orientation tag over upright pixels
+    import io
+
+    from PIL import ImageOps
+
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0112] = "hybridcodec test camera", 6
+    data = hybridcodec.compress(photo, codec="webp", quality=40, metadata=exif.tobytes())
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.getexif()[0x010F] == "hybridcodec test camera" and 0x0112 not in image.getexif()
+        assert ImageOps.exif_transpose(image).size == (128, 96)
+
+
 def test_open_fills_info_with_the_files_icc_profile_and_exif(photo):
     import io
 
