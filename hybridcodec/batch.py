@@ -137,6 +137,11 @@ def _init_worker(threads: int, parent: int) -> None:
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ[runtime.THREADS_VARIABLE] = str(threads)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import warnings
+
+    from .files import show_warning
+
+    warnings.showwarning = show_warning  # one line, as the parent's (a spawned worker starts with Python's two)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_sigterm)
     if hasattr(signal, "pthread_sigmask"):

@@ -610,9 +610,18 @@ def _interrupt_on_sigterm() -> None:
 def _check_usage(args) -> None:
     """Options that do not go together are wrong usage (exit 2), refused
     before any work by the command's parser."""
-    lossless = args.command == "compress" and args.codec and not codecs.by_name(args.codec).lossy
-    if lossless and (args.quality is not None or args.scale not in ("auto", "table", "1")):
-        args._parser.error(f"{args.codec} is lossless: --quality and --scale do not apply")
+    if args.command != "compress":
+        return
+    from . import files
+
+    codec = args.codec
+    if args.output is not None:
+        with contextlib.suppress(HybridCodecError):  # a bad name is refused later, as bad input (exit 1)
+            codec, _ = files.compress_target(args.output, args.codec, args.native)  # x.webp: webp
+    try:
+        files.check_lossless_options(codec or files.DEFAULT_CODEC, args.quality, args.scale)
+    except HybridCodecError as error:
+        args._parser.error(str(error))
 
 
 def _bar(**kwargs):
@@ -631,8 +640,11 @@ def _progress_bars(args):
 
 
 def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
-    """A warning as one line, as errors are (not Python's two, with a path)."""
-    print(f"hybridcodec: warning: {message}", file=sys.stderr)
+    """A warning as one line, as errors are: files.show_warning (imported
+    here, not at start-up: ``zoo list`` does not need numpy)."""
+    from .files import show_warning
+
+    show_warning(message, category, filename, lineno, file, line)
 
 
 def _stdout_to_devnull() -> None:

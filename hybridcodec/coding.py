@@ -90,10 +90,13 @@ class CodingPath:
         payload declares). The one check of every decoder's output:
 
         * before decoding, the size the payload's own header declares
-          (``Codec.declared_size``) must be the coded size, so no decoder
-          allocates for more than the container's header, whose size the
-          caller checked against ``max_pixels`` (issue #38: a 631-byte JPEG
-          declaring 60000x60000 took 10 GB and 64 s before this check);
+          (``Codec.declared_size``) must be the coded size, which the caller
+          checked against ``max_pixels`` (issue #38: a 631-byte JPEG
+          declaring 60000x60000 took 10 GB and 64 s before this check). For
+          JPEG, PNG, WebP and AVIF items that header bounds what the decoder
+          allocates; a JPEG XL file is checked only at its SizeHeader: its
+          frames (layers, crops) may be larger, and libjxl decodes them at
+          their full size;
         * after, the array must be uint8 RGB of that size: a 16-bit PNG,
           10-bit AVIF or 16-bit JPEG XL payload (uint16), or one that decodes
           to another size, is refused, never handed on."""

@@ -11,8 +11,8 @@ The command line (cli.py) parses arguments and calls these; batch.py maps
   of two writers racing for one name exactly one wins.
 * A temporary file is named ``.NAME.PID@HOST.RANDOM.tmp``: the signal path
   removes this process's own (``remove_temporaries``), and the next run
-  removes those whose writer is dead (``remove_stale_temporaries``), never
-  a live writer's.
+  removes those whose writer is dead and that are a minute old
+  (``remove_stale_temporaries``), never a live writer's.
 * Problems with an output (no such folder, not writable) are found before
   the work starts.
 * Names match contents: ``compress -o x.webp`` writes a native WebP,
@@ -32,6 +32,7 @@ import re
 import secrets
 import socket
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -146,10 +147,25 @@ def _alive(pid: int) -> bool:
     return True
 
 
+# A temporary file lives for seconds: write_atomic gets the whole output and
+# writes it at the end of the work, not during a long encode. Its pid alone
+# does not prove it dead: two containers with one hostname but separate pid
+# namespaces see each other's live writers as gone. A minute untouched does.
+STALE_AFTER_S = 60
+
+
+def _older_than(entry: os.DirEntry, seconds: float) -> bool:
+    try:
+        return time.time() - entry.stat(follow_symlinks=False).st_mtime > seconds
+    except OSError:
+        return False
+
+
 def remove_stale_temporaries(outputs) -> int:
     """Remove the temporary files that a killed hybridcodec (SIGKILL, a
     power cut) left beside these outputs: ours by name, written on this host
-    by a process that no longer exists. Returns how many."""
+    by a process that no longer exists, and untouched for STALE_AFTER_S.
+    Returns how many."""
     names: dict[Path, set[str]] = {}
     for output in outputs:
         if str(output) != STDIO:
@@ -164,7 +180,7 @@ def remove_stale_temporaries(outputs) -> int:
         for entry in entries:
             match = _TEMPORARY.fullmatch(entry.name)
             if (match and match["name"] in wanted and match["host"] == _HOST
-                    and not _alive(int(match["pid"]))):
+                    and not _alive(int(match["pid"])) and _older_than(entry, STALE_AFTER_S)):
                 try:
                     os.unlink(entry.path)
                     removed += 1
@@ -288,6 +304,40 @@ def compress_target(output: Path, codec: str | None, native: bool) -> tuple[str,
     return by_name.name, True
 
 
+def check_lossless_options(codec: str, quality: int | None, scale) -> None:
+    """A lossless codec takes no --quality or --scale: HybridCodecError. The
+    one home of this rule: ``compress_file`` checks it for the API, and the
+    command line before any work, as wrong usage (exit 2)."""
+    if not codecs.by_name(codec).lossy and (quality is not None or str(scale) not in ("auto", "table", "1")):
+        raise HybridCodecError(f"{codec} is lossless: --quality and --scale do not apply")
+
+
+def warning_line(message, source=None) -> str:
+    """A warning as one line, as errors are: ``hybridcodec: warning: FILE:
+    message`` (the file left out where the message names it or none is at
+    work), so that a folder run with --jobs says which file each is about."""
+    return f"hybridcodec: warning: {source}: {message}" if source else f"hybridcodec: warning: {message}"
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """``warnings.showwarning`` of the command line and of batch.py's workers:
+    one line, not Python's two with a source path."""
+    print(warning_line(message), file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _warnings_naming(source):
+    """Say the warnings of one file's work, each as one line naming it; every
+    file's, not only the first at a line of code (``always``)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for warning in caught:
+                print(warning_line(warning.message, source), file=sys.stderr)
+
+
 def compress_file(source: Path, output: Path, force=False, codec=None, quality=None, scale="auto",
                   pre_model=None, post_model=None, keep_metadata=False, max_pixels=None,
                   target_size=None, target_bpp=None, target_psnr=None, search=False, native=False,
@@ -300,24 +350,20 @@ def compress_file(source: Path, output: Path, force=False, codec=None, quality=N
     check_output(output, source, force, named)  # fail before the work, not after
     codec, native = compress_target(output, codec, native)
     backend = codecs.get_codec(codec).configured(encoder, effort)  # a bad --encoder fails before the work
-    if not backend.lossy and (quality is not None or scale not in ("auto", "table", "1")):
-        raise HybridCodecError(f"{codec} is lossless: --quality and --scale do not apply")
+    check_lossless_options(codec, quality, scale)
     max_pixels = max_pixels or DEFAULT_MAX_PIXELS
     image = load_image(io.BytesIO(read_bytes(source)) if str(source) == STDIO else source,
                        max_pixels=max_pixels, name=str(source))
-    for warning in image.warnings:
-        print(f"hybridcodec: warning: {warning}", file=sys.stderr)
+    for warning in image.warnings:  # these name the file
+        print(warning_line(warning), file=sys.stderr)
     options = dict(pre_model=pre_model, post_model=post_model, icc=image.icc,
                    metadata=image.exif if keep_metadata else b"", max_pixels=max_pixels, native=native,
                    encoder=encoder, effort=effort, pre_edit=pre_edit, strengths=strengths)
     if precision is not None:
         options["precision"] = precision
-    with warnings.catch_warnings(record=True) as caught:  # one line each, like the image's
-        warnings.simplefilter("always")
+    with _warnings_naming(source):
         encoded = encode_as_asked(image.pixels, codec, DEFAULT_QUALITY if quality is None else quality, scale,
                                   target_size, target_bpp, target_psnr, search, options)
-    for warning in caught:
-        print(f"hybridcodec: warning: {warning.message}", file=sys.stderr)
     write_atomic(output, encoded.data, force, source, named)
     info = describe(encoded.hc, len(encoded.data))
     quality_words = (f"{info['encoder']}, quality {info['quality']}, scale {info['scale']}" if backend.lossy
@@ -363,9 +409,10 @@ def decompress_file(source: Path, output: Path, force=False, post_model=None,
 
     kind = image_format(output)
     check_output(output, source, force, named)
-    decoded = decode(read_bytes(source), post_model=post_model,
-                     max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
-                     allow_model_mismatch=allow_model_mismatch, quality=quality)
+    with _warnings_naming(source):
+        decoded = decode(read_bytes(source), post_model=post_model,
+                         max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
+                         allow_model_mismatch=allow_model_mismatch, quality=quality)
     buffer = io.BytesIO()
     save_image(buffer, decoded.image, kind, decoded.hc.icc, decoded.hc.metadata, software=SOFTWARE)
     write_atomic(output, buffer.getvalue(), force, source, named)
@@ -381,7 +428,8 @@ def info(path, quality: int | None = None) -> dict:
     from .pipeline import read_file
 
     data = read_bytes(path)
-    hc = read_file(data, quality=quality)
+    with _warnings_naming(path):
+        hc = read_file(data, quality=quality)
     fields = describe(hc, len(data))
     # a plain camera file stored turned: decompress writes it upright, at the displayed size
     # (of the whole file, as pipeline.decode turns it: a .hc file's payload is never turned)

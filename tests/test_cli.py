@@ -58,7 +58,8 @@ def test_three_quarter_scale_from_the_command_line(png, photo, capsys):
 def test_native_at_a_smaller_scale_warns_in_one_line(png, capsys):
     assert main(["compress", str(png), "--codec", "jpeg", "--native", "--scale", "4/3"]) == 0
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["hybridcodec: warning: a native file at scale 4/3 shows at three-quarter size in other viewers"]
+    assert err == [f"hybridcodec: warning: {png}: a native file at scale 4/3 shows at three-quarter size "
+                   "in other viewers"]
 
 
 @pytest.mark.parametrize("size", ["3KB", "600B"])
@@ -67,9 +68,9 @@ def test_rate_control_warns_only_about_the_file_it_writes(png, capsys, size):
     assert main(["compress", str(png), "--codec", "jpeg", "--native", "--target-size", size, "--force"]) == 0
     out, err = capsys.readouterr()
     scale = out.split("scale ")[1].split(",")[0]
-    warned = [line for line in err.splitlines() if line.startswith("hybridcodec: warning: a native file")]
+    warned = [line for line in err.splitlines() if line.startswith(f"hybridcodec: warning: {png}: a native file")]
     size = "half" if scale == "2" else "three-quarter"
-    assert warned == ([] if scale == "1" else [f"hybridcodec: warning: a native file at scale {scale} "
+    assert warned == ([] if scale == "1" else [f"hybridcodec: warning: {png}: a native file at scale {scale} "
                                                f"shows at {size} size in other viewers"])
 
 

@@ -88,7 +88,7 @@ def test_quality_given_for_a_plain_jpeg_is_ignored_with_one_warning(tmp_path, ph
     assert capsys.readouterr().err == ""
     assert main(["decompress", str(source), "-o", str(tmp_path / "b.png"), "-q", "--quality", "90"]) == 0
     err = capsys.readouterr().err.splitlines()
-    assert err == ["hybridcodec: warning: quality 90 ignored: this jpeg file's quantization tables say 20"]
+    assert err == [f"hybridcodec: warning: {source}: quality 90 ignored: this jpeg file's quantization tables say 20"]
     assert np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), np.asarray(Image.open(tmp_path / "b.png")))
 
 
