@@ -17,3 +17,13 @@ def gradient():
     """A smooth synthetic RGB image with an odd size."""
     y, x = np.mgrid[0:45, 0:67]
     return np.stack([x * 3, y * 5, (x + y) * 2], axis=2).clip(0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def png(tmp_path, photo):
+    """``photo`` saved as ``a.png`` in the test's folder."""
+    from PIL import Image
+
+    path = tmp_path / "a.png"
+    Image.fromarray(photo).save(path)
+    return path

@@ -14,14 +14,6 @@ import hybridcodec.files as files
 from hybridcodec.cli import main
 from hybridcodec.errors import HybridCodecError
 
-
-@pytest.fixture
-def png(tmp_path, photo):
-    path = tmp_path / "a.png"
-    Image.fromarray(photo).save(path)
-    return path
-
-
 # -- 1. a lossless codec takes no --quality or --scale: exit 2 on the command line, HybridCodecError in Python --
 
 

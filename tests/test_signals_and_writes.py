@@ -29,13 +29,6 @@ CLI = [sys.executable, "-m", "hybridcodec.cli"]
 posix_only = pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc to find the run's processes")
 
 
-@pytest.fixture
-def png(tmp_path, photo):
-    path = tmp_path / "a.png"
-    Image.fromarray(photo).save(path)
-    return path
-
-
 def names(folder):
     return sorted(p.name for p in Path(folder).iterdir())
 

@@ -19,13 +19,6 @@ from hybridcodec.container import unpack
 from hybridcodec.metrics import psnr
 
 
-@pytest.fixture
-def png(tmp_path, photo):
-    path = tmp_path / "a.png"
-    Image.fromarray(photo).save(path)
-    return path
-
-
 def names(folder):
     return sorted(p.name for p in folder.iterdir())
 
