@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".ppm", ".pgm", ".gif"}
+
+
+@contextlib.contextmanager
+def _without_pillows_size_check():
+    """Pillow's decompression-bomb check off within the block (and its
+    warning with it): the caller checks sizes itself, against --max-pixels."""
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
 
 
 def list_images(folder) -> list[Path]:
@@ -72,10 +87,8 @@ def load_image(path, max_pixels: int | None = None, name: str | None = None) -> 
     name = name or str(path)
     max_pixels = max_pixels or DEFAULT_MAX_PIXELS
     warnings = []
-    pillow_limit = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None  # our own check below, with our own message
-    try:
-        with Image.open(path) as image:
+    try:  # our own size check below, with our own message
+        with _without_pillows_size_check(), Image.open(path) as image:
             width, height = image.size
             if width * height > max_pixels:
                 raise HybridCodecError(f"{name}: image of {width}x{height} = {width * height} pixels exceeds "
@@ -99,8 +112,6 @@ def load_image(path, max_pixels: int | None = None, name: str | None = None) -> 
         if isinstance(error, HybridCodecError):
             raise
         raise HybridCodecError(f"cannot read image {name}: {error}") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = pillow_limit
     if pixels.dtype == np.uint16:
         warnings.append(f"{name}: 16-bit image coded at 8 bits a sample (the file records 16)")
     return LoadedImage(pixels, icc, exif, warnings)
@@ -251,15 +262,11 @@ def stored_orientation(data: bytes) -> int:
         return 1
     # only the EXIF is read: Pillow's bomb check (an error above twice its
     # limit, a warning above it) would hide the tag of a file --max-pixels allows
-    pillow_limit = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with _without_pillows_size_check(), Image.open(io.BytesIO(data)) as image:
             orientation = image.getexif().get(ORIENTATION, 1)
     except Exception:  # a file Pillow cannot read is decoded as it is stored
         return 1
-    finally:
-        Image.MAX_IMAGE_PIXELS = pillow_limit
     return orientation if orientation in _UPRIGHT else 1
 
 
