@@ -29,7 +29,7 @@ def build_wheel(tmp_path) -> Path:
     for name in ("setup.cfg", "pyproject.toml", "README.md", "MANIFEST.in"):
         if (ROOT / name).exists():
             shutil.copy(ROOT / name, source / name)
-    for name in ("hybridcodec", "models"):
+    for name in ("hybridcodec", "models", "web/src"):  # web/src: the page's module (hybridcodec.web_static)
         shutil.copytree(ROOT / name, source / name, ignore=ignore)
     dist = tmp_path / "dist"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
@@ -110,6 +110,11 @@ def test_wheel_installs_and_compresses(tmp_path, photo):
     result = subprocess.run([str(hybridcodec), "decompress", "x.hc", "-o", "y.png"], cwd=work,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+    # the page's module ships (hybridcodec/web_static, from web/src) and `hybridcodec web` writes it
+    result = subprocess.run([str(hybridcodec), "web", "site", "--all", "-q"], cwd=work, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (work / "site" / "hybridcodec.js").read_bytes() == (ROOT / "web" / "src" / "hybridcodec.js").read_bytes()
 
     # every golden file (old files naming superseded networks too) decodes from the wheel as in tests/test_golden.py
     decode = ("import sys, numpy as np, hybridcodec; from pathlib import Path; from PIL import Image; "
