@@ -21,10 +21,12 @@ import sys
 import warnings
 from pathlib import Path
 
-from . import codecs, container, runtime
+from . import codecs, container, names, runtime
 from . import scale as scales
+from .coding import CONDITIONS
 from .errors import HybridCodecError
 from .runtime import PRECISIONS
+from .settings import EncodeSettings, help_text
 
 # Seconds a loop runs before its progress bar shows: a short command draws nothing.
 PROGRESS_DELAY_S = 1.0
@@ -39,6 +41,21 @@ EXIT_TERMINATED = 143
 
 def _codec_choices(lossy_only: bool = False) -> list[str]:
     return codecs.names(lossy_only=lossy_only)
+
+
+# --scale of compress and bench: the table's words, then the scales themselves
+_SCALE_CHOICES = ["auto", "table", *scales.CHOICES]
+
+
+def _encoder_names() -> str:
+    """The encoders of each codec that has a choice: ``jpeg: a, b; avif: c, d``."""
+    return "; ".join(f"{name}: {', '.join(codecs.by_name(name).encoders)}" for name in codecs.names()
+                     if len(codecs.by_name(name).encoders) > 1)
+
+
+def _training_encoders() -> str:
+    """What ``train --encoders`` takes for JPEG: the codec's encoders and the foreign families."""
+    return ", ".join(dict.fromkeys([*codecs.by_name("jpeg").encoders, *names.FOREIGN_JPEG]))
 
 
 def _quality(text: str) -> int:
@@ -101,7 +118,7 @@ def _add_batch_options(p):
                    help="output file (- for standard output), or folder for many inputs "
                    "(default: beside each input)")
     p.add_argument("--max-pixels", type=lambda t: _whole(t, 1, None, "--max-pixels"), default=None,
-                   help=f"refuse larger images (default: 2^{container.DEFAULT_MAX_PIXELS.bit_length() - 1})")
+                   help=_setting_help("max_pixels"))
     p.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("-j", "--jobs", type=lambda t: _whole(t, 1, None, "--jobs"), default=1,
                    help="worker processes for many inputs")
@@ -109,54 +126,42 @@ def _add_batch_options(p):
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
 
 
+def _setting_help(name: str) -> str:
+    """An encode setting's help, with its default, from settings.py (escaped for argparse)."""
+    return help_text(name).replace("%", "%%")
+
+
 def _add_compress(sub):
+    # Help and defaults come from settings.EncodeSettings; here, what argparse needs besides.
+    # --codec and --quality default to None: the output's name may choose the codec, and
+    # a lossless codec refuses a --quality given (EncodeSettings.check_request).
+    h, default = _setting_help, EncodeSettings
     p = sub.add_parser("compress", help="compress images to .hc files",
                        description="Compress images (anything Pillow reads) to .hc files. Many files "
                        "or folders can be given: existing outputs are then skipped unless --force.")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="image files or folders: PNG, JPEG, TIFF, WebP, BMP, ...; - reads standard input")
-    p.add_argument("--codec", choices=_codec_choices(), default=None,
-                   help="codec backend (default: webp, or the format -o names: x.jpg is a native JPEG)")
-    p.add_argument("--quality", type=_quality, default=None,
-                   help="1-99 (default: 50; not for png). With --scale auto: about the bytes of the common "
-                   "default encoder at this quality (libjpeg-turbo, libwebp, libavif, libjxl), whatever "
-                   "encoder codes it; the file stays within the plain file's size and hybridcodec picks the "
-                   "scale, codec quality and network that restore best in it. With --scale 1, 4/3 or 2: "
-                   "the encoder's own quality")
-    p.add_argument("--scale", choices=["auto", "table", *scales.CHOICES], default="auto",
-                   help="code at full (1), three-quarter (4/3) or half (2) size at exactly --quality; auto (default) "
-                   "takes the table's path (models/manifest.json) and keeps it only if, on this image, it restores "
-                   "at least as well as the full-size file at --quality in no more bytes (else that file); "
-                   "table: the table's path unchecked (no network at encode)")
-    p.add_argument("--encoder", help="the codec's encoder (default: the one measured best, if installed; jpeg: "
-                   "mozjpeg, mozjpeg-flat, turbo; avif: libavif, libavif-psnr; see docs/ENCODERS.md)")
-    p.add_argument("--effort", choices=list(codecs.Codec.EFFORTS), default=None,
-                   help="encode time against bytes: fast, default or best (webp method 4/6/6, avif speed "
-                   "8/6/4, jpegxl effort 3/7/9; jpeg has one speed)")
-    p.add_argument("--pre-model", help="your own pre-processing .keras model (ComCNN contract)")
-    p.add_argument("--post-model", help="your own restoration .keras model to record in the file")
-    p.add_argument("--pre-edit", action=argparse.BooleanOptionalAction, default=False,
-                   help="--scale auto also tries the learned pre-editor before the codec, where the encoder "
-                   "has one (jpeg): 0.3%% fewer bytes on val-small for 1.6 times the encode time; off by default, "
-                   "docs/MODELS.md")
-    p.add_argument("--no-strengths", dest="strengths", action="store_false",
-                   help="--scale auto without the restoration's strength per tile (a version-3 file, which "
-                   "hybridcodec 0.6 reads; docs/FORMAT.md)")
-    p.add_argument("--precision", choices=list(PRECISIONS), default=PRECISIONS[0],
-                   help="the restoration network's arithmetic: int8 (default; about 3 times faster to decode on a CPU "
-                   "with VNNI or AMX, a few hundredths of a dB) or float32 (the exact network); the file "
-                   "names the one chosen (docs/ROBUSTNESS.md)")
-    p.add_argument("--keep-metadata", action="store_true", help="keep EXIF metadata (the ICC profile is always kept)")
-    p.add_argument("--native", action="store_true",
-                   help="write a standard .jpg/.webp/.avif/.jxl that any viewer opens, with the "
-                   "hybridcodec header inside (default output: IN.hc.EXT; scale 1 unless --scale is given)")
+    p.add_argument("--codec", choices=_codec_choices(), default=None, help=h("codec"))
+    p.add_argument("--quality", type=_quality, default=None, help=h("quality"))
+    p.add_argument("--scale", choices=_SCALE_CHOICES, default=default.scale, help=h("scale"))
+    p.add_argument("--encoder", default=default.encoder,  # help: the registry's names, here
+                   help="the codec's encoder (default: the one measured best, if installed; "
+                   f"{_encoder_names()}; see docs/ENCODERS.md)")
+    p.add_argument("--effort", choices=list(codecs.Codec.EFFORTS), default=default.effort, help=h("effort"))
+    p.add_argument("--tune", choices=list(codecs.TUNES), default=default.tune, help=h("tune"))
+    p.add_argument("--pre-model", default=default.pre_model, help=h("pre_model"))
+    p.add_argument("--post-model", default=default.post_model, help=h("post_model"))
+    p.add_argument("--pre-edit", action=argparse.BooleanOptionalAction, default=default.pre_edit, help=h("pre_edit"))
+    p.add_argument("--no-strengths", dest="strengths", action="store_false", default=default.strengths,
+                   help=h("strengths"))
+    p.add_argument("--precision", choices=list(PRECISIONS), default=default.precision, help=h("precision"))
+    p.add_argument("--keep-metadata", action="store_true", default=default.keep_metadata, help=h("keep_metadata"))
+    p.add_argument("--native", action="store_true", default=default.native, help=h("native"))
     target = p.add_mutually_exclusive_group()
-    target.add_argument("--target-size", help="best file not over this size (e.g. 30KB); searches quality and scale")
-    target.add_argument("--target-bpp", type=float, help="best file not over this many bits per pixel")
-    target.add_argument("--target-psnr", type=float, help="smallest file whose restored image reaches this PSNR (dB)")
-    target.add_argument("--search", action="store_true",
-                        help="--scale auto widened: every scale at every codec quality on this image, best "
-                        "restoration within the full-size file's bytes at --quality (about 21 encodes, auto 2-4)")
+    target.add_argument("--target-size", default=default.target_size, help=h("target_size"))
+    target.add_argument("--target-bpp", type=float, default=default.target_bpp, help=h("target_bpp"))
+    target.add_argument("--target-psnr", type=float, default=default.target_psnr, help=h("target_psnr"))
+    target.add_argument("--search", action="store_true", default=default.search, help=h("search"))
     _add_batch_options(p)
     p.set_defaults(func=_run_files)
 
@@ -181,18 +186,19 @@ def _add_decompress(sub):
     p.set_defaults(func=_run_files)
 
 
+def _settings(args) -> EncodeSettings:
+    """compress's settings: every option named as an EncodeSettings field
+    (None: not given, the field's default)."""
+    from .settings import names
+
+    return EncodeSettings.of(**{name: getattr(args, name) for name in names() if hasattr(args, name)})
+
+
 def _file_options(args) -> dict:
-    options = {"force": args.force, "max_pixels": args.max_pixels, "post_model": args.post_model}
     if args.command == "compress":
-        options.update(codec=args.codec, quality=args.quality, scale=args.scale,
-                       pre_model=args.pre_model, keep_metadata=args.keep_metadata,
-                       target_size=args.target_size, target_bpp=args.target_bpp,
-                       target_psnr=args.target_psnr, search=args.search, native=args.native,
-                       encoder=args.encoder, effort=args.effort, pre_edit=args.pre_edit,
-                       precision=args.precision, strengths=args.strengths)
-    else:
-        options.update(allow_model_mismatch=args.allow_model_mismatch, quality=args.quality)
-    return options
+        return {"force": args.force, "settings": _settings(args)}
+    return {"force": args.force, "max_pixels": args.max_pixels, "post_model": args.post_model,
+            "allow_model_mismatch": args.allow_model_mismatch, "quality": args.quality}
 
 
 def _run_files(args) -> int:
@@ -238,18 +244,19 @@ def _add_train(sub):
     p.add_argument("--codec", default="webp", help="codec in the loop (default: webp)")
     p.add_argument("--data", required=True, help="folder of training images")
     p.add_argument("--val", default="", help="folder of validation images (never trained on; default: none)")
-    p.add_argument("--mode", choices=["joint", "post"], default="post",
+    p.add_argument("--mode", choices=sorted(names.TRAIN_MODES), default="post",
                    help="post: restoration network alone; joint: alternate ComCNN and restoration")
-    p.add_argument("--model", choices=["reccnn", "recunet", "arcnn", "arcnn-aspp"], default="reccnn",
+    p.add_argument("--model", choices=list(names.RESTORATION_MODELS), default="reccnn",
                    help="restoration network")
-    p.add_argument("--loss", default="mse", help="mse, l1, ssim, ms-ssim or ms-ssim+l1 (default: mse)")
+    p.add_argument("--loss", choices=list(names.LOSSES), metavar="LOSS", default="mse",
+                   help=f"{names.spoken(names.LOSSES)} (default: mse)")
     p.add_argument("--scale", choices=scales.CHOICES, default="1",
                    help="coding scale: full size, three quarters or half a side (default: 1)")
     p.add_argument("--minutes", type=float, default=None,
                    help="wall-clock budget of this invocation (default: none, run to --steps)")
     p.add_argument("--steps", type=int, default=4000, help="total steps of the run (default: 4000)")
     p.add_argument("--rounds", type=int, default=4, help="joint mode: alternation rounds")
-    p.add_argument("--pre-model", choices=["comcnn", "pre-editor"], default="comcnn",
+    p.add_argument("--pre-model", choices=list(names.PRE_MODELS), default="comcnn",
                    help="joint mode: the pre-processor: comcnn (a learned downscaler, --scale 2) or "
                    "pre-editor (edits the image before the codec, --scale 1)")
     p.add_argument("--rate-weight", type=float, default=None,
@@ -272,12 +279,12 @@ def _add_train(sub):
     p.add_argument("--bfloat16", action="store_true",
                    help="reccnn: hidden layers compute in bfloat16 (CPUs with AVX512-BF16 or AMX: "
                    "2x faster training, 1.6x faster restoring; float32 elsewhere)")
-    p.add_argument("--condition", choices=["quality", "jpeg-tables"],
+    p.add_argument("--condition", choices=list(CONDITIONS),
                    help="reccnn: what the network is told of the coding: the quality (default) or, "
                    "for JPEG, the file's own quantization tables (serves every JPEG encoder)")
     p.add_argument("--encoders", nargs="+", default=[],
-                   help="learn from the files of these encoders, each at every quality (JPEG: mozjpeg, "
-                   "mozjpeg-flat, turbo, mozjpeg-default, turbo-444, camera; default: the codec's own)")
+                   help="learn from the files of these encoders, each at every quality (JPEG: "
+                   f"{_training_encoders()}; default: the codec's own)")
     p.add_argument("--init", default="",
                    help="start from this .keras restoration model (warm start; default: none, new weights)")
     p.add_argument("--add-downscaled", type=int, default=0, metavar="PIXELS",
@@ -289,7 +296,7 @@ def _add_train(sub):
 
 
 def _train(args) -> int:
-    from .training import TrainConfig, model_options, train
+    from .tools.training import TrainConfig, model_options, train
 
     model_kwargs = model_options(args.model, args.depth, args.width, args.half_resolution, args.bfloat16,
                                  args.condition)
@@ -317,26 +324,29 @@ def _add_bench(sub):
     p.add_argument("folder", help="folder of images")
     p.add_argument("--codec", choices=_codec_choices(lossy_only=True), default="webp", help="codec benchmarked")
     p.add_argument("--qualities", type=int, nargs="+", help="qualities (default: the codec's grid)")
-    p.add_argument("--scale", choices=["auto", "table", *scales.CHOICES], default="auto",
+    p.add_argument("--scale", choices=_SCALE_CHOICES, default="auto",
                    help="hybridcodec's --scale, as compress takes it")
-    p.add_argument("--pre-edit", action=argparse.BooleanOptionalAction, default=False,
+    p.add_argument("--pre-edit", action=argparse.BooleanOptionalAction, default=EncodeSettings.pre_edit,
                    help="with the pre-editing candidate (off by default), measured against the default (post-only)")
     p.add_argument("--no-strengths", dest="strengths", action="store_false",
                    help="without the restoration's strength per tile: the per-image anchor it is measured against")
-    p.add_argument("--precision", choices=list(PRECISIONS), default=PRECISIONS[0],
+    p.add_argument("--precision", choices=list(PRECISIONS), default=EncodeSettings.precision,
                    help="restoration networks in int8 (default) or float32 (compare both for int8's cost)")
+    p.add_argument("--tune", choices=list(codecs.TUNES), default=EncodeSettings.tune,
+                   help="hybridcodec's --tune, as compress takes it (default: %(default)s); plain is its encoder")
     p.add_argument("--out", default="results", help="folder for JSON, CSV and plot (default: results)")
     p.set_defaults(func=_bench)
 
 
 def _bench(args) -> int:
-    from .bench import run
+    from .tools.bench import run
 
     with warnings.catch_warnings():
         # bjontegaard's notes on curves that overlap little: the summary holds None where it cannot answer
         warnings.filterwarnings("ignore", module="bjontegaard")
-        summary = run(args.folder, args.codec, args.qualities, args.out, args.scale, pre_edit=args.pre_edit,
-                      precision=args.precision, strengths=args.strengths, progress=sys.stderr.isatty())
+        settings = EncodeSettings.of(codec=args.codec, scale=args.scale, pre_edit=args.pre_edit,
+                                     strengths=args.strengths, precision=args.precision, tune=args.tune)
+        summary = run(args.folder, settings, args.qualities, args.out, progress=sys.stderr.isatty())
     print("\n".join(_bench_table(summary, args.out)))
     return 0
 
@@ -384,7 +394,7 @@ def _add_zoo(sub):
     add.add_argument("run", help="training run folder (with card.json)")
     add.add_argument("--name", required=True, help="name in the zoo, e.g. reccnn-jpeg-s1")
     add.add_argument("--codec", required=True, choices=_codec_choices(lossy_only=True))
-    add.add_argument("--role", choices=["post", "pre"], default="post",
+    add.add_argument("--role", choices=sorted(container.ROLES.values()), default="post",
                      help="the run's restoration network (post, default) or its pre-processor (pre)")
     add.set_defaults(func=_zoo_add)
     pair = zoo_sub.add_parser("pre-edit", help="set the pre-editing pair --scale auto tries for an encoder",
@@ -435,28 +445,28 @@ def _add_zoo(sub):
 
 
 def _zoo_list(args) -> int:
-    from .zoo_admin import listing
+    from .tools.zoo_admin import listing
 
     print("\n".join(listing(args.all)))
     return 0
 
 
 def _zoo_add(args) -> int:
-    from .zoo_admin import add
+    from .tools.zoo_admin import add
 
     print(json.dumps(add(args.run, args.name, args.codec, args.role), indent=1))
     return 0
 
 
 def _zoo_plain_files(args) -> int:
-    from .zoo_admin import set_plain_files
+    from .tools.zoo_admin import set_plain_files
 
     print(set_plain_files(args.codec, args.name))
     return 0
 
 
 def _zoo_pre_edit(args) -> int:
-    from .zoo_admin import set_pre_edit
+    from .tools.zoo_admin import set_pre_edit
 
     if len(args.networks) not in (0, 2):
         raise HybridCodecError("give two networks, PRE POST, or none to remove the pair")
@@ -466,28 +476,28 @@ def _zoo_pre_edit(args) -> int:
 
 
 def _zoo_choose(args) -> int:
-    from .zoo_admin import choose_table
+    from .tools.zoo_admin import choose_table
 
     print("\n".join(choose_table(args.codec, args.val, args.qualities, args.models, args.encoder)))
     return 0
 
 
 def _zoo_replace(args) -> int:
-    from .zoo_admin import replace_network
+    from .tools.zoo_admin import replace_network
 
     print(replace_network(args.old, args.new))
     return 0
 
 
 def _zoo_export(args) -> int:
-    from .zoo_admin import export_zoo
+    from .tools.zoo_admin import export_zoo
 
     print("\n".join(export_zoo(args.names)))
     return 0
 
 
 def _zoo_quantize(args) -> int:
-    from .zoo_admin import quantize
+    from .tools.zoo_admin import quantize
 
     card = quantize(args.name, args.data, args.val, args.max_cost)
     evaluation, ms = card["evaluation"], card["ms_768x512"]
@@ -503,7 +513,7 @@ def _add_costs(sub):
 
 
 def _costs(args) -> int:
-    from .bench import cost_table
+    from .tools.bench import cost_table
 
     cost_table()
     return 0
@@ -520,7 +530,7 @@ def _add_large(sub):
 
 
 def _large(args) -> int:
-    from .bench import large_images
+    from .tools.bench import large_images
 
     large_images(args.megapixels, args.codec, args.quality)
     return 0
@@ -540,7 +550,7 @@ def _add_bench_decode(sub):
 
 
 def _bench_decode(args) -> int:
-    from .bench_decode import run
+    from .tools.bench_decode import run
 
     results = run(args.runs, args.megapixels)
     if args.json:
@@ -555,10 +565,35 @@ def _add_demo(sub):
 
 
 def _demo(args) -> int:
-    from .bench import demo
+    from .tools.bench import demo
 
     image = args.image or Path(__file__).parent / "samples" / "astronaut.png"
     demo(image)
+    return 0
+
+
+def _add_web(sub):
+    p = sub.add_parser("web", help="write the folder a web page needs to restore native files in the browser",
+                       description="Write into DIR the JavaScript module (docs/WEB.md), the networks the given "
+                       "native files name and their index (models/), the files themselves and an example page, "
+                       "index.html. onnxruntime-web is not included: install it with npm and pass --ort.")
+    p.add_argument("folder", metavar="DIR", help="output folder (made if missing)")
+    p.add_argument("files", metavar="FILE", nargs="*", help="native .jpg/.webp/.avif/.jxl files (compress --native)")
+    p.add_argument("--all", action="store_true", help="write every current restoration network, not only the files'")
+    p.add_argument("--ort", metavar="PATH", help="an installed onnxruntime-web/dist folder to copy into DIR/ort")
+    p.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    p.set_defaults(func=_web)
+
+
+def _web(args) -> int:
+    from .web import write
+
+    if not args.files and not args.all:
+        args._parser.error("give native files, or --all for every network")
+    written = write(args.folder, args.files, args.all, args.force, args.ort)
+    if not args.quiet:
+        print(f"wrote {len(written)} files into {args.folder}")
     return 0
 
 
@@ -581,6 +616,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_large(sub)
     _add_bench_decode(sub)
     _add_demo(sub)
+    _add_web(sub)
     return parser
 
 
@@ -614,12 +650,13 @@ def _check_usage(args) -> None:
         return
     from . import files
 
-    codec = args.codec
+    settings = _settings(args)
     if args.output is not None:
         with contextlib.suppress(HybridCodecError):  # a bad name is refused later, as bad input (exit 1)
-            codec, _ = files.compress_target(args.output, args.codec, args.native)  # x.webp: webp
+            codec, _ = files.compress_target(args.output, settings.named_codec(), args.native)  # x.webp: webp
+            settings = settings.but(codec=codec)
     try:
-        files.check_lossless_options(codec or files.DEFAULT_CODEC, args.quality, args.scale)
+        settings.check_request()
     except HybridCodecError as error:
         args._parser.error(str(error))
 

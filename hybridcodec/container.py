@@ -1,4 +1,4 @@
-"""The ``.hc`` file: a small header, the codec's payload, optional alpha, ICC and metadata.
+"""The ``.hc`` file: a small header, the codec's payload, optional alpha, ICC, metadata and strength parts.
 
 The byte layout is specified in docs/FORMAT.md; this module is its only
 reader and writer. It imports neither TensorFlow nor imagecodecs, so
@@ -9,9 +9,12 @@ homes, codecs.py and scale.py.
 from __future__ import annotations
 
 import contextlib
+import math
 import struct
 import zlib
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from . import codecs
 from . import scale as scales
@@ -19,7 +22,8 @@ from .errors import HybridCodecError, printable
 from .scale import Scale
 
 MAGIC = b"\x89HCODEC\n"  # 8 bytes; the high first byte and newline catch text-mode mangling
-VERSION = 3  # what this writer writes, or 4 where a file has a strength part; the reader reads 1 to 4
+VERSION = 3  # what this writer writes where a file has no strength part (hybridcodec 0.6 reads it)
+STRENGTHS_VERSION = 4  # what it writes where a file has one (strength.py); the newest version
 MAX_SIDE = 65535  # largest width or height a file may declare (16 bits in version 2)
 # ~67 megapixels (8192x8192); decompression-bomb guard, raisable per call. Within it
 # decompress peaks under 2 GB: 1.45 GB measured for the worst kind of file at this
@@ -38,10 +42,17 @@ _FIXED = {1: struct.Struct("<8sBBBBIIBBB"), 2: struct.Struct("<8sBBBBHHBBB")}  #
 _SETTINGS_V3 = struct.Struct("<BB")
 _FIXED[3] = _FIXED[4] = _FIXED[2]
 _LENGTHS_V1 = struct.Struct("<IIII")  # payload, alpha, icc, metadata
+_PART_LENGTH = struct.Struct("<I")  # from version 2, each optional part's length field
+PART_LENGTH_BYTES = _PART_LENGTH.size  # what a part adds to a file besides its bytes (strength.overhead)
 OPTIONAL = ("alpha", "icc", "metadata", "strengths")  # bit k of the flags byte says OPTIONAL[k] is present
 # Version 4 adds the strength part (strength.py: the restoration's strength
 # per tile); a file without one is written as version 3, which 0.6 reads.
-OPTIONAL_BY_VERSION = {2: 3, 3: 3, 4: 4}  # how many of OPTIONAL a version knows
+OPTIONAL_BY_VERSION = {2: 3, VERSION: 3, STRENGTHS_VERSION: 4}  # how many of OPTIONAL a version knows
+# The strength part: one byte k (tiles of 2**k pixels a side, row-major over
+# the image), then a 2-bit code a tile, four to a byte, lowest bits first.
+# strength.py chooses and applies it.
+STRENGTHS = (0.0, 0.5, 1.0, 1.5)  # code 0..3
+WHOLE_IMAGE_LOG2 = 16  # one tile covers any image (sides up to 65535)
 
 
 @dataclass(frozen=True)
@@ -104,7 +115,7 @@ def pack(hc: HCFile) -> bytes:
         raise HybridCodecError(f"unknown {h.codec} encoder {h.encoder!r} or effort {h.effort!r}")
     if hc.strengths and h.model("post") is None:
         raise HybridCodecError("a strength part needs a restoration network")
-    version = 4 if hc.strengths else VERSION
+    version = STRENGTHS_VERSION if hc.strengths else VERSION
     parts = [
         _FIXED[version].pack(MAGIC, version, codec_id, h.quality, scale_id, h.width, h.height,
                              h.channels, h.bits, len(h.models)),
@@ -119,7 +130,7 @@ def pack(hc: HCFile) -> bytes:
     optional = [getattr(hc, name) for name in OPTIONAL]
     flags = sum(1 << k for k, part in enumerate(optional) if part)
     parts.append(struct.pack("<BI", flags, len(hc.payload)))
-    parts += [struct.pack("<I", len(part)) for part in optional if part]
+    parts += [_PART_LENGTH.pack(len(part)) for part in optional if part]
     parts += [hc.payload, *optional]
     body = b"".join(parts)
     return body + struct.pack("<I", zlib.crc32(body))
@@ -159,7 +170,8 @@ def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> HCFile:
     if magic != MAGIC:  # shorter than 8 bytes
         raise HybridCodecError("not a hybridcodec file (wrong magic bytes)")
     if version not in _FIXED:
-        raise HybridCodecError(f"unsupported .hc format version {version} (this reader knows 1 to 4)")
+        raise HybridCodecError(f"unsupported .hc format version {version} (this reader knows 1 to "
+                               f"{STRENGTHS_VERSION})")
     reader.pos = 0
     (_, _, codec_id, quality, scale_id, width, height, channels, bits, count) = _FIXED[version].unpack(
         reader.take(_FIXED[version].size)
@@ -182,7 +194,7 @@ def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> HCFile:
         if flags >> known:
             raise HybridCodecError(f"invalid header: unknown flags {flags:#04x}")
         lengths = [payload_length] + [
-            struct.unpack("<I", reader.take(4))[0] if flags & (1 << k) else 0 for k in range(known)
+            _PART_LENGTH.unpack(reader.take(PART_LENGTH_BYTES))[0] if flags & (1 << k) else 0 for k in range(known)
         ]
     lengths += [0] * (1 + len(OPTIONAL) - len(lengths))
     payload, alpha, icc, metadata, strengths = (reader.take(n) for n in lengths)
@@ -208,18 +220,63 @@ def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> HCFile:
     if strengths:
         if header.model("post") is None:
             raise HybridCodecError("invalid header: a strength part without a restoration network")
-        from .strength import unpack as unpack_strengths
-
         unpack_strengths(strengths, width, height)  # refuses one that does not fit the image
     return HCFile(header, payload, alpha, icc, metadata, strengths)
 
 
+def strength_tiles(width: int, height: int, k: int) -> tuple[int, int]:
+    """(columns, rows) of the strength part's 2**k-pixel tiles."""
+    side = 1 << k
+    return math.ceil(width / side), math.ceil(height / side)
+
+
+def pack_strengths(codes, k: int) -> bytes:
+    """The strength part for ``codes`` (one per tile, row-major) of 2**k-pixel tiles."""
+    data = bytearray([k]) + bytearray(math.ceil(len(codes) / 4))
+    for i, code in enumerate(codes):
+        data[1 + i // 4] |= int(code) << (2 * (i % 4))
+    return bytes(data)
+
+
+def unpack_strengths(part: bytes, width: int, height: int) -> tuple[int, np.ndarray]:
+    """(k, the (rows, columns) array of codes) of a strength part; refuses
+    one whose length does not fit the image in one line."""
+    if not part or not 4 <= part[0] <= WHOLE_IMAGE_LOG2:
+        raise HybridCodecError("invalid strength part: tile size byte outside 4..16")
+    k = part[0]
+    columns, rows = strength_tiles(width, height, k)
+    if len(part) != 1 + math.ceil(rows * columns / 4):
+        raise HybridCodecError(f"invalid strength part: {len(part)} bytes for {rows * columns} tiles")
+    bits = np.frombuffer(part[1:], np.uint8)
+    codes = (bits[:, None] >> np.array([0, 2, 4, 6], np.uint8)) & 3
+    return k, codes.reshape(-1)[: rows * columns].reshape(rows, columns)
+
+
 def _strength_line(hc: HCFile) -> str:
+    """``info``'s line for the strength part."""
     if hc.header.model("post") is None:
         return "none (no restoration network)"
-    from .strength import describe as describe_strengths
+    if not hc.strengths:
+        return "1 (as restored)"
+    k, codes = unpack_strengths(hc.strengths, hc.header.width, hc.header.height)
+    if codes.size == 1:
+        return f"{STRENGTHS[int(codes[0, 0])]:g} (whole image)"
+    counts = np.bincount(codes.reshape(-1), minlength=len(STRENGTHS))
+    spread = ", ".join(f"{s:g} x{n}" for s, n in zip(STRENGTHS, counts, strict=True) if n)
+    return f"per {1 << k}-pixel tile: {spread}"
 
-    return describe_strengths(hc.strengths, hc.header.width, hc.header.height)
+
+def _tune_line(h: Header) -> str:
+    """``info``'s tune: the file does not record it (a decoder needs it not),
+    so it is the tune whose encoder wrote the payload, where the tunes'
+    encoders differ (JPEG: codecs.JPEG.tune_encoders)."""
+    codec = codecs.by_name(h.codec)
+    own = [tune for tune in codecs.TUNES if codec.tune_encoders.get(tune, codec.encoder) == h.encoder]
+    if len(own) == 1:
+        return f"{own[0]} (its encoder, {h.encoder})"
+    if own:
+        return f"not recorded (both tunes code with {h.encoder}; the decoder needs none)"
+    return f"not recorded ({h.encoder} is no tune's own encoder; the decoder needs none)"
 
 
 def describe(hc: HCFile, size: int | None = None) -> dict:
@@ -231,6 +288,7 @@ def describe(hc: HCFile, size: int | None = None) -> dict:
     return {
         "codec": h.codec,
         "encoder": f"{h.encoder}, effort {h.effort}",
+        "tune": _tune_line(h),
         "quality": h.quality,
         "width": h.width,
         "height": h.height,

@@ -25,6 +25,7 @@ import inspect
 import keras
 from keras import layers, ops
 
+from . import names
 from .coding import CONDITIONS
 from .runtime import cpu_flags
 
@@ -302,7 +303,7 @@ class PreEditor(_ConfiguredModel):
         return [image, quality], ClipUnit()(layers.Add()([image, residual]))
 
 
-PRE_MODELS = {"comcnn": ComCNN, "pre-editor": PreEditor}
+PRE_MODELS = names.resolve(names.PRE_MODELS, globals())  # names.py: listed without importing Keras
 
 
 # --------------------------------------------------------------------------
@@ -481,7 +482,7 @@ class ARCNNASPP(_ConfiguredModel):
         return config
 
 
-RESTORATION_MODELS = {"reccnn": RecCNN, "recunet": RecUNet, "arcnn": ARCNN, "arcnn-aspp": ARCNNASPP}
+RESTORATION_MODELS = names.resolve(names.RESTORATION_MODELS, globals())
 
 
 def weights_sha256(model: keras.Model) -> str:

@@ -30,13 +30,17 @@ two lists:
   ``hybridcodec zoo plain-files``.
 
 Lookups here are pure and cached: the manifest is read once a process. This
-module only reads; zoo_admin.py writes (and clears the caches).
+module only reads; zoo_admin.py writes (and clears the caches). A network's
+keys are ZooEntry's fields: an unknown or a missing one is refused in one
+line, and so is a manifest zoo_admin would write with one. An int8 twin
+(``variant_of``, ``precision``) serves by its version (``newest_twins``),
+not by its place in the list.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import MISSING, dataclass, replace
 from functools import cache, lru_cache
 from pathlib import Path
 
@@ -75,6 +79,10 @@ def manifest() -> dict:
 
 @dataclass(frozen=True)
 class ZooEntry:
+    """One network of ``models`` in the manifest, and the manifest's schema
+    for it: the fields are its keys (``class`` is ``class_``), those without
+    a default are required, and ``entries`` refuses any other key."""
+
     name: str
     file: str
     sha256: str
@@ -89,6 +97,8 @@ class ZooEntry:
     variant_of: str = ""
     precision: str = "float32"
     keras_sha256: str = ""  # of the ``.keras`` file's bytes, checked as ``onnx_sha256`` is
+    card: str = ""  # the model card (training command, config, figures) beside the weights
+    class_: str = ""  # the models.py class, or "onnx" for a twin
 
     @property
     def ref(self) -> ModelRef:
@@ -103,11 +113,69 @@ class ZooEntry:
         return weights_file(self.onnx)
 
 
+# the manifest's keys -> ZooEntry's fields ("class" is a word of Python)
+_KEYS = {"class" if f == "class_" else f: f for f in ZooEntry.__dataclass_fields__}
+_REQUIRED = [key for key, f in _KEYS.items() if ZooEntry.__dataclass_fields__[f].default is MISSING]
+
+
+def _read_entry(model: dict, number: int) -> ZooEntry:
+    """A manifest's network through the schema (ZooEntry): an unknown or a
+    missing key is refused in one line naming the network and the key, where
+    a typo ("onnx_sha" for "onnx_sha256") would have dropped a pin silently."""
+    where = weights_dir() / "manifest.json"
+    if not isinstance(model, dict):
+        raise HybridCodecError(f"{where}: network number {number + 1} is not an object")
+    name = model.get("name", f"number {number + 1}")
+    unknown = [key for key in model if key not in _KEYS]
+    missing = [key for key in _REQUIRED if key not in model]
+    if unknown or missing:
+        what = f"an unknown key {unknown[0]!r}" if unknown else f"no {missing[0]!r}"
+        raise HybridCodecError(f"{where}: network {name!r} has {what}")
+    try:
+        scale = scales.parse(model["scale"])
+    except (ValueError, HybridCodecError):
+        raise HybridCodecError(f"{where}: network {name!r} has an unknown scale {model['scale']!r}") from None
+    return ZooEntry(**{_KEYS[key]: value for key, value in model.items()} | {"scale": scale})
+
+
+def read_models(models: list) -> tuple[ZooEntry, ...]:
+    """The manifest's ``models`` list through the schema (zoo_admin checks what it writes with it)."""
+    return tuple(_read_entry(m, k) for k, m in enumerate(models))
+
+
 @lru_cache(maxsize=1)
 def entries() -> tuple[ZooEntry, ...]:
-    fields = ZooEntry.__dataclass_fields__
-    return tuple(ZooEntry(**{k: v for k, v in m.items() if k in fields} | {"scale": scales.parse(m["scale"])})
-                 for m in manifest()["models"])
+    return read_models(manifest()["models"])
+
+
+def newest_twins(models) -> dict[tuple[str, str], str]:
+    """(network, precision) -> the name of the twin that serves it, for the
+    manifest's ``models`` (dicts or ZooEntry): ``zoo quantize`` names a
+    network's twins NAME-int8, NAME-int8-v2, ... and never replaces one
+    (files name it by hash), so the highest version serves, whatever the
+    order of the list. Two twins of one version are refused."""
+    import re
+
+    best: dict[tuple[str, str], tuple[int, str]] = {}
+    for m in models:
+        m = m if isinstance(m, dict) else {"name": m.name, "variant_of": m.variant_of, "precision": m.precision}
+        base, precision = m.get("variant_of"), m.get("precision", "float32")
+        if not base:
+            continue
+        version = re.fullmatch(rf"{re.escape(base)}-{re.escape(precision)}(?:-v(\d+))?", m["name"])
+        rank = (int(version[1] or 1) if version else 0, m["name"])
+        held = best.get((base, precision))
+        if held is not None and held[0] == rank[0]:
+            raise HybridCodecError(f"{weights_dir() / 'manifest.json'}: {held[1]!r} and {m['name']!r} are both "
+                                   f"the newest {precision} twin of {base!r}")
+        if held is None or rank[0] > held[0]:
+            best[(base, precision)] = rank
+    return {key: name for key, (_, name) in best.items()}
+
+
+@lru_cache(maxsize=1)
+def _twins() -> dict[tuple[str, str], ZooEntry]:
+    return {key: _by_name()[name] for key, name in newest_twins(entries()).items()}
 
 
 @lru_cache(maxsize=1)
@@ -122,17 +190,20 @@ def _by_sha256() -> dict[str, ZooEntry]:
 
 def clear_caches() -> None:
     """Forget the manifest read (after zoo_admin writes it)."""
-    for cached in (manifest, entries, _by_name, _by_sha256, _table):
+    for cached in (manifest, entries, _by_name, _by_sha256, _twins, _table):
         cached.cache_clear()
 
 
 def find(name: str | None = None, sha256: str | None = None) -> ZooEntry | None:
+    """The shipped network called ``name`` (with these weights, if
+    ``sha256`` is given too), or the one whose weights have ``sha256``; None
+    where none ships."""
+    if name is None and sha256 is None:
+        raise TypeError("zoo.find needs a name or a sha256")
     if name is not None:
         entry = _by_name().get(name)
         return entry if entry is not None and sha256 in (None, entry.sha256) else None
-    if sha256 is not None:
-        return _by_sha256().get(sha256)
-    return entries()[0] if entries() else None
+    return _by_sha256().get(sha256)
 
 
 PRECISIONS = runtime.PRECISIONS
@@ -149,8 +220,7 @@ def with_precision(entry: ZooEntry | None, precision: str) -> ZooEntry | None:
     base = find(entry.variant_of) if entry.variant_of else entry
     if precision == base.precision:
         return base
-    twins = [e for e in entries() if e.variant_of == base.name and e.precision == precision]
-    return twins[-1] if twins else base  # the newest (zoo quantize lists it last); older ones decode old files
+    return _twins().get((base.name, precision), base)  # the newest (newest_twins); older ones decode old files
 
 
 def named(hc: HCFile) -> HCFile:

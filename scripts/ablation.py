@@ -50,7 +50,7 @@ def main():
     from hybridcodec import scale as scales
     from hybridcodec.images import list_images, read_rgb
     from hybridcodec.metrics import bpp, ms_ssim, psnr
-    from hybridcodec.training import TrainConfig, Trainer
+    from hybridcodec.tools.training import TrainConfig, Trainer
 
     qualities = args.eval_qualities
     config = TrainConfig(codec="jpeg", data=args.data, val="", mode=args.mode, model=args.model,

@@ -19,7 +19,7 @@ from hybridcodec import scale as scales
 from hybridcodec.coding import run_post
 from hybridcodec.images import load_image
 from hybridcodec.metrics import psnr
-from hybridcodec.training import code_images
+from hybridcodec.tools.training import code_images
 from hybridcodec.zoo import load_keras_file
 
 PHOTOS = {"astronaut": data.astronaut, "chelsea": data.chelsea, "coffee": data.coffee,

@@ -25,12 +25,13 @@ import hybridcodec
 from hybridcodec import codecs, container, strength
 
 MEASURE = """
-import resource, sys, time
+import sys, time
 import hybridcodec
+from hybridcodec.tools.peak import peak_rss_mb  # not ru_maxrss: that holds the parent's peak
 blob = open(sys.argv[1], "rb").read()
 start = time.perf_counter()
 hybridcodec.decompress(blob, max_pixels=1 << 30)
-print(round(time.perf_counter() - start, 1), round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+print(round(time.perf_counter() - start, 1), round(peak_rss_mb()))
 """
 
 

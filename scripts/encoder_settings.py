@@ -27,7 +27,8 @@ from hybridcodec.metrics import bd_rate, bpp, ms_ssim, psnr
 
 # (codec, encoder, effort); the first of each codec is its common default
 SETTINGS = {
-    "jpeg": [("turbo", "default"), ("mozjpeg", "default"), ("mozjpeg-flat", "default")],
+    "jpeg": [("turbo", "default"), ("mozjpeg", "default"), ("mozjpeg-flat", "default"), ("mozjpeg-default", "default"),
+             ("jpegli", "default")],
     "webp": [("libwebp", "fast"), ("libwebp", "default")],
     "avif": [("libavif", "default"), ("libavif-psnr", "default"), ("libavif-psnr", "fast"),
              ("libavif-psnr", "best")],

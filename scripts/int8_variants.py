@@ -13,9 +13,10 @@ import json
 import time
 from pathlib import Path
 
-from hybridcodec import runtime, zoo, zoo_admin
-from hybridcodec.bench import network_ms
-from hybridcodec.export import clipped_ranges, quantize_int8, refit_output_conv
+from hybridcodec import runtime, zoo
+from hybridcodec.tools import zoo_admin
+from hybridcodec.tools.bench import network_ms
+from hybridcodec.tools.export import clipped_ranges, quantize_int8, refit_output_conv
 
 # name: (convolutions kept float32, by index; calibration method; output conv refitted;
 #        ReLU ranges clipped at the largest per-crop percentile, or None)

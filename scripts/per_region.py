@@ -20,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridcodec import bench, codecs, pipeline
+from hybridcodec import codecs, pipeline
 from hybridcodec.coding import CodingPath
 from hybridcodec.images import list_images, read_rgb
 from hybridcodec.metrics import psnr
+from hybridcodec.tools import bench
 
 TILE = 64
 STRENGTHS = (0.0, 0.5, 1.0, 1.5)

@@ -1,4 +1,4 @@
-"""Fit the JPEG rate proxy (hybridcodec/rateproxy.py) to the shipped JPEG
+"""Fit the JPEG rate proxy (hybridcodec/tools/rateproxy.py) to the shipped JPEG
 encoder's real file sizes on crops of one folder, and test it on another.
 
     python scripts/rate_proxy.py ../shared/data/train ../shared/data/choose --out results/rate-proxy-jpeg.json
@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hybridcodec import codecs, rateproxy
+from hybridcodec import codecs
 from hybridcodec.images import list_images, read_rgb
+from hybridcodec.tools import rateproxy
 
 QUALITIES = (5, 10, 20, 30, 40, 50, 60, 70, 80, 90)  # the user's scale, mapped to the encoder's
 

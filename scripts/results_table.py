@@ -11,7 +11,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from hybridcodec import bench
+from hybridcodec.tools import bench
 
 TARGETS = {"jpeg": -15, "webp": -8, "avif": -5, "jpegxl": -6}  # against the same encoder plain (issue #22)
 

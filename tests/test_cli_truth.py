@@ -174,12 +174,12 @@ def test_rate_control_counts_its_encodes_on_a_terminal(png, monkeypatch):
 
 
 def test_bench_prints_a_short_table_without_bjontegaards_warnings(tmp_path, monkeypatch, capsys):
-    import hybridcodec.bench as bench
+    import hybridcodec.tools.bench as bench
 
-    def run(folder, codec, *args, **kwargs):
+    def run(folder, settings, *args, **kwargs):
         warnings.warn_explicit("Curves do not overlap. BD cannot be calculated.", UserWarning, "bjontegaard_delta.py",
                                49, module="bjontegaard.bjontegaard_delta")
-        return {"codec": codec, "images": str(folder),
+        return {"codec": settings.codec, "images": str(folder),
                 "references": {"plain": {"codec": "jpeg", "encoder": "mozjpeg", "effort": "default"}},
                 "bd_rate_by_reference": {"plain": {"psnr": -12.34, "ms_ssim": None}}, "bd_psnr_db": 0.5,
                 "worst_point": {"image": "a.png", "quality": 10, "gain_db": -0.25}, "points_below_plain": 1,

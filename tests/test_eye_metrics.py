@@ -10,8 +10,10 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from hybridcodec import bench, metrics, native
+from hybridcodec import metrics, native
 from hybridcodec.errors import HybridCodecError
+from hybridcodec.settings import EncodeSettings
+from hybridcodec.tools import bench
 
 needs_butteraugli = pytest.mark.skipif(metrics.butteraugli_tool() is None,
                                        reason="butteraugli_main not installed (Debian: libjxl-devtools)")
@@ -86,8 +88,11 @@ def test_butteraugli_without_the_tool_is_one_line_naming_it(crop, monkeypatch, t
 
 
 def test_jpeg_references_are_standard_files_of_their_encoders(crop):
-    refs = bench.references("jpeg")
+    refs = bench.references(EncodeSettings.of(codec="jpeg", tune="psnr"))
     assert list(refs) == ["plain", "common", "mozjpeg-default", "jpegli", "next"]
+    perceptual = bench.references("jpeg")  # the default tune: plain is its encoder, mozjpeg's defaults
+    assert list(perceptual) == ["plain", "common", "jpegli", "next"]
+    assert perceptual["plain"].encoder == "mozjpeg-default"
     mozjpeg, jpegli = refs["mozjpeg-default"].encode(crop, 50), refs["jpegli"].encode(crop, 50)
     for data_ in (mozjpeg, jpegli):
         assert native.jpeg_tables(data_)["subsampling"] == (2, 2)  # 4:2:0

@@ -110,7 +110,7 @@ def _random_tiny_network() -> bytes:
     pytest.importorskip("keras")
     pytest.importorskip("onnxruntime.quantization")
     from hybridcodec import models
-    from hybridcodec.export import to_onnx
+    from hybridcodec.tools.export import to_onnx
 
     model = models.RecCNN(depth=4, width=16, condition="jpeg-tables")
     rng = np.random.default_rng(0)
@@ -122,7 +122,7 @@ def _random_tiny_network() -> bytes:
 def test_quantize_keeps_the_contract_and_stays_close(photo):
     onnx = pytest.importorskip("onnx")
     exported = _random_tiny_network()
-    from hybridcodec.export import quantize_int8
+    from hybridcodec.tools.export import quantize_int8
 
     image = (photo[None] / 255.0).astype(np.float32)
     condition = np.full((1, 8), 0.3, np.float32)
@@ -141,7 +141,7 @@ def refit_errors(exported: bytes, photo: np.ndarray) -> tuple[list[float], bytes
     network's own output on four views of ``photo``, and measure both twins'
     mean squared distance from that target on ``photo``: ([plain, refitted],
     the refitted twin). tests/test_cross_cpu.py runs it on a CPU without VNNI."""
-    from hybridcodec.export import quantize_int8, refit_output_conv
+    from hybridcodec.tools.export import quantize_int8, refit_output_conv
 
     exact = runtime.Network.from_bytes(exported)
     crops = [(np.ascontiguousarray(view)[None] / 255.0).astype(np.float32)
@@ -175,7 +175,7 @@ def test_clipped_ranges_are_percentiles_and_set_the_twins_steps(photo):
     onnx = pytest.importorskip("onnx")
     from onnx import numpy_helper
 
-    from hybridcodec.export import clipped_ranges, quantize_int8
+    from hybridcodec.tools.export import clipped_ranges, quantize_int8
 
     exported = _random_tiny_network()
     condition = np.full((1, 8), 0.3, np.float32)

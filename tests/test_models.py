@@ -4,8 +4,8 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from hybridcodec import scale as scales  # noqa: E402
-from hybridcodec.losses import LOSSES, get_loss, ms_ssim_scales  # noqa: E402
 from hybridcodec.models import ARCNN, ARCNNASPP, BlockPosition, ComCNN, RecCNN, RecUNet, weights_sha256  # noqa: E402
+from hybridcodec.tools.losses import LOSSES, get_loss, ms_ssim_scales  # noqa: E402
 
 RESTORATION = [
     lambda: RecCNN(scale=1, depth=4, width=16),

@@ -10,9 +10,10 @@ from skimage import data
 
 pytest.importorskip("tensorflow")
 
-from hybridcodec import codecs, rateproxy  # noqa: E402
+from hybridcodec import codecs  # noqa: E402
 from hybridcodec.metrics import psnr  # noqa: E402
 from hybridcodec.strength import overhead  # noqa: E402
+from hybridcodec.tools import rateproxy
 
 ROOT_CROP = (slice(0, 256), slice(128, 384))
 
@@ -20,7 +21,7 @@ ROOT_CROP = (slice(0, 256), slice(128, 384))
 def _coded(backend, rgb, quality, weights):
     import tensorflow as tf
 
-    from hybridcodec import diffjpeg
+    from hybridcodec.tools import diffjpeg
 
     tables = rateproxy.tables(backend, quality)
     luma = tf.constant(np.array(tables["luma"], np.float32).reshape(1, 8, 8))
@@ -79,9 +80,9 @@ def test_rate_proxy_weights_are_non_negative(turbo_weights):
 
 def test_untrained_pre_editor_is_the_identity_and_exports():
     from hybridcodec.coding import run_pre, takes_quality
-    from hybridcodec.export import to_onnx
     from hybridcodec.models import ComCNN, PreEditor
     from hybridcodec.runtime import Network
+    from hybridcodec.tools.export import to_onnx
 
     rgb = np.ascontiguousarray(data.astronaut()[:200, :136])
     editor = PreEditor(depth=3, width=8)
@@ -103,7 +104,7 @@ def test_rate_aware_joint_run_records_both_terms_and_resumes(tmp_path):
     from test_training import synthetic_images
 
     from hybridcodec.models import RecCNN
-    from hybridcodec.training import TrainConfig, Trainer, train
+    from hybridcodec.tools.training import TrainConfig, Trainer, train
 
     RecCNN(scale=1, depth=3, width=8).save(tmp_path / "anchor.keras")  # the post-only network it starts from
     images = str(synthetic_images(tmp_path / "data", size=128))
@@ -139,7 +140,7 @@ def test_rate_aware_joint_run_records_both_terms_and_resumes(tmp_path):
     ({"rate_weight": 1.0, "distribute": True}, "one device"),
 ])
 def test_rate_aware_config_refuses_what_it_cannot_train(tmp_path, options, message):
-    from hybridcodec.training import TrainConfig
+    from hybridcodec.tools.training import TrainConfig
 
     base = dict(codec="jpeg", data=str(tmp_path), mode="joint", pre_model="pre-editor", scale=1)
     with pytest.raises(ValueError, match=message):
@@ -150,10 +151,10 @@ def _fake_pair(monkeypatch, editor):
     """Make ``editor`` (a Keras PreEditor) the JPEG pre-editing pair's
     pre-processor, with the shipped full-size JPEG network as its restoration."""
     from hybridcodec import zoo
-    from hybridcodec.export import to_onnx
     from hybridcodec.models import weights_sha256
     from hybridcodec.runtime import Network
     from hybridcodec.scale import FULL
+    from hybridcodec.tools.export import to_onnx
 
     network = Network.from_bytes(to_onnx(editor).SerializeToString())
     entry = zoo.ZooEntry("test-pre-editor", "none.keras", weights_sha256(editor), "pre", "jpeg", FULL)
@@ -200,13 +201,14 @@ def test_auto_tries_the_pre_editing_pair_within_the_budget(monkeypatch):
         assert psnr(rgb, restored) >= psnr(rgb, pipeline.decompress(without.data))
         # the candidate itself: the highest codec quality whose file fits the full-size file's bytes
         backend = codecs.get_codec("jpeg").configured("mozjpeg-flat")
-        full = pipeline._encode(rgb, "jpeg", quality, **flat, point=pipeline.zoo.operating_point(
+        settings = pipeline.EncodeSettings(codec="jpeg", quality=quality, **flat)
+        full = pipeline._encode(rgb, settings, point=pipeline.zoo.operating_point(
             "jpeg", backend.encoder_quality(quality), 1, "mozjpeg-flat"))
         budget, full = len(full.data), full.hc.header
         point = pipeline.zoo.pre_edit_point("jpeg", full.quality, "mozjpeg-flat")
-        edited = pipeline._pre_edited(rgb, "jpeg", quality, point, budget, flat)
+        edited = pipeline._pre_edited(rgb, settings, point, budget)
         assert edited.hc.header.model("pre").sha256 == entry.sha256 and len(edited.data) <= budget
-        above = pipeline._encode(rgb, "jpeg", quality, **flat, point=pipeline.replace(
+        above = pipeline._encode(rgb, settings, point=pipeline.replace(
             point, codec_quality=edited.hc.header.quality + 1))
         assert len(above.data) > budget or edited.hc.header.quality == full.quality + 3
         assert edited.hc.header.quality > full.quality  # smoothing saves bits: a higher quality fits
@@ -226,7 +228,7 @@ def test_the_command_line_tries_the_pair_only_when_asked(monkeypatch, tmp_path, 
     _fake_pair(monkeypatch, _smoothing_editor())
     calls = []
     real = pipeline._pre_edited
-    monkeypatch.setattr(pipeline, "_pre_edited", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
+    monkeypatch.setattr(pipeline, "_pre_edited", lambda *a, **k: calls.append(a[1].quality) or real(*a, **k))
     source = tmp_path / "in.png"
     Image.fromarray(np.ascontiguousarray(data.astronaut()[:128, :128])).save(source)
     flags = ["--pre-edit"] if asked else []
@@ -252,7 +254,8 @@ def test_the_shipped_pair_is_a_candidate_that_wins_on_some_photos():
             chosen = pipeline.encode(rgb, "jpeg", quality, pre_edit=True, **flat)
             codec_quality = codecs.get_codec("jpeg").configured("mozjpeg-flat").encoder_quality(quality)
             full_point = zoo.operating_point("jpeg", codec_quality, 1, "mozjpeg-flat")
-            budget = len(pipeline._encode(rgb, "jpeg", quality, point=full_point, **flat).data)
+            settings = pipeline.EncodeSettings(codec="jpeg", quality=quality, **flat)
+            budget = len(pipeline._encode(rgb, settings, point=full_point).data)
             assert len(chosen.data) - overhead(chosen.hc.strengths) <= budget
             assert psnr(rgb, pipeline.decompress(chosen.data)) >= psnr(rgb, pipeline.decompress(without.data))
             if chosen.hc.header.model("pre") is not None:

@@ -3,7 +3,8 @@
 import numpy as np
 from skimage import data
 
-from hybridcodec import codecs, native, rateproxy
+from hybridcodec import codecs, native
+from hybridcodec.tools import rateproxy
 
 
 def test_quantized_coefficients_match_the_encoders_own():

@@ -44,9 +44,9 @@ def missing_names(path: Path) -> list[str]:
 
 def test_missing_names_finds_a_name_that_is_gone(tmp_path):
     script = tmp_path / "old.py"
-    script.write_text("from hybridcodec import pipeline\nfrom hybridcodec.training import _apply\n"
+    script.write_text("from hybridcodec import pipeline\nfrom hybridcodec.tools.training import _apply\n"
                       "pipeline.run_post\npipeline.decode\n")
-    assert missing_names(script) == ["hybridcodec.training._apply", "hybridcodec.pipeline.run_post"]
+    assert missing_names(script) == ["hybridcodec.tools.training._apply", "hybridcodec.pipeline.run_post"]
 
 
 @pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.name)

@@ -10,7 +10,7 @@ from PIL import Image
 pytest.importorskip("tensorflow")
 
 from hybridcodec import codecs  # noqa: E402
-from hybridcodec.training import TrainConfig, Trainer, code_images, make_batch, train  # noqa: E402
+from hybridcodec.tools.training import TrainConfig, Trainer, code_images, make_batch, train  # noqa: E402
 
 TINY_MODEL = {"depth": 4, "width": 16}
 
@@ -136,7 +136,7 @@ def test_distribute_on_two_logical_cpus(tmp_path):
         import tensorflow as tf
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        from hybridcodec.training import TrainConfig, Trainer
+        from hybridcodec.tools.training import TrainConfig, Trainer
         config = TrainConfig(codec="jpeg", data={str(tmp_path / "data")!r}, scale=2, steps=4, batch=4, crop=32,
                              qualities=[30], out={str(tmp_path / "run")!r}, model_kwargs={TINY_MODEL!r},
                              distribute=True)

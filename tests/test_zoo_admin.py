@@ -1,7 +1,7 @@
 """Choosing operating points: within the plain codec's size, never worse than it."""
 
 from hybridcodec.cli import main
-from hybridcodec.zoo_admin import choose, describe_table
+from hybridcodec.tools.zoo_admin import choose, describe_table
 
 PLAIN = {10: [0.2, 28.0], 30: [0.5, 32.0], 50: [0.7, 34.0], 70: [1.0, 36.0], 90: [2.0, 40.0]}
 
@@ -64,7 +64,7 @@ def test_zoo_commands_at_once_keep_each_others_manifest_updates(tmp_path, monkey
     import json
     from concurrent.futures import ThreadPoolExecutor
 
-    from hybridcodec import zoo_admin
+    from hybridcodec.tools import zoo_admin
 
     monkeypatch.setattr(zoo_admin, "models_dir", lambda: tmp_path)
     (tmp_path / "manifest.json").write_text(json.dumps({"models": [], "operating_points": {}}))
@@ -80,7 +80,7 @@ def test_zoo_commands_at_once_keep_each_others_manifest_updates(tmp_path, monkey
 
 
 def test_a_new_int8_twin_serves_and_the_old_one_stays_for_old_files():
-    from hybridcodec.zoo_admin import with_statuses
+    from hybridcodec.tools.zoo_admin import with_statuses
 
     models = [{"name": n, "variant_of": base, "precision": p} for n, base, p in (
         ("net", "", "float32"), ("net-int8", "net", "int8"), ("net-int8-v2", "net", "int8"), ("old", "", "float32"))]
@@ -113,7 +113,8 @@ def test_replace_moves_every_row_to_the_new_network(tmp_path, monkeypatch):
     import json
     import shutil
 
-    from hybridcodec import zoo, zoo_admin
+    from hybridcodec import zoo
+    from hybridcodec.tools import zoo_admin
 
     manifest_path = zoo.weights_dir() / "manifest.json"
     rows = [r for t in zoo.manifest()["operating_points"].values() for r in t]

@@ -1,0 +1,82 @@
+"""BD-rates to the eye of JPEG restoration networks (.keras, jpeg-tables
+contract) against the plain files of one encoder: PSNR-RGB, SSIMULACRA2 and
+Butteraugli (3-norm), per photo then averaged, on a folder of photos
+area-downscaled as val-small/ was (issue #40, item 4: the losses compared).
+
+    python scripts/eye_gain.py ../shared/data/choose models/reccnn-jpeg-s1-tables-d16.keras \
+        runs/jpeg-perc-mse/post.keras runs/jpeg-perc-ms-ssim-l1/post.keras --out results/eye-gain-choose.json
+"""
+
+import argparse
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from hybridcodec import codecs, zoo
+from hybridcodec.coding import CodingPath, condition_vector, run_post
+from hybridcodec.images import downscaled, list_images, read_rgb
+from hybridcodec.metrics import bd_rate, butteraugli, butteraugli_tool, psnr, ssimulacra2
+
+
+def measure(reference, image) -> dict:
+    row = {"psnr": psnr(reference, image), "ssimulacra2": ssimulacra2(reference, image)}
+    if butteraugli_tool():
+        row["butteraugli"] = -butteraugli(reference, image)[1]  # negated: higher is better, as for the others
+    return row
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder")
+    parser.add_argument("networks", nargs="+", help=".keras restoration networks (jpeg-tables contract)")
+    parser.add_argument("--encoder", default="mozjpeg-default", help="JPEG encoder (default: mozjpeg-default)")
+    parser.add_argument("--qualities", type=int, nargs="+", default=[15, 25, 40, 55, 70, 85])
+    parser.add_argument("--downscale", type=int, default=768, help="long side in pixels (default: 768)")
+    parser.add_argument("--out", help="JSON file of the figures (default: none)")
+    args = parser.parse_args()
+    nets = [zoo.load_keras_file(path) for path in args.networks]
+    backend = codecs.get_codec("jpeg").configured(args.encoder)
+    rows = []
+    for image_path in list_images(args.folder):
+        rgb = downscaled(read_rgb(image_path), args.downscale)
+        h, w = rgb.shape[:2]
+        for q in args.qualities:
+            path = CodingPath(backend, q)
+            payload = path.encode(rgb)
+            decoded = path.decode(payload, w, h)
+            bpp = 8 * len(payload) / (h * w)
+            rows.append({"image": image_path.name, "quality": q, "bpp": bpp, "method": "plain",
+                         **measure(rgb, decoded)})
+            condition = condition_vector("jpeg-tables", backend, q, payload)
+            for name, net in zip(args.networks, nets, strict=True):
+                restored = run_post(net, decoded, condition, w, h)
+                rows.append({"image": image_path.name, "quality": q, "bpp": bpp, "method": name,
+                             **measure(rgb, restored)})
+            print(image_path.name, q, flush=True)
+    metrics = [m for m in ("psnr", "ssimulacra2", "butteraugli") if m in rows[0]]
+    summary = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for name in args.networks:
+            summary[name] = {}
+            for metric in metrics:
+                values = []
+                for image in sorted({r["image"] for r in rows}):
+                    plain = [r for r in rows if r["image"] == image and r["method"] == "plain"]
+                    net = [r for r in rows if r["image"] == image and r["method"] == name]
+                    values.append(bd_rate([r["bpp"] for r in plain], [r[metric] for r in plain],
+                                          [r["bpp"] for r in net], [r[metric] for r in net]))
+                values = [v for v in values if v is not None]
+                summary[name][metric] = round(float(np.mean(values)), 2) if values else None
+    for name, figures in summary.items():
+        print(name, " ".join(f"{m} {v:+.1f}%" for m, v in figures.items() if v is not None))
+    if args.out:
+        Path(args.out).write_text(json.dumps({"folder": args.folder, "encoder": args.encoder,
+                                              "qualities": args.qualities, "bd_rate_percent": summary,
+                                              "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
