@@ -44,11 +44,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import codecs, pipeline, zoo
-from . import scale as scales
-from .coding import CodingPath
-from .images import list_images, read_rgb
-from .metrics import BUTTERAUGLI_MAIN, bd_psnr, bd_rate, bpp, butteraugli, butteraugli_tool, ms_ssim, psnr, ssimulacra2
+from .. import codecs, pipeline, zoo
+from .. import scale as scales
+from ..coding import CodingPath
+from ..images import list_images, read_rgb
+from ..metrics import BUTTERAUGLI_MAIN, bd_psnr, bd_rate, bpp, butteraugli, butteraugli_tool, ms_ssim, psnr, ssimulacra2
+from ..settings import EncodeSettings
 
 FIELDS = ["bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"]
 # The metrics fitted to the eye, after FIELDS in the CSV and the JSON files
@@ -115,67 +116,46 @@ def code_plain(rgb: np.ndarray, codec, quality: int, name: str = "", method: str
     return point, out
 
 
-class _PlainJPEG(codecs.JPEG):
-    """A JPEG encoder hybridcodec does not code with, as a bench reference
-    (not registered): ``mozjpeg-default`` (mozjpeg's own defaults, as
-    training._ForeignJPEG writes them) or ``jpegli`` (pyjpegli, whose one
-    setting is the quality). Decoded by libjpeg-turbo, as every JPEG here."""
-
-    def __init__(self, encoder: str):
-        super().__init__()
-        self._encoder = encoder
-
-    def installed_encoders(self) -> list[str]:
-        return [self._encoder]
-
-    def library_version(self) -> str:
-        if self._encoder == "jpegli":
-            from importlib.metadata import version
-
-            return f"jpegli (pyjpegli {version('pyjpegli')}), baseline 4:2:0"
-        return "mozjpeg 4.0.3 (jpeglib), its default table 3, 4:2:0, trellis, progressive"
-
-    def encode(self, rgb: np.ndarray, quality: int) -> bytes:
-        codecs._check_rgb(rgb)
-        quality = codecs.clamp_quality(quality)
-        if self._encoder == "jpegli":
-            import pyjpegli
-
-            return pyjpegli.encode(np.ascontiguousarray(rgb), rgb.shape[1], rgb.shape[0], quality=quality)
-        return codecs._mozjpeg_encode(rgb, quality, table=3)
-
-
 # Beyond plain and common, the plain encoders a user who judges by eye picks,
-# by format, with the package each needs (module docstring).
-EYE_PICKS = {"jpeg": {"mozjpeg-default": "jpeglib", "jpegli": "pyjpegli"}}
+# by format: encoders of the codec's registry (codecs.JPEG), each pinned.
+EYE_PICKS = {"jpeg": ("mozjpeg-default", "jpegli")}
 
 
 def missing_references(codec: str) -> dict:
-    """The references of EYE_PICKS left out here, by name: why (their package is not installed)."""
-    import importlib.util
-
-    return {name: f"{package} is not installed" for name, package in EYE_PICKS.get(codec, {}).items()
-            if importlib.util.find_spec(package) is None}
-
-
-def references(codec: str) -> dict:
-    """The plain files hybridcodec ``codec`` is measured against, by method name (module docstring)."""
+    """The references of EYE_PICKS left out here, by name: why (their library is not installed)."""
     backend = codecs.get_codec(codec)
+    return {name: "its library is not installed" for name in EYE_PICKS.get(codec, ())
+            if name not in backend.installed_encoders()}
+
+
+def _settings(settings) -> EncodeSettings:
+    """Settings as given, or a codec's name: its default settings."""
+    return settings if isinstance(settings, EncodeSettings) else EncodeSettings.of(codec=settings)
+
+
+def references(settings: EncodeSettings | str) -> dict:
+    """The plain files hybridcodec is measured against, by method name (module
+    docstring): ``plain`` is the encoder the settings code with (their tune's)."""
+    settings = _settings(settings)
+    codec, backend = settings.codec, settings.backend()
     refs = {"plain": backend, "common": backend.configured(*backend.common_default)}
     missing = missing_references(codec)
-    refs.update({name: _PlainJPEG(name) for name in EYE_PICKS.get(codec, {}) if name not in missing})
+    refs.update({name: backend.configured(name) for name in EYE_PICKS.get(codec, ())
+                 if name not in missing and name != backend.encoder})
     following = backend.next_format
     if following and codecs.by_name(following).available():
         refs["next"] = codecs.get_codec(following)
     return refs
 
 
-def code_hybrid(rgb: np.ndarray, codec: str, quality: int, name: str = "", scale="auto", eye: bool = True,
-                **options) -> tuple[Point, np.ndarray]:
+def code_hybrid(rgb: np.ndarray, settings: EncodeSettings | str, quality: int, name: str = "", eye: bool = True,
+                ) -> tuple[Point, np.ndarray]:
+    """One hybrid point at ``quality`` with these settings (or a codec's defaults)."""
+    settings = _settings(settings).but(quality=quality)
     t0 = time.perf_counter()
-    encoded = pipeline.encode(rgb, codec, quality, scale, **options)
+    encoded = pipeline.encode_with(rgb, settings)
     t1 = time.perf_counter()
-    out = pipeline.decompress(encoded.data, post_model=options.get("post_model"))
+    out = pipeline.decompress(encoded.data, post_model=settings.post_model)
     t2 = time.perf_counter()
     h, w = rgb.shape[:2]
     header = encoded.hc.header
@@ -188,21 +168,24 @@ def code_hybrid(rgb: np.ndarray, codec: str, quality: int, name: str = "", scale
     return point, out
 
 
-def _warm_up(codec: str, quality: int, scale) -> None:
+def _warm_up(settings: EncodeSettings, quality: int) -> None:
     """Load the networks once, so the first image's timing is not the load time."""
     tiny = np.full((32, 32, 3), 128, np.uint8)
-    pipeline.decompress(pipeline.compress(tiny, codec, quality, scale))
+    pipeline.decompress(pipeline.encode_with(tiny, settings.but(quality=quality)).data)
 
 
-def run(folder, codec: str, qualities=None, out="results", scale="auto", progress=True,
-        pre_edit=pipeline.PRE_EDIT, precision=zoo.PRECISIONS[0], strengths=True) -> dict:
-    """Benchmark every image in ``folder``; write the files listed in the module
-    docstring and return the summary. ``pre_edit=True``: ``--scale auto``
-    with its pre-editing candidate (the default, post-only, is its anchor); ``precision``:
-    the restoration networks' twin (zoo.with_precision); ``strengths=False``:
-    without the restoration's strength per tile (the per-image anchor)."""
+def run(folder, settings: EncodeSettings | str, qualities=None, out="results", progress=True) -> dict:
+    """Benchmark every image in ``folder`` with these encode settings (or a
+    codec's defaults): write the files listed in the module docstring and
+    return the summary. ``pre_edit``: ``--scale auto`` with its pre-editing
+    candidate (the default, post-only, is its anchor); ``precision``: the
+    restoration networks' twin (zoo.with_precision); ``strengths=False``:
+    without the restoration's strength per tile (the per-image anchor);
+    ``tune``: the encoder, networks and decision metric (codecs.TUNES)."""
     from tqdm import tqdm
 
+    settings = _settings(settings)
+    codec = settings.codec
     qualities = list(qualities or codecs.by_name(codec).quality_grid)
     paths = list_images(folder)
     if not paths:
@@ -210,20 +193,19 @@ def run(folder, codec: str, qualities=None, out="results", scale="auto", progres
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for q in sorted(set(qualities)):
-        _warm_up(codec, q, scale)
+        _warm_up(settings, q)
     points: list[Point] = []
     bar = tqdm(total=len(paths) * len(qualities), desc=f"bench {codec}", disable=not progress)
-    refs = references(codec)
+    refs = references(settings)
     for path in paths:
         rgb = read_rgb(path)
         for q in qualities:
             for method, backend in refs.items():
                 points.append(code_plain(rgb, backend, q, path.name, method)[0])
-            points.append(code_hybrid(rgb, codec, q, path.name, scale, pre_edit=pre_edit,
-                                      precision=precision, strengths=strengths)[0])
+            points.append(code_hybrid(rgb, settings, q, path.name)[0])
             bar.update(1)
     bar.close()
-    return write_results(points, codec, qualities, out, folder, pre_edit, precision, strengths)
+    return write_results(points, settings, qualities, out, folder)
 
 
 def _averaged(points, method, qualities):
@@ -261,9 +243,10 @@ def best_plain(curves: dict, methods) -> dict:
     return best
 
 
-def write_results(points, codec, qualities, out: Path, folder, pre_edit=pipeline.PRE_EDIT,
-                  precision=zoo.PRECISIONS[0], strengths=True) -> dict:
-    refs = references(codec)
+def write_results(points, settings: EncodeSettings | str, qualities, out: Path, folder) -> dict:
+    settings = _settings(settings)
+    codec = settings.codec
+    refs = references(settings)
     methods = [m for m in refs if any(p.method == m for p in points)]
     curves = {m: _averaged(points, m, qualities) for m in [*methods, "hybrid"]}
     measured = [metric for metric, (field, _) in METRICS.items() if field in curves["hybrid"]]
@@ -287,23 +270,24 @@ def write_results(points, codec, qualities, out: Path, folder, pre_edit=pipeline
         # bjontegaard warns when curves share under 75% of their range; the
         # BD integrates over the shared range all the same
         warnings.simplefilter("ignore", UserWarning)
-        summary = _summary(points, codec, qualities, folder, pre_edit, precision, strengths, refs, methods,
-                           curves, measured)
+        summary = _summary(points, settings, qualities, folder, refs, methods, curves, measured)
     (out / f"{codec}-summary.json").write_text(json.dumps(summary, indent=1))
     plot(curves, codec, out / f"{codec}-rd.png", summary)
     return summary
 
 
-def _summary(points, codec, qualities, folder, pre_edit, precision, strengths, refs, methods, curves,
-             measured) -> dict:
+def _summary(points, settings: EncodeSettings, qualities, folder, refs, methods, curves, measured) -> dict:
     plain, hybrid = curves["plain"], curves["hybrid"]
+    codec = settings.codec
     return {
         "codec": codec,
         "images": str(folder),
-        "pre_edit": pre_edit,  # whether --scale auto had its pre-editing candidate
-        "precision": precision,  # the restoration networks' twin the files name
-        "strengths": strengths,  # whether --scale auto could add the restoration's strength per tile
-        "environment": environment(codec),
+        "tune": settings.tune,  # the encoder, networks and decision metric (codecs.TUNES)
+        "scale": str(settings.scale),
+        "pre_edit": settings.pre_edit,  # whether --scale auto had its pre-editing candidate
+        "precision": settings.precision,  # the restoration networks' twin the files name
+        "strengths": settings.strengths,  # whether --scale auto could add the restoration's strength per tile
+        "environment": environment(settings, refs),
         "qualities": list(qualities),
         "references": {m: {"codec": refs[m].name, "encoder": refs[m].encoder, "effort": refs[m].effort}
                        for m in methods},
@@ -392,19 +376,19 @@ def worst_point(points, metric: str) -> dict | None:
             "points_below_plain": sum(g["gain"] < 0 for g in gains)}
 
 
-def environment(codec: str) -> dict:
+def environment(settings: EncodeSettings, refs: dict) -> dict:
     """What a benchmark ran on: library versions and the CPU flags that change speed or pixels."""
     import platform
 
     import onnxruntime
 
-    from . import __version__
-    from .runtime import SPEED_FLAGS, cpu_flags
+    from .. import __version__
+    from ..runtime import SPEED_FLAGS, cpu_flags
 
     return {"hybridcodec": __version__, "python": platform.python_version(), "numpy": np.__version__,
             "runtime": f"onnxruntime {onnxruntime.__version__}",
-            "codec_library": codecs.by_name(codec).library_version(),
-            "libraries": {method: backend.library_version() for method, backend in references(codec).items()},
+            "codec_library": settings.backend().library_version(),
+            "libraries": {method: backend.library_version() for method, backend in refs.items()},
             "cpu": platform.processor() or platform.machine(),
             "cpu_flags": sorted(cpu_flags() & set(SPEED_FLAGS))}
 
@@ -455,9 +439,10 @@ def demo(image_path, stream=print) -> list[Point]:
         if not backend.available():
             continue
         codec = backend.name
+        settings = EncodeSettings.of(codec=codec)
         for q in backend.demo_qualities:
-            _warm_up(codec, q, "auto")
-            for point in (code_plain(rgb, codec, q)[0], code_hybrid(rgb, codec, q)[0]):
+            _warm_up(settings, q)
+            for point in (code_plain(rgb, settings.backend(), q)[0], code_hybrid(rgb, settings, q)[0]):
                 points.append(point)
                 butter = "-" if point.butteraugli is None else f"{point.butteraugli:.3f}"
                 stream(f"{codec:<7} {q:>3}  {point.method:<7} {point.bpp:6.3f} {point.psnr:6.2f} "
@@ -508,7 +493,7 @@ def median_ms(call, runs: int = 10) -> float:
 
 def standard_models() -> dict:
     """Every network configuration hybridcodec defines, by a readable name."""
-    from .models import ARCNN, ARCNNASPP, ComCNN, RecCNN, RecUNet
+    from ..models import ARCNN, ARCNNASPP, ComCNN, RecCNN, RecUNet
 
     return {
         "RecCNN default 8x32 (scale 1)": lambda: RecCNN(scale=1),
@@ -530,7 +515,7 @@ def standard_models() -> dict:
 def network_ms(entry, network, width: int = 768, height: int = 512, runs: int = 10) -> float:
     """Median warm milliseconds of a restoration ``network`` serving zoo
     ``entry``'s scale, for a ``width`` x ``height`` output."""
-    from .coding import CONDITIONS
+    from ..coding import CONDITIONS
 
     factor = entry.scale.network_factor
     image = np.random.default_rng(0).random((1, height // factor, width // factor, 3), dtype=np.float32)
@@ -541,8 +526,7 @@ def network_ms(entry, network, width: int = 768, height: int = 512, runs: int = 
 def runtime_costs(width: int = 768, height: int = 512, runs: int = 10, stream=print) -> list[dict]:
     """Median of ``runs`` warm timings of every current shipped network in the
     runtime (what decoding runs), for a ``width`` x ``height`` output."""
-    from . import zoo
-    from .runtime import SPEED_FLAGS, cpu_flags
+    from ..runtime import SPEED_FLAGS, cpu_flags
 
     rows = []
     stream(f"Shipped networks in the runtime, CPU flags: {' '.join(sorted(cpu_flags() & set(SPEED_FLAGS)))}")
@@ -581,7 +565,8 @@ def cost_table(stream=print) -> list[dict]:
 # --------------------------------------------------------------------------
 
 _LARGE_CHILD = """
-import sys, time, resource, numpy as np, hybridcodec
+import sys, time, numpy as np, hybridcodec
+from hybridcodec.tools.peak import peak_rss_mb
 from skimage import data
 megapixels, codec, quality = float(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 side = int((megapixels * 1e6 / 1.5) ** 0.5)
@@ -593,8 +578,7 @@ start = time.perf_counter(); blob = hybridcodec.compress(image, codec, quality)
 encoded = time.perf_counter(); out = hybridcodec.decompress(blob)
 decoded = time.perf_counter()
 assert out.shape == image.shape
-print(width, height, len(blob), encoded - start, decoded - encoded,
-      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print(width, height, len(blob), encoded - start, decoded - encoded, peak_rss_mb())
 """
 
 

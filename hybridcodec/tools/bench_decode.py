@@ -2,7 +2,7 @@
 meets it: cold processes, output written, against the plain decoder tool.
 
 Each case is run ``runs`` times in a fresh process and reported as the
-median wall time and the largest peak RSS (``os.wait4``). The cases are
+median wall time and the largest peak RSS (``peak.py``). The cases are
 the targets of docs/ROBUSTNESS.md:
 
 * ``hybridcodec decompress`` of a 768x512 JPEG ``.hc`` at quality 40, beside
@@ -30,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import codecs, pipeline
-from .coding import CodingPath
-from .runtime import progress
+from .. import codecs, pipeline
+from ..coding import CodingPath
+from ..runtime import progress
 
 
 def _picture(width: int, height: int) -> np.ndarray:
@@ -44,11 +44,8 @@ def _picture(width: int, height: int) -> np.ndarray:
     return np.ascontiguousarray(np.tile(tile, reps)[:height, :width])
 
 
-# A child's peak RSS from its own /proc/self/status (VmHWM) at exit: the
-# rusage of wait4 is no good here, since Linux carries the parent's peak
-# over fork and exec into the child's ru_maxrss.
-_PEAK = ("import atexit, sys; peak = sys.argv.pop(1); atexit.register(lambda: open(peak, 'w').write("
-         "next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])); ")
+# A child reports its own peak at exit (peak.py says why not wait4's ru_maxrss).
+_PEAK = "import sys; from hybridcodec.tools.peak import report_at_exit; report_at_exit(sys.argv.pop(1)); "
 _PEAK_FILE = object()  # where in a command ``_cold`` puts the file the child writes its peak to
 
 
@@ -78,7 +75,7 @@ def _cold(command: list[str], runs: int, step=lambda: None) -> dict:
                 raise RuntimeError(f"{' '.join(map(str, command))} failed: {result.stderr.strip()}")
             step()
             if ours:
-                peaks.append(int(peak.read_text()) / 1024)
+                peaks.append(float(peak.read_text()))
     return {"wall_s": round(statistics.median(walls), 3), "peak_rss_mb": round(max(peaks), 1) if peaks else None,
             "runs": runs}
 
@@ -90,7 +87,7 @@ def _network_seconds(data: bytes) -> float:
     post = h.model("post")
     if post is None:
         return 0.0
-    from . import zoo
+    from .. import zoo
 
     path = CodingPath(codecs.get_codec(h.codec), h.quality, h.scale, post=zoo.resolve(post))
     decoded = path.decode(hc.payload, h.width, h.height)
@@ -145,7 +142,7 @@ def run(runs: int = 5, megapixels=(12, 50), quality: int = 40, stream=print) -> 
             case["wall_minus_network_s"] = round(case["wall_s"] - case["network_s"], 3)
             results[f"decompress {mp} MP"] = case
             large.unlink()
-    from .runtime import SPEED_FLAGS, cpu_flags
+    from ..runtime import SPEED_FLAGS, cpu_flags
 
     stream(f"CPU flags: {' '.join(sorted(cpu_flags() & set(SPEED_FLAGS))) or 'none of ' + ', '.join(SPEED_FLAGS)}")
     stream("| case | wall s (median) | peak RSS MB | network s | runs |")

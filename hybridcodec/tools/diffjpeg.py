@@ -28,8 +28,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from ..codecs import FREQUENCY_GROUPS
 from . import rateproxy
-from .codecs import FREQUENCY_GROUPS
 
 _YCBCR = tf.constant(rateproxy._YCBCR.T, tf.float32)
 _RGB = tf.constant(np.linalg.inv(rateproxy._YCBCR).T, tf.float32)

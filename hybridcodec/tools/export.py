@@ -222,7 +222,7 @@ def export(model, path: Path) -> Path:
     import onnx
 
     if isinstance(model, (str, Path)):
-        from .zoo import load_keras_file
+        from ..zoo import load_keras_file
 
         model = load_keras_file(str(model))
     path = Path(path)
@@ -346,7 +346,7 @@ def refit_output_conv(quantized_bytes: bytes, samples, ridge: float = 1e-3, pixe
     import onnxruntime as ort
     from onnx import numpy_helper
 
-    from .runtime import int8_precision_mode
+    from ..runtime import int8_precision_mode
 
     model = onnx.load_from_string(quantized_bytes)
     out_conv = next(node for node in reversed(model.graph.node) if node.op_type == "Conv")

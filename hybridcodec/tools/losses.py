@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from .metrics import MS_SSIM_WEIGHTS, ms_ssim_scales
+from .. import names
+from ..metrics import MS_SSIM_WEIGHTS, ms_ssim_scales
 
 ZHAO_ALPHA = 0.84
 
@@ -43,13 +44,7 @@ def ms_ssim_l1_loss(y_true, y_pred):
     return ZHAO_ALPHA * ms_ssim_loss(y_true, y_pred) + (1 - ZHAO_ALPHA) * l1_loss(y_true, y_pred)
 
 
-LOSSES = {
-    "mse": mse_loss,
-    "l1": l1_loss,
-    "ssim": ssim_loss,
-    "ms-ssim": ms_ssim_loss,
-    "ms-ssim+l1": ms_ssim_l1_loss,
-}
+LOSSES = names.resolve(names.LOSSES, globals())  # names.py: listed without importing TensorFlow
 
 
 def get_loss(name: str):

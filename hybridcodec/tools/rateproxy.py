@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .codecs import FREQUENCY_GROUPS
+from ..codecs import FREQUENCY_GROUPS
 
 # JFIF (ITU-T T.871) RGB -> YCbCr, full range
 _YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
@@ -106,7 +106,7 @@ def predict(rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
 def tables(backend, quality: int) -> dict:
     """The quantization tables and subsampling (``native.jpeg_tables``) that
     the JPEG ``backend`` writes at its own ``quality``: read from a real file."""
-    from .native import jpeg_tables
+    from ..native import jpeg_tables
 
     return jpeg_tables(backend.encode(np.full((16, 16, 3), 128, np.uint8), quality))
 

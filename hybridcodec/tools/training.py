@@ -30,9 +30,9 @@ How a run works, and why:
 
 from __future__ import annotations
 
+import io
 import json
 import math
-import os
 import shlex
 import sys
 import time
@@ -41,12 +41,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import codecs
-from . import scale as scales
-from .coding import CodingPath
-from .errors import HybridCodecError
-from .images import downscaled, list_images, read_rgb
-from .scale import Scale
+from .. import codecs, names
+from .. import scale as scales
+from ..coding import CodingPath
+from ..errors import HybridCodecError
+from ..images import downscaled, list_images, read_rgb
+from ..scale import Scale
+
+# The coding scale each pre-processor (names.PRE_MODELS) trains at: the ComCNN
+# downscales by 2, the pre-editor edits at full size.
+PRE_MODEL_SCALES = {"comcnn": scales.HALF, "pre-editor": scales.FULL}
 
 
 @dataclass
@@ -89,16 +93,18 @@ class TrainConfig:
     rate_weight: float | None = None
 
     def __post_init__(self):
-        if self.mode not in ("post", "joint"):
-            raise ValueError(f"mode must be post or joint, not {self.mode!r}")
+        if self.mode not in names.TRAIN_MODES:
+            raise ValueError(f"mode must be {names.spoken(names.TRAIN_MODES)}, not {self.mode!r}")
+        if self.loss not in names.LOSSES:  # said before the images load, as get_loss says it
+            raise ValueError(f"unknown loss {self.loss!r}; choose from {', '.join(names.LOSSES)}")
         self.scale = scales.parse(self.scale)
         if self.mode == "joint":
-            needs = {"comcnn": scales.HALF, "pre-editor": scales.FULL}
-            if self.pre_model not in needs:
-                raise ValueError(f"unknown pre-processor {self.pre_model!r}; choose from {', '.join(needs)}")
-            if self.scale != needs[self.pre_model]:
+            if self.pre_model not in names.PRE_MODELS:
+                raise ValueError(f"unknown pre-processor {self.pre_model!r}; "
+                                 f"choose from {', '.join(names.PRE_MODELS)}")
+            if self.scale != PRE_MODEL_SCALES[self.pre_model]:
                 raise ValueError(f"joint mode with --pre-model {self.pre_model} needs --scale "
-                                 f"{needs[self.pre_model].label}")
+                                 f"{PRE_MODEL_SCALES[self.pre_model].label}")
         if self.add_downscaled < 0:
             raise ValueError(f"--add-downscaled takes a long side in pixels, not {self.add_downscaled}")
         if self.rate_weight is not None and (self.mode != "joint" or self.codec != "jpeg"):
@@ -158,8 +164,6 @@ class _ForeignJPEG:
 
         from PIL import Image
 
-        if self.kind == "mozjpeg-default":  # mozjpeg's own default table (ImageMagick's)
-            return codecs._mozjpeg_encode(rgb, quality, table=3)
         buffer = io.BytesIO()
         if self.kind == "turbo-444":
             Image.fromarray(rgb).save(buffer, "JPEG", quality=quality, subsampling=0)
@@ -173,7 +177,8 @@ class _ForeignJPEG:
         return buffer.getvalue()
 
 
-FOREIGN_JPEG = ("mozjpeg-default", "turbo-444", "camera")
+# (mozjpeg's and jpegli's own defaults are encoders of codecs.JPEG)
+FOREIGN_JPEG = names.FOREIGN_JPEG  # named in names.py, so that train --help lists them
 
 
 def _backend(codec, encoder: str | None):
@@ -190,7 +195,7 @@ def code_images(originals, codec, qualities, scale, pre=None, encoders=(), condi
     bicubic upscale of the decoded image, which is what that network sees.
     ``encoders``: the codec's encoders or FOREIGN_JPEG names (default: the
     codec's own); ``condition``: the contract the network is told by."""
-    from .coding import condition_vector, takes_quality
+    from ..coding import condition_vector, takes_quality
 
     backend = codecs.get_codec(codec) if isinstance(codec, str) else codec
     scale = scales.parse(scale)
@@ -292,7 +297,7 @@ def batch_dataset(cache: CodedSet, config: TrainConfig, first_step: int, last_st
     in parallel (both cores) and prefetched, in deterministic step order."""
     import tensorflow as tf
 
-    from .coding import CONDITIONS
+    from ..coding import CONDITIONS
 
     small = config.crop // config.net_scale
 
@@ -325,8 +330,8 @@ def init_from(model, path) -> tuple[int, str]:
     the hash names the shipped model it started from)."""
     import keras
 
-    from . import models  # noqa: F401  (registers the classes)
-    from .coding import CONDITIONS
+    from .. import models  # noqa: F401  (registers the classes)
+    from ..coding import CONDITIONS
 
     source = keras.models.load_model(path, safe_mode=True, compile=False)
     donors = [layer for layer in source.layers if layer.weights]
@@ -379,7 +384,7 @@ def _new_condition(source, model) -> bool:
 
 def _deeper_reccnn(model, source) -> bool:
     """True when ``model`` is ``source``, a RecCNN without batch norm, with more layers."""
-    from .models import RecCNN
+    from ..models import RecCNN
 
     if not (isinstance(model, RecCNN) and isinstance(source, RecCNN)):
         return False
@@ -408,14 +413,43 @@ def _strategy(distribute: bool):
     return tf.distribute.MirroredStrategy([d.name for d in devices])
 
 
+def checkpoint_names(model, optimizer) -> dict[int, str]:
+    """The names a checkpoint keys ``model``'s weights and ``optimizer``'s
+    variables by (id of the variable -> name): the variable paths a fresh
+    process gives them. Keras numbers unnamed layers by a process-wide counter
+    (``conv2d_7`` where an earlier model took ``conv2d`` to ``conv2d_6``), so
+    its own paths would not resume in a process that built other networks
+    first: here each layer is numbered among the model's own layers of its
+    kind, in order. An optimizer's slot is named after the weight it follows."""
+    import re
+
+    seen: dict[str, int] = {}
+    layer_names = {}
+    for layer in model.layers:
+        kind = re.sub(r"_\d+$", "", layer.name)
+        count = seen[kind] = seen.get(kind, -1) + 1
+        layer_names[layer.name] = f"{kind}_{count}" if count else kind
+    names, slots = {}, {}
+    for v in model.weights:
+        parts = v.path.split("/")
+        names[id(v)] = "/".join(layer_names.get(part, part) for part in parts)
+        slots[v.path.replace("/", "_")] = names[id(v)].replace("/", "_")
+    for v in optimizer.variables:  # "conv2d_7_kernel_momentum": the slot of conv2d_7/kernel
+        own = max((key for key in slots if v.name.startswith(key + "_")), key=len, default=None)
+        names[id(v)] = slots[own] + v.name[len(own):] if own else v.name
+    if len(set(names.values())) != len(names):
+        raise HybridCodecError(f"{model.name}: two variables share a checkpoint name")
+    return names
+
+
 class Trainer:
     """One training run: data, models, optimizers, checkpoints and the model card."""
 
     def __init__(self, config: TrainConfig, log=print):
         import keras
 
+        from ..models import PRE_MODELS, RESTORATION_MODELS
         from .losses import get_loss
-        from .models import PRE_MODELS, RESTORATION_MODELS
 
         self.config, self.log = config, log
         self.out = Path(config.out)
@@ -592,30 +626,63 @@ class Trainer:
     def checkpoint_path(self) -> Path:
         return self.out / "checkpoint.npz"
 
-    def _variables(self):
-        variables = {"post": self.post.weights, "post_opt": self.post_opt.variables}
+    def _variables(self) -> dict[str, dict]:
+        """Every variable of the run by checkpoint key, ``GROUP/PATH``: the
+        networks' weights by layer and variable (``post/conv2d_1/kernel``), the
+        optimizers' by the weight they follow (``post_opt/conv2d_1_kernel_momentum``)."""
+        networks = [("post", self.post, self.post_opt)]
         if self.pre is not None:
-            variables.update(pre=self.pre.weights, pre_opt=self.pre_opt.variables)
+            networks.append(("pre", self.pre, self.pre_opt))
+        variables = {}
+        for group, model, optimizer in networks:
+            keys = checkpoint_names(model, optimizer)
+            variables.update({f"{group}/{keys[id(v)]}": v for v in model.weights})
+            variables.update({f"{group}_opt/{keys[id(v)]}": v for v in optimizer.variables})
         return variables
 
+    def _groups(self) -> dict[str, list]:
+        """The variables in the order the index-keyed checkpoints of 0.8.0 and
+        before stored them (``post/0``, ``post/1``, ...)."""
+        groups = {"post": self.post.weights, "post_opt": self.post_opt.variables}
+        if self.pre is not None:
+            groups.update(pre=self.pre.weights, pre_opt=self.pre_opt.variables)
+        return groups
+
     def save_checkpoint(self):
+        from ..files import write_atomic
+
         arrays = {"step": np.array(self.step)}
-        for group, variables in self._variables().items():
-            for k, v in enumerate(variables):
-                arrays[f"{group}/{k}"] = np.asarray(v.numpy())
-        tmp = self.checkpoint_path.with_suffix(".tmp.npz")
-        np.savez(tmp, **arrays)
-        os.replace(tmp, self.checkpoint_path)
-        (self.out / "history.json").write_text(json.dumps(self.history, indent=1))
+        arrays.update({key: np.asarray(v.numpy()) for key, v in self._variables().items()})
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        write_atomic(self.checkpoint_path, buffer.getvalue(), force=True)
+        write_atomic(self.out / "history.json", json.dumps(self.history, indent=1).encode(), force=True)
 
     def load_checkpoint(self) -> bool:
+        """Resume from the run folder's checkpoint: by key, or, for one
+        written by 0.8.0 and before (keyed ``post/0``, ``post/1``, ...), in
+        the order the networks hold their variables, as those versions did.
+        A checkpoint of another network is refused in one line."""
         if not self.checkpoint_path.exists():
             return False
-        with np.load(self.checkpoint_path) as arrays:
-            self.step = int(arrays["step"])
-            for group, variables in self._variables().items():
-                for k, v in enumerate(variables):
-                    v.assign(arrays[f"{group}/{k}"])
+        with np.load(self.checkpoint_path) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+        step = int(arrays.pop("step"))
+        if all(key.rsplit("/", 1)[-1].isdigit() for key in arrays):
+            variables = {f"{group}/{k}": v for group, vs in self._groups().items() for k, v in enumerate(vs)}
+        else:
+            variables = self._variables()
+        missing, extra = sorted(variables.keys() - arrays.keys()), sorted(arrays.keys() - variables.keys())
+        wrong = [key for key in sorted(variables.keys() & arrays.keys())
+                 if tuple(arrays[key].shape) != tuple(variables[key].shape)]
+        if missing or extra or wrong:
+            first = (f"no {missing[0]}" if missing else f"an unknown {extra[0]}" if extra
+                     else f"{wrong[0]} of shape {arrays[wrong[0]].shape}, not {tuple(variables[wrong[0]].shape)}")
+            raise HybridCodecError(f"{self.checkpoint_path} is not a checkpoint of this run's networks ({first}): "
+                                   "run the command that made it, or choose another --out")
+        for key, v in variables.items():
+            v.assign(arrays[key])
+        self.step = step
         history = self.out / "history.json"
         if history.exists():
             self.history = [h for h in json.loads(history.read_text()) if h["step"] <= self.step]
@@ -629,7 +696,7 @@ class Trainer:
 
     def restore(self, cache: CodedSet) -> list[np.ndarray]:
         """The network's restoration of every decoded image of ``cache``."""
-        from .coding import run_post
+        from ..coding import run_post
 
         outputs = []
         for k, seen in enumerate(cache.decoded):
@@ -643,7 +710,7 @@ class Trainer:
         """Mean PSNR on `val` at the validation qualities: the classical path at
         the same scale (identity or bicubic) and the network; their difference is
         the gain to watch from the first minutes of a run."""
-        from .metrics import psnr
+        from ..metrics import psnr
 
         if not self.val_images:
             return {}
@@ -731,7 +798,7 @@ class Trainer:
 
     def export(self, wall_seconds: float = 0.0) -> Path:
         """Save the model(s) as .keras and write the model card."""
-        from .models import weights_sha256
+        from ..models import weights_sha256
 
         card_path = self.out / "card.json"
         previous = json.loads(card_path.read_text()) if card_path.exists() else {}
@@ -762,9 +829,9 @@ class Trainer:
         PSNR-RGB and MS-SSIM (bjontegaard). A joint run warm-started from a
         restoration network also gets that network on the plain files
         ("anchor", post-only) and the BD-rates against it."""
-        from .coding import run_post
-        from .metrics import bd_rate, bpp, ms_ssim, psnr
-        from .zoo import load_keras_file
+        from ..coding import run_post
+        from ..metrics import bd_rate, bpp, ms_ssim, psnr
+        from ..zoo import load_keras_file
 
         qualities = self.config.qualities
         plain = code_images(self.val_images, self.config.codec, qualities, scales.FULL,
@@ -814,7 +881,7 @@ def model_options(model: str, depth=None, width=None, half_resolution=False, bfl
     than a TypeError deep inside Keras)."""
     import inspect
 
-    from .models import RESTORATION_MODELS
+    from ..models import RESTORATION_MODELS
 
     options = {"--depth": ("depth", depth), "--width": ("width", width),
                "--half-resolution": ("half_resolution", half_resolution),

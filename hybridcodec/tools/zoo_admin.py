@@ -25,21 +25,22 @@ from pathlib import Path
 
 import numpy as np
 
-from . import codecs, runtime, zoo
-from . import scale as scales
-from .coding import CodingPath
-from .container import HCFile, Header, pack
-from .errors import HybridCodecError
-from .images import list_images, read_rgb
-from .metrics import bpp, psnr
+from .. import codecs, runtime, zoo
+from .. import scale as scales
+from ..coding import CodingPath
+from ..container import HCFile, Header, pack
+from ..errors import HybridCodecError
+from ..files import write_atomic
+from ..images import list_images, read_rgb
+from ..metrics import bpp, psnr
 
 
 def models_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "models"
+    return Path(__file__).resolve().parents[2] / "models"  # the checkout's, beside hybridcodec/
 
 
 def results_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "results"
+    return Path(__file__).resolve().parents[2] / "results"
 
 
 EXTRA_KEYS = ("pre_edit", "plain_files")  # the manifest's keys besides models and tables (zoo.py)
@@ -51,8 +52,7 @@ def with_statuses(manifest: dict) -> dict:
             for row in table for role in ("pre", "post")}
     used |= {name for pair in manifest.get("pre_edit", {}).values() for name in pair.values()}
     used |= set(manifest.get("plain_files", {}).values())
-    newest_twins = {(m["variant_of"], m.get("precision")): m["name"] for m in manifest["models"] if m.get("variant_of")}
-    used |= {twin for (base, _), twin in newest_twins.items() if base in used}  # the newest twin serves too
+    used |= {twin for (base, _), twin in zoo.newest_twins(manifest["models"]).items() if base in used}  # it serves too
     models = [{**m, "status": "current" if m["name"] in used else "superseded"} for m in manifest["models"]]
     out = {"models": models, "operating_points": manifest.get("operating_points", {})}
     for key in EXTRA_KEYS:
@@ -78,17 +78,15 @@ def _update_manifest(change) -> None:
     """Apply ``change`` (manifest -> manifest) to models/manifest.json as it
     is on disk now, under a lock, and replace the file whole: two zoo
     commands at once (a ``quantize`` running while a table is set) each keep
-    the other's update, and a reader never sees half a file."""
+    the other's update, and a reader never sees half a file (files.write_atomic)."""
     import fcntl
-    import os
 
     path = models_dir() / "manifest.json"
     with open(models_dir() / ".manifest.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         manifest = change(json.loads(path.read_text()))
-        partial = path.with_name("manifest.json.partial")
-        partial.write_text(manifest_text(manifest))
-        os.replace(partial, path)
+        zoo.newest_twins(zoo.read_models(manifest["models"]))  # refused before it is written, not at the next read
+        write_atomic(path, manifest_text(manifest).encode(), force=True)
     zoo.clear_caches()
 
 
@@ -367,7 +365,7 @@ def _coded(entry: zoo.ZooEntry, contract: str, folder, encoder: str, qualities, 
     """(original, network input, condition, quality, classical restoration)
     for every image of ``folder`` (a centre crop of ``crop`` pixels a side, if
     given) at every quality."""
-    from .coding import condition_vector
+    from ..coding import condition_vector
 
     backend = codecs.get_codec(entry.codec).configured(encoder)
     for image_path in list_images(folder):
@@ -402,7 +400,7 @@ def weigh_twin(entry: zoo.ZooEntry, float_net, int8_net, val, encoder: str, qual
     """(mean PSNR per quality of the plain decode, the float32 network and
     the twin; the twin's mean cost in dB; the largest pixel difference
     between the two networks) on the photos of ``val``."""
-    from .coding import run_post
+    from ..coding import run_post
 
     per_q = {q: {"plain": [], "float32": [], "int8": []} for q in qualities}
     largest = 0
