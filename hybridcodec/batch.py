@@ -38,6 +38,7 @@ from .files import (
 )
 from .images import IMAGE_SUFFIXES
 from .pipeline import DEFAULT_CODEC
+from .settings import EncodeSettings, names
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class Task:
     command: str  # "compress" or "decompress"
     source: str
     target: str
-    options: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)  # compress: force, named and "settings" (an EncodeSettings)
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,28 @@ def expand_inputs(inputs, command: str) -> list[Path]:
     return paths
 
 
+def _with_settings(command: str, options: dict) -> dict:
+    """compress's options with its settings as one object, ``options["settings"]``
+    (built here from loose setting names where a caller gave those)."""
+    if command != "compress" or "settings" in options:
+        return options
+    loose = {name: value for name, value in options.items() if name in names()}
+    rest = {name: value for name, value in options.items() if name not in loose}
+    return {**rest, "settings": EncodeSettings.of(**loose)}
+
+
+def _codec_native(command: str, options: dict) -> tuple[str, bool]:
+    """The codec and native flag that name compress's default outputs."""
+    settings = options.get("settings") if command == "compress" else None
+    return (settings.codec, settings.native) if settings else (DEFAULT_CODEC, False)
+
+
 def plan(inputs, command: str, outdir, options: dict) -> list[Task]:
     """One task per input; refuses, before any work and listing every clash,
     a run where two inputs would write one output, an output is one of the
     inputs, or an output exists and hybridcodec did not write it."""
-    codec, native = options.get("codec") or DEFAULT_CODEC, options.get("native", False)
+    options = _with_settings(command, options)
+    codec, native = _codec_native(command, options)
     options = {**options, "named": False}  # outputs named by the run: sources are never replaced
     tasks = []
     for source in expand_inputs(inputs, command):
@@ -322,14 +340,15 @@ def run(command: str, inputs: list[str], output: str | None, options: dict, jobs
     output (``-o`` an existing folder, a name ending in ``/``, or the output
     of many inputs) is made if missing, parents too, once the run is planned
     (a refused run makes nothing), like ``mkdir -p``."""
-    if command == "compress" and options.get("native"):
-        codecs.native_codec(options.get("codec") or DEFAULT_CODEC)  # refuse before any work
+    options = _with_settings(command, options)
+    codec, native = _codec_native(command, options)
+    if native:
+        codecs.native_codec(codec)  # refuse before any work
     to_folder = bool(output) and (Path(output).is_dir() or output.endswith(("/", os.sep)))
     single = len(inputs) == 1 and not Path(inputs[0]).is_dir() and not to_folder
     if single:  # one file: errors are errors (exit 1), the output name may be given
         source = Path(inputs[0])
-        target = Path(output) if output else default_output(source, command, options.get("codec") or DEFAULT_CODEC,
-                                                              options.get("native", False))
+        target = Path(output) if output else default_output(source, command, codec, native)
         remove_stale_temporaries([target])
         work = compress_file if command == "compress" else decompress_file
         try:

@@ -40,7 +40,8 @@ from . import codecs
 from .container import DEFAULT_MAX_PIXELS, describe
 from .container import sniff as sniff_hc
 from .errors import HybridCodecError
-from .pipeline import DEFAULT_CODEC, DEFAULT_QUALITY, PRE_EDIT
+from .pipeline import DEFAULT_CODEC
+from .settings import EncodeSettings
 
 STDIO = "-"
 _FOLDER_HINT = "; a folder is named with a / at the end"  # for a name without extension
@@ -304,14 +305,6 @@ def compress_target(output: Path, codec: str | None, native: bool) -> tuple[str,
     return by_name.name, True
 
 
-def check_lossless_options(codec: str, quality: int | None, scale) -> None:
-    """A lossless codec takes no --quality or --scale: HybridCodecError. The
-    one home of this rule: ``compress_file`` checks it for the API, and the
-    command line before any work, as wrong usage (exit 2)."""
-    if not codecs.by_name(codec).lossy and (quality is not None or str(scale) not in ("auto", "table", "1")):
-        raise HybridCodecError(f"{codec} is lossless: --quality and --scale do not apply")
-
-
 def warning_line(message, source=None) -> str:
     """A warning as one line, as errors are: ``hybridcodec: warning: FILE:
     message`` (the file left out where the message names it or none is at
@@ -338,32 +331,26 @@ def _warnings_naming(source):
                 print(warning_line(warning.message, source), file=sys.stderr)
 
 
-def compress_file(source: Path, output: Path, force=False, codec=None, quality=None, scale="auto",
-                  pre_model=None, post_model=None, keep_metadata=False, max_pixels=None,
-                  target_size=None, target_bpp=None, target_psnr=None, search=False, native=False,
-                  named=True, encoder=None, effort=None, pre_edit=PRE_EDIT, precision=None,
-                  strengths=True) -> str:
-    """Compress one file (``-`` for standard input or output); returns the
-    line to print. Raises HybridCodecError."""
+def compress_file(source: Path, output: Path, settings: EncodeSettings | None = None, force=False, named=True,
+                  **options) -> str:
+    """Compress one file (``-`` for standard input or output) as ``settings``
+    say (or the same as keywords, ``EncodeSettings.of``); returns the line
+    to print. Raises HybridCodecError."""
     from .images import load_image
 
+    settings = EncodeSettings.of(**options) if settings is None else settings
     check_output(output, source, force, named)  # fail before the work, not after
-    codec, native = compress_target(output, codec, native)
-    backend = codecs.get_codec(codec).configured(encoder, effort)  # a bad --encoder fails before the work
-    check_lossless_options(codec, quality, scale)
-    max_pixels = max_pixels or DEFAULT_MAX_PIXELS
+    codec, native = compress_target(output, settings.named_codec(), settings.native)
+    settings = settings.but(codec=codec, native=native)
+    backend = settings.backend()  # a bad --encoder fails before the work
+    settings.check_request()
     image = load_image(io.BytesIO(read_bytes(source)) if str(source) == STDIO else source,
-                       max_pixels=max_pixels, name=str(source))
+                       max_pixels=settings.max_pixels, name=str(source))
     for warning in image.warnings:  # these name the file
         print(warning_line(warning), file=sys.stderr)
-    options = dict(pre_model=pre_model, post_model=post_model, icc=image.icc,
-                   metadata=image.exif if keep_metadata else b"", max_pixels=max_pixels, native=native,
-                   encoder=encoder, effort=effort, pre_edit=pre_edit, strengths=strengths)
-    if precision is not None:
-        options["precision"] = precision
+    settings = settings.but(icc=image.icc, metadata=image.exif if settings.keep_metadata else b"")
     with _warnings_naming(source):
-        encoded = encode_as_asked(image.pixels, codec, DEFAULT_QUALITY if quality is None else quality, scale,
-                                  target_size, target_bpp, target_psnr, search, options)
+        encoded = encode_as_asked(image.pixels, settings)
     write_atomic(output, encoded.data, force, source, named)
     info = describe(encoded.hc, len(encoded.data))
     quality_words = (f"{info['encoder']}, quality {info['quality']}, scale {info['scale']}" if backend.lossy
@@ -372,20 +359,21 @@ def compress_file(source: Path, output: Path, force=False, codec=None, quality=N
             f"{info['file_bytes']} bytes, {info['bpp']} bpp; pre: {info['pre']}; post: {info['post']}")
 
 
-def encode_as_asked(pixels, codec, quality, scale, target_size, target_bpp, target_psnr, search, options):
+def encode_as_asked(pixels, settings: EncodeSettings):
     """The encode ``compress`` asked for: a size, bpp or PSNR target, --search, or plain."""
     from . import ratecontrol
-    from .pipeline import encode
+    from .pipeline import encode_with
 
-    if target_size or target_bpp:
+    if settings.target_size or settings.target_bpp:
         height, width = pixels.shape[:2]
-        limit = ratecontrol.parse_size(target_size) if target_size else int(target_bpp * width * height / 8)
-        return ratecontrol.fit_size(pixels, codec, limit, **options)
-    if target_psnr:
-        return ratecontrol.reach_psnr(pixels, codec, target_psnr, **options)
-    if search:
-        return ratecontrol.search(pixels, codec, quality, **options)
-    return encode(pixels, codec, quality, scale, **options)
+        limit = (ratecontrol.parse_size(settings.target_size) if settings.target_size
+                 else int(settings.target_bpp * width * height / 8))
+        return ratecontrol.fit_size(pixels, settings, limit)
+    if settings.target_psnr:
+        return ratecontrol.reach_psnr(pixels, settings, settings.target_psnr)
+    if settings.search:
+        return ratecontrol.search(pixels, settings, settings.quality)
+    return encode_with(pixels, settings)
 
 
 def image_format(output: Path) -> str:

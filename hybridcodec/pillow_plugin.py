@@ -21,6 +21,7 @@ from . import container
 from .container import MAGIC, MAX_SIDE, unpack
 from .errors import HybridCodecError
 from .images import upright_exif
+from .settings import EncodeSettings, names
 
 FORMAT = "HC"
 MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
@@ -75,13 +76,14 @@ class HCImageFile(ImageFile.ImageFile):
         return Image.Image.load(self)
 
 
-# Options of save(); Pillow adds the others in this set itself.
-SAVE_OPTIONS = {"codec", "quality", "scale", "icc_profile", "native", "precision"}
+# Options of save(): the encode settings marked for Pillow (settings.py), and
+# the ICC profile by Pillow's name; Pillow adds the others in this set itself.
+SAVE_OPTIONS = {*names(pillow_only=True), "icc_profile"}
 PILLOW_OPTIONS = {"save_all", "append_images"}
 
 
 def _save(image: Image.Image, fp, filename) -> None:
-    from .pipeline import DEFAULT_CODEC, DEFAULT_QUALITY, compress
+    from .pipeline import encode_with
 
     options = image.encoderinfo
     unknown = sorted(set(options) - SAVE_OPTIONS - PILLOW_OPTIONS)
@@ -99,16 +101,11 @@ def _save(image: Image.Image, fp, filename) -> None:
         if image.mode not in MODES.values() and image.mode not in ("I;16",):
             image = image.convert("RGBA" if "transparency" in image.info else "RGB")
         pixels = np.asarray(image)
-    data = compress(
-        pixels,
-        codec=options.get("codec", DEFAULT_CODEC),
-        quality=options.get("quality", DEFAULT_QUALITY),
-        scale=options.get("scale", "auto"),
-        icc=options.get("icc_profile", image.info.get("icc_profile", b"")) or b"",
-        native=bool(options.get("native", False)),
-        **({"precision": options["precision"]} if "precision" in options else {}),
-    )
-    fp.write(data)
+    given = {name: options[name] for name in SAVE_OPTIONS - {"icc_profile"} if name in options}
+    settings = EncodeSettings(**given).but(
+        native=bool(given.get("native", False)),
+        icc=options.get("icc_profile", image.info.get("icc_profile", b"")) or b"")
+    fp.write(encode_with(pixels, settings).data)
 
 
 def _save_all(image: Image.Image, fp, filename) -> None:
