@@ -136,10 +136,14 @@ def _imagecodecs():
 
 
 @functools.cache
-def _has_jpeglib() -> bool:
+def _has_module(name: str) -> bool:
     import importlib.util
 
-    return importlib.util.find_spec("jpeglib") is not None
+    return importlib.util.find_spec(name) is not None
+
+
+def _has_jpeglib() -> bool:
+    return _has_module("jpeglib")
 
 
 @functools.cache
@@ -150,6 +154,15 @@ def _pillow_has_avif() -> bool:
         return bool(features.check("avif"))
     except ImportError:
         return False
+
+
+# What the encoder's choices aim at (``--tune``, as avifenc's ``-a tune=`` and
+# mozjpeg's ``-tune-*``): ``perceptual``, what people see, judged by
+# SSIMULACRA2 and Butteraugli; ``psnr``, the mean squared error. Each tune has
+# its encoder (``Codec.tune_encoders``), its networks (the zoo's tables by
+# encoder) and its decision metric (decide.py). The first is the default
+# (docs/DECISIONS.md says why).
+TUNES = ("perceptual", "psnr")
 
 
 class Codec:
@@ -171,8 +184,12 @@ class Codec:
     # version 3 files record (never reused; 0 is the encoder of version-1 and
     # -2 files). The first is the default.
     encoders: dict[str, int] = {"imagecodecs": 0}
-    # ``--effort``: encode time against bytes, as cwebp -m and avifenc -s.
+    # ``--effort``: encode time against bytes, as cwebp -m and avifenc -s: the
+    # number a file records (docs/FORMAT.md), and each codec's own setting
+    # for it in ``effort_settings`` (WebP's method, AVIF's speed, JPEG XL's
+    # effort; a codec without one has one speed).
     EFFORTS = {"fast": 0, "default": 1, "best": 2}
+    effort_settings: dict[str, int] = {}
     # Each encoder's quality for a user's --quality: piecewise-linear knots
     # (user quality, encoder quality), so that --quality q costs about the
     # bytes of the common default encoder at q (scripts/encoder_settings.py).
@@ -181,6 +198,9 @@ class Codec:
     # and bench's "common" curve, (encoder, effort); and the format one up.
     common_default: tuple[str | None, str] = (None, "default")
     next_format: str = ""
+    # The encoder a tune (``TUNES``) codes with where the user names none; a
+    # tune not listed codes with the default encoder.
+    tune_encoders: dict[str, str] = {}
     # Reads the (width, height) a payload's own header declares, decoding
     # nothing (native.py); None: a codec without one (a user's), whose
     # decoder's output alone is checked.
@@ -208,6 +228,15 @@ class Codec:
         codec._encoder = encoder or self._encoder
         codec.effort = effort or self.effort
         return codec
+
+    def tuned(self, tune: str, encoder: str | None = None, effort: str | None = None) -> Codec:
+        """``configured`` with the encoder the user named, else the ``tune``'s
+        (where installed), else the default one."""
+        if tune not in TUNES:
+            raise HybridCodecError(f"tune must be one of {', '.join(TUNES)}, not {tune!r}")
+        if encoder is None and self.tune_encoders.get(tune) in self.installed_encoders():
+            encoder = self.tune_encoders[tune]
+        return self.configured(encoder, effort)
 
     def installed_encoders(self) -> list[str]:
         """The encoders whose libraries are installed (all, unless a subclass says)."""
@@ -339,7 +368,7 @@ class PNG(Codec):
 
 @register
 class JPEG(Codec):
-    """Baseline or progressive JPEG, 4:2:0 chroma, three encoders:
+    """Baseline or progressive JPEG, 4:2:0 chroma, five encoders:
 
     * ``mozjpeg`` (default): mozjpeg 4.0.3 as the ``jpeglib`` package ships
       it, trellis quantization and progressive scans, with flat
@@ -353,6 +382,14 @@ class JPEG(Codec):
     * ``turbo``: libjpeg-turbo through imagecodecs, Huffman tables optimized
       (the encoder of version-1 and -2 files). ``jpeg8_encode`` defaults to
       quality 95, so the level is always passed.
+    * ``mozjpeg-default``: mozjpeg 4.0.3 at its own defaults, what ``cjpeg``
+      and squoosh write (its default table 3, 4:2:0, trellis, progressive).
+      The perceptual tune's encoder (``TUNES``):
+      on val-small it needs fewer bytes than ``mozjpeg`` for the same
+      SSIMULACRA2 and Butteraugli, while ``mozjpeg`` needs fewer for the
+      same PSNR (results/val-small-v080).
+    * ``jpegli``: libjxl's jpegli as the ``pyjpegli`` package writes it
+      (quality its one setting: baseline, 4:2:0).
 
     Decoding is libjpeg-turbo for all. The restoration networks of the
     ``jpeg-tables`` contract read the file's own tables (``table_features``),
@@ -362,7 +399,8 @@ class JPEG(Codec):
     name, codec_id, extension, extensions, native_files = "jpeg", 1, ".jpg", (".jpg", ".jpeg"), True
     quality_grid = (5, 10, 20, 30, 40, 50, 60, 70, 80, 90)
     library = "libjpeg_turbo"
-    encoders = {"mozjpeg": 2, "mozjpeg-flat": 1, "turbo": 0}
+    encoders = {"mozjpeg": 2, "mozjpeg-flat": 1, "turbo": 0, "mozjpeg-default": 3, "jpegli": 4}
+    tune_encoders = {"perceptual": "mozjpeg-default"}
     common_default = ("turbo", "default")
     size_reader = native.jpeg_size
     next_format = "webp"
@@ -371,18 +409,31 @@ class JPEG(Codec):
     quality_knots = {"mozjpeg": ((1, 4), (2, 5), (5, 8), (10, 12), (15, 16), (20, 20), (30, 27), (40, 32),
                                  (50, 38), (60, 44), (70, 55), (80, 67), (90, 80), (95, 88), (99, 97)),
                      "mozjpeg-flat": ((1, 4), (2, 5), (5, 8), (10, 13), (15, 18), (20, 22), (30, 29), (40, 36),
-                                      (50, 42), (60, 49), (70, 60), (80, 71), (90, 81), (95, 89), (99, 97))}
+                                      (50, 42), (60, 49), (70, 60), (80, 71), (90, 81), (95, 89), (99, 97)),
+                     # mozjpeg's table 3 and jpegli write fewer bytes than libjpeg-turbo at a quality
+                     # (beyond the measured knots: the ends, 1 and 99)
+                     "mozjpeg-default": ((1, 4), (2, 6), (5, 9), (10, 17), (15, 24), (20, 31), (30, 46), (40, 57),
+                                         (50, 66), (60, 72), (70, 78), (80, 85), (90, 93), (99, 99)),
+                     "jpegli": ((1, 1), (15, 9), (20, 16), (30, 28), (40, 46), (50, 58), (60, 67), (70, 76),
+                                (80, 84), (90, 92), (99, 99))}
 
     def installed_encoders(self) -> list[str]:
         # jpeglib ships wheels for Linux and macOS only
-        return [e for e in self.encoders if not e.startswith("mozjpeg") or _has_jpeglib()]
+        return [e for e in self.encoders if (not e.startswith("mozjpeg") or _has_jpeglib())
+                and (e != "jpegli" or _has_module("pyjpegli"))]
 
     def available(self) -> bool:
         return bool(_imagecodecs().JPEG8.available)
 
     def library_version(self) -> str:
+        if self.encoder == "mozjpeg-default":
+            return "mozjpeg 4.0.3 (jpeglib), its default table 3, 4:2:0, trellis, progressive"
         if self.encoder.startswith("mozjpeg"):
             return "mozjpeg 4.0.3 (jpeglib)"
+        if self.encoder == "jpegli":
+            from importlib.metadata import version
+
+            return f"jpegli (pyjpegli {version('pyjpegli')}), baseline 4:2:0"
         return super().library_version()
 
     def sniff(self, data: bytes) -> bool:
@@ -427,6 +478,13 @@ class JPEG(Codec):
             return _mozjpeg_encode(rgb, clamp_quality(quality), chroma=CHROMA_STEP)
         if self.encoder == "mozjpeg-flat":
             return _mozjpeg_encode(rgb, clamp_quality(quality))
+        if self.encoder == "mozjpeg-default":
+            return _mozjpeg_encode(rgb, clamp_quality(quality), table=3)
+        if self.encoder == "jpegli":
+            import pyjpegli
+
+            height, width = rgb.shape[:2]
+            return pyjpegli.encode(np.ascontiguousarray(rgb), width, height, quality=clamp_quality(quality))
         return bytes(
             _imagecodecs().jpeg8_encode(
                 rgb, level=clamp_quality(quality), subsampling="420", optimize=True
@@ -501,7 +559,7 @@ class WebP(Codec):
     encoders = {"libwebp": 0}
     common_default = ("libwebp", "fast")  # method 4, cwebp's default
     next_format = "avif"
-    methods = {"fast": 4, "default": 6, "best": 6}
+    effort_settings = {"fast": 4, "default": 6, "best": 6}  # libwebp method
     size_reader = native.webp_size
 
     def sniff(self, data: bytes) -> bool:
@@ -520,7 +578,7 @@ class WebP(Codec):
         _check_rgb(rgb)
         return bytes(
             _imagecodecs().webp_encode(rgb, level=clamp_quality(quality), lossless=False,
-                                       method=self.methods[self.effort])
+                                       method=self.effort_settings[self.effort])
         )
 
     def decode(self, data: bytes) -> np.ndarray:
@@ -554,7 +612,7 @@ class AVIF(Codec):
     # results/encoders-choose.json: tune=psnr spends more bytes at low qualities
     quality_knots = {"libavif-psnr": ((1, 4), (2, 5), (5, 6), (10, 10), (15, 13), (20, 17), (30, 25), (40, 35),
                                       (50, 47), (60, 57), (70, 68), (80, 80), (90, 89), (95, 94), (99, 99))}
-    speeds = {"fast": 8, "default": 6, "best": 4}
+    effort_settings = {"fast": 8, "default": 6, "best": 4}  # aom speed
     size_reader = native.avif_size
 
     def installed_encoders(self) -> list[str]:
@@ -583,7 +641,7 @@ class AVIF(Codec):
 
     def encode(self, rgb: np.ndarray, quality: int) -> bytes:
         _check_rgb(rgb)
-        speed = self.speeds[self.effort]
+        speed = self.effort_settings[self.effort]
         if self.encoder == "libavif-psnr":
             import io
 
@@ -616,7 +674,7 @@ class JPEGXL(Codec):
     library = "libjxl"
     encoders = {"libjxl": 0}
     common_default = ("libjxl", "default")
-    efforts = {"fast": 3, "default": 7, "best": 9}
+    effort_settings = {"fast": 3, "default": 7, "best": 9}  # libjxl effort
     size_reader = native.jxl_size
 
     def sniff(self, data: bytes) -> bool:
@@ -634,7 +692,7 @@ class JPEGXL(Codec):
     def encode(self, rgb: np.ndarray, quality: int) -> bytes:
         _check_rgb(rgb)
         return bytes(
-            _imagecodecs().jpegxl_encode(rgb, level=clamp_quality(quality), effort=self.efforts[self.effort])
+            _imagecodecs().jpegxl_encode(rgb, level=clamp_quality(quality), effort=self.effort_settings[self.effort])
         )
 
     def decode(self, data: bytes) -> np.ndarray:

@@ -20,15 +20,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import codecs, strength, zoo
+from . import codecs, decide, strength, zoo
 from . import scale as scales
 from .coding import CodingPath, run_pre
 from .container import DEFAULT_MAX_PIXELS, HCFile, Header, ModelRef, check_dimensions, pack, sniff, unpack
 from .errors import HybridCodecError
-from .metrics import psnr
+from .settings import EncodeSettings, names
 
-DEFAULT_CODEC = "webp"
-DEFAULT_QUALITY = 50  # mid-range for every backend: about 0.4-0.7 bpp on photos
+DEFAULT_CODEC = EncodeSettings.codec  # the defaults are settings.py's
+DEFAULT_QUALITY = EncodeSettings.quality
 
 # Above this many pixels, --scale auto decides on a mosaic of SAMPLE_GRID^2
 # tiles of SAMPLE_TILE pixels spread over the image, not on the whole image:
@@ -98,10 +98,7 @@ class Encoded:
     hc: HCFile
 
 
-# Issue #23: the rate-aware pre-editor missed its target (-4% BD-rate against
-# post-only; on 0.6.2's networks it was worth 0.3-0.4% on val-small/ and val/
-# for 1.6 times the encode time), so --scale auto tries it only when asked.
-PRE_EDIT = False
+PRE_EDIT = EncodeSettings.pre_edit  # off: settings.py says why
 
 
 def warn_native_scale(scale: scales.Scale) -> None:
@@ -112,23 +109,33 @@ def warn_native_scale(scale: scales.Scale) -> None:
 
 def encode(image: np.ndarray, codec: str = DEFAULT_CODEC, quality: int = DEFAULT_QUALITY, scale="auto",
            **options) -> Encoded:
-    """compress, also returning the parsed file (for ``info``-style reporting).
+    """compress, also returning the parsed file (for ``info``-style reporting)."""
+    return encode_with(image, api_settings(codec, quality, scale, options))
+
+
+def api_settings(codec, quality, scale, options: dict) -> EncodeSettings:
+    """The settings of ``compress(image, codec, quality, scale, **options)``;
+    a setting the API does not take (``settings.names``) is a TypeError, as before."""
+    refused = sorted(set(options) - set(names(api_only=True)))
+    if refused:
+        raise TypeError(f"compress() got an unexpected keyword argument {refused[0]!r}")
+    return EncodeSettings.of(**options).but(codec=codec, quality=quality, scale=scale)
+
+
+def encode_with(image: np.ndarray, settings: EncodeSettings) -> Encoded:
+    """Encode ``image`` as ``settings`` say; the one way in below the callers.
 
     ``scale="auto"`` takes the table's path and then checks it on the image
     itself (``_checked``); ``scale="table"`` takes the table's path unchecked.
     """
-    quality = codecs.check_quality(quality)
-    pre_edit = options.pop("pre_edit", PRE_EDIT)
-    strengths = options.pop("strengths", True)
-    if scale == "table":
-        return _encode(image, codec, quality, "auto", **options)
-    if scale != "auto" or not codecs.get_codec(codec).lossy or options.get("pre_model") or options.get("post_model"):
-        return _encode(image, codec, quality, scale, **options)
-    return _checked(image, codec, quality, options, pre_edit, strengths)
+    settings = settings.checked()
+    if (settings.scale != "auto" or not settings.backend().lossy or settings.pre_model
+            or settings.post_model):
+        return _encode(image, settings)
+    return _checked(image, settings)
 
 
-def _checked(image, codec: str, quality: int, options: dict, pre_edit: bool = PRE_EDIT,
-             strengths: bool = True) -> Encoded:
+def _checked(image, settings: EncodeSettings) -> Encoded:
     """``--scale auto`` on this image. Candidates: the table's path; the
     full-size file at ``quality`` (the encoder's own quality for it, see
     ``Codec.encoder_quality``) with the network that serves it; that file
@@ -153,20 +160,21 @@ def _checked(image, codec: str, quality: int, options: dict, pre_edit: bool = PR
     with a pre-editing pair, one pre-editor run, up to four encodes and one
     more restoration.
     """
+    codec, quality = settings.codec, settings.quality
     reference = eight_bit(image)  # also refuses a bad array in one line
     if image.shape[0] * image.shape[1] > SAMPLED_DECISION_PIXELS and min(image.shape[:2]) >= 2 * SAMPLE_TILE:
-        return _decided_on_tiles(image, codec, quality, options, pre_edit)
+        return _decided_on_tiles(image, settings)
     with warnings.catch_warnings():  # trial encodes: warnings wait for the file kept
         warnings.simplefilter("ignore")
-        backend, full_point, full = _full_size(image, codec, quality, options)
+        backend, full_point, full = _full_size(image, settings)
         table_point = zoo.operating_point(codec, quality, "auto", backend.encoder)
-        same = options.get("native") or table_point == full_point  # a native file is full size anyway
-        tables = [full if same else _encode(image, codec, quality, point=table_point, **options)]
+        same = settings.native or table_point == full_point  # a native file is full size anyway
+        tables = [full if same else _encode(image, settings, point=table_point)]
         first = backend.first_encoder
-        if options.get("encoder") is None and backend.encoder != first and not options.get("native"):
+        if settings.encoder is None and backend.encoder != first and not settings.native:
             first_point = zoo.operating_point(codec, quality, "auto", first)
             if not first_point.scale.is_full:
-                tables.append(_encode(image, codec, quality, point=first_point, **{**options, "encoder": first}))
+                tables.append(_encode(image, settings.but(encoder=first), point=first_point))
         # A table aims at the plain file's size on average; where its file is
         # larger on this image, step its codec quality down (at most 3 encodes
         # of the smaller picture) rather than lose its path.
@@ -176,36 +184,38 @@ def _checked(image, codec: str, quality: int, options: dict, pre_edit: bool = PR
                 if len(table.data) <= len(full.data) or point.scale.is_full or point.quality - step < 1:
                     break
                 lower = zoo.operating_point(codec, point.quality - step, point.scale, point.encoder)
-                table = _encode(image, codec, quality, point=lower, **{**options, "encoder": point.encoder})
+                table = _encode(image, settings.but(encoder=point.encoder), point=lower)
             tables[k] = table
-        point = zoo.pre_edit_point(codec, full_point.codec_quality, backend.encoder) if pre_edit else None
-        edited = _pre_edited(image, codec, quality, point, len(full.data), options) if point else None
+        point = zoo.pre_edit_point(codec, full_point.codec_quality, backend.encoder) if settings.pre_edit else None
+        edited = _pre_edited(image, settings, point, len(full.data)) if point else None
     candidates = [full] + [t for t in tables if t.data != full.data] + ([edited] if edited else [])
     if full.hc.header.models:
         bare = replace(full.hc, header=replace(full.hc.header, models=[]))
-        candidates.append(Encoded(_file_bytes(bare, options.get("native", False)), bare))
-    max_pixels = options.get("max_pixels", DEFAULT_MAX_PIXELS)
-    scored = [(*_restored(reference, c.data, max_pixels), -len(c.data), -k, c)
+        candidates.append(Encoded(_file_bytes(bare, settings.native), bare))
+    scored = [(*_restored(reference, c.data, settings), -len(c.data), -k, c)
               for k, c in enumerate(candidates) if len(c.data) <= len(full.data)]
-    _, restored, _, _, best = max(scored, key=lambda s: (s[0], *s[2:4]))  # ties: the smaller, the earlier
-    return _with_strengths(reference, best, restored, options) if strengths else best
+    value, restored, _, _, best = max(scored, key=lambda s: (s[0], *s[2:4]))  # ties: the smaller, the earlier
+    return _with_strengths(reference, best, restored, settings, value) if settings.strengths else best
 
 
-def _restored(reference: np.ndarray, data: bytes, max_pixels: int) -> tuple[float, np.ndarray]:
-    """(PSNR, image) of a candidate file as the decoder restores it; then its
-    network's working memory goes back (runtime.Network.release): a decision
-    runs several."""
-    decoded = decode(data, max_pixels=max_pixels)
+def _restored(reference: np.ndarray, data: bytes, settings: EncodeSettings) -> tuple[float, np.ndarray]:
+    """(score under the tune, decide.score; image) of a candidate file as the
+    decoder restores it; then its network's working memory goes back
+    (runtime.Network.release): a decision runs several."""
+    decoded = decode(data, max_pixels=settings.max_pixels)
     for ref in decoded.hc.header.models:
         if ref.role == "post":
             zoo.resolve(ref).release()
-    return psnr(reference, decoded.image), decoded.image
+    return decide.score(settings.tune, reference, decoded.image), decoded.image
 
 
-def _with_strengths(reference: np.ndarray, encoded: Encoded, restored: np.ndarray, options: dict) -> Encoded:
-    """``encoded`` with the strength part worth its bytes (strength.choose),
-    if any: the restoration's strength per tile, chosen on the original.
-    RGB files with a restoration network only; no second restoration (the
+def _with_strengths(reference: np.ndarray, encoded: Encoded, restored: np.ndarray, settings: EncodeSettings,
+                    value: float) -> Encoded:
+    """``encoded`` with the strength part worth its bytes, if any: the
+    restoration's strength per tile, chosen on the original (psnr tune:
+    strength.choose; perceptual: strength.choose_by_ssim, kept only where
+    the image with it scores above ``value``, the score without it). RGB
+    files with a restoration network only; no second restoration (the
     decision's image is reused), one decode of the payload."""
     hc = encoded.hc
     if hc.header.channels != 3 or hc.header.model("post") is None:
@@ -213,21 +223,27 @@ def _with_strengths(reference: np.ndarray, encoded: Encoded, restored: np.ndarra
     h = hc.header
     path = CodingPath(codecs.get_codec(h.codec), h.quality, h.scale)
     classical = path.restore(path.decode(hc.payload, h.width, h.height), h.width, h.height)
-    part = strength.choose(reference, classical, restored, len(encoded.data))
+    if settings.tune == "psnr":
+        part = strength.choose(reference, classical, restored, len(encoded.data))
+    else:
+        part = strength.choose_by_ssim(reference, classical, restored)
+        if part and decide.score(settings.tune, reference, strength.apply(part, classical, restored)) <= value:
+            part = b""
     if not part:
         return encoded
     # as _encode writes it: shipped models (all, here) by their hash alone
     raw = replace(hc, strengths=part, header=replace(h, models=[ModelRef(m.role, "", m.sha256) for m in h.models]))
-    return Encoded(_file_bytes(raw, options.get("native", False)), replace(hc, strengths=part))
+    return Encoded(_file_bytes(raw, settings.native), replace(hc, strengths=part))
 
 
-def _full_size(image, codec: str, quality: int, options: dict):
+def _full_size(image, settings: EncodeSettings):
     """(backend, point, file) of the full-size file at ``quality`` (the
     encoder's own quality for it) with the network that serves it: the
     budget of ``--scale auto`` and one of its candidates."""
-    backend = codecs.get_codec(codec).configured(options.get("encoder"), options.get("effort"))
-    point = zoo.operating_point(codec, backend.encoder_quality(quality), scales.FULL, backend.encoder)
-    return backend, point, _encode(image, codec, quality, point=point, **options)
+    backend = settings.backend()
+    point = zoo.operating_point(settings.codec, backend.encoder_quality(settings.quality), scales.FULL,
+                                backend.encoder)
+    return backend, point, _encode(image, settings, point=point)
 
 
 def sample_mosaic(image: np.ndarray) -> np.ndarray:
@@ -240,7 +256,7 @@ def sample_mosaic(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate(rows, axis=0))
 
 
-def _decided_on_tiles(image, codec: str, quality: int, options: dict, pre_edit: bool) -> Encoded:
+def _decided_on_tiles(image, settings: EncodeSettings) -> Encoded:
     """``--scale auto`` on a large image: the per-image decision runs on its
     ``sample_mosaic`` (2.4 megapixels), and the path it keeps (scale, codec
     quality, encoder, networks or none) codes the whole image, once. The
@@ -248,27 +264,25 @@ def _decided_on_tiles(image, codec: str, quality: int, options: dict, pre_edit: 
     larger than the full-size file at ``quality``, its codec quality steps
     down (at most 3 encodes), else the full-size file is kept. The PSNR is
     compared on the tiles only: the whole image is never restored here."""
-    choice = _checked(sample_mosaic(image), codec, quality, options, pre_edit).hc.header
+    choice = _checked(sample_mosaic(image), settings).hc.header
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        backend, full_point, full = _full_size(image, codec, quality, options)
+        backend, full_point, full = _full_size(image, settings)
         entry = {ref.role: zoo.find(sha256=ref.sha256) for ref in choice.models}
         point = zoo.OperatingPoint(choice.scale, choice.quality, entry.get("pre"), entry.get("post"))
         if point == full_point and choice.encoder == backend.encoder:
             return full
-        settings = {**options, "encoder": choice.encoder}
+        chosen = settings.but(encoder=choice.encoder)
         for step in range(4):
             if point.codec_quality - step < 1:
                 break
-            kept = _encode(image, codec, quality, point=replace(point, codec_quality=point.codec_quality - step),
-                           **settings)
+            kept = _encode(image, chosen, point=replace(point, codec_quality=point.codec_quality - step))
             if len(kept.data) <= len(full.data):
                 return kept
     return full
 
 
-def _pre_edited(image, codec: str, quality: int, point: zoo.OperatingPoint, budget: int,
-                options: dict) -> Encoded | None:
+def _pre_edited(image, settings: EncodeSettings, point: zoo.OperatingPoint, budget: int) -> Encoded | None:
     """The pre-edited file at the highest codec quality within ``budget``
     bytes, starting at ``point``'s: a pre-editor trades bits for distortion,
     so its gain shows as a higher codec quality in the same bytes. At most 3
@@ -283,7 +297,7 @@ def _pre_edited(image, codec: str, quality: int, point: zoo.OperatingPoint, budg
     def trial(q: int) -> Encoded | None:
         if not 1 <= q <= 99:
             return None
-        encoded = _encode(image, codec, quality, point=replace(point, codec_quality=q), compact=edited, **options)
+        encoded = _encode(image, settings, point=replace(point, codec_quality=q), compact=edited)
         return encoded if len(encoded.data) <= budget else None
 
     start = point.codec_quality
@@ -302,33 +316,18 @@ def _pre_edited(image, codec: str, quality: int, point: zoo.OperatingPoint, budg
     return best
 
 
-def _encode(
-    image: np.ndarray,
-    codec: str = DEFAULT_CODEC,
-    quality: int = DEFAULT_QUALITY,
-    scale="auto",
-    pre_model=None,
-    post_model=None,
-    icc: bytes = b"",
-    metadata: bytes = b"",
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    native: bool = False,
-    encoder: str | None = None,
-    effort: str | None = None,
-    point: zoo.OperatingPoint | None = None,
-    precision: str = zoo.PRECISIONS[0],
-    compact: np.ndarray | None = None,
-) -> Encoded:
-    """One encode on one path: the table's (``scale="auto"``), the given
-    scale's, or the given operating ``point`` (scale, codec quality, networks).
-    ``precision``: the restoration network's twin the file names (zoo.with_precision);
-    ``compact``: the picture the codec codes, where the caller pre-processed it already."""
-    backend = codecs.get_codec(codec).configured(encoder, effort)
-    if scale != "auto":
-        try:
-            scale = scales.parse(scale)
-        except ValueError as error:
-            raise HybridCodecError(f"{error} (or auto, table)") from None
+def _encode(image: np.ndarray, settings: EncodeSettings, point: zoo.OperatingPoint | None = None,
+            compact: np.ndarray | None = None) -> Encoded:
+    """One encode on one path: the table's (scale "auto" or "table"), the
+    settings' scale, or the given operating ``point`` (scale, codec quality,
+    networks). ``settings.precision``: the restoration network's twin the
+    file names (zoo.with_precision); ``compact``: the picture the codec
+    codes, where the caller pre-processed it already."""
+    settings = settings.checked()
+    codec, quality, native, pre_model, post_model = (settings.codec, settings.quality, settings.native,
+                                                      settings.pre_model, settings.post_model)
+    backend = settings.backend()
+    scale = "auto" if settings.scale in ("auto", "table") else scales.parse(settings.scale)
     if native:
         codecs.native_codec(codec)
     if native and scale == "auto" and point is None:
@@ -337,8 +336,7 @@ def _encode(
         warn_native_scale(point.scale if point is not None else scale)
     rgb, alpha, channels, bits = split_image(image)
     height, width = rgb.shape[:2]
-    check_dimensions(width, height, max_pixels)
-    quality = codecs.check_quality(quality)
+    check_dimensions(width, height, settings.max_pixels)
 
     refs: list[ModelRef] = []
     pre = None
@@ -359,13 +357,13 @@ def _encode(
         if post_model is not None:
             refs.append(zoo.load_user_model(post_model, "post")[1])
         elif point.post is not None:
-            refs.append(ModelRef("post", "", zoo.with_precision(point.post, precision).sha256))
+            refs.append(ModelRef("post", "", zoo.with_precision(point.post, settings.precision).sha256))
 
     path = CodingPath(backend, quality, use_scale, pre=pre)
     payload = path.encode(rgb) if compact is None else path.encode_compact(compact)
     alpha_payload = codecs.get_codec("png").encode_plane(alpha) if alpha is not None else b""
     header = Header(codec, quality, width, height, channels, use_scale, bits, refs, backend.encoder, backend.effort)
-    hc = HCFile(header, payload, alpha_payload, bytes(icc or b""), bytes(metadata or b""))
+    hc = HCFile(header, payload, alpha_payload, bytes(settings.icc or b""), bytes(settings.metadata or b""))
     # before naming: the file keeps a shipped model's hash alone
     return Encoded(_file_bytes(hc, native), zoo.named(hc))
 
@@ -393,13 +391,13 @@ def compress(image: np.ndarray, codec: str = DEFAULT_CODEC, quality: int = DEFAU
     Gray comes back from ``decompress`` as (H, W), whether it went in as
     (H, W) or (H, W, 1): the file records one channel, not the array's shape.
 
-    ``options``: pre_model, post_model (a ``.keras`` path or Keras model),
-    icc, metadata (bytes stored as they are), max_pixels, native (a standard
+    ``options``: the other fields of ``settings.EncodeSettings`` that the API
+    takes (``settings.names(api_only=True)``), each with its default and help
+    there: pre_model, post_model (a ``.keras`` path or Keras model), icc,
+    metadata (bytes stored as they are), max_pixels, native (a standard
     JPEG/WebP/AVIF/JPEG XL file with the header inside, see native.py),
-    encoder (one of the codec's ``encoders``; default: the best one
-    installed), effort ("fast", "default", "best": encode time against bytes),
-    precision ("int8", the default, or "float32": which twin of the
-    restoration network the file names, see zoo.with_precision).
+    encoder, effort, pre_edit, strengths, precision. ``encode_with`` takes
+    an ``EncodeSettings`` itself.
     """
     return encode(image, codec, quality, scale, **options).data
 

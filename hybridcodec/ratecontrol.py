@@ -5,6 +5,10 @@ Like ``cwebp -size``, a search: for each scale (full, three-quarter and half
 size), a bisection over the quality, each step a real encode (and, for a PSNR
 target, a real decode and restoration). About 7 encodes per scale, so rate
 control takes roughly 21 times a plain encode, more with a PSNR target.
+
+Each search takes the encode's ``settings.EncodeSettings`` (or, for a caller
+at a prompt, a codec name and the settings as keywords) and varies only its
+quality and scale.
 """
 
 from __future__ import annotations
@@ -16,11 +20,11 @@ import warnings
 
 import numpy as np
 
-from . import codecs, runtime
+from . import decide, runtime
 from .errors import HybridCodecError
-from .metrics import psnr
-from .pipeline import Encoded, decode, eight_bit, encode, warn_native_scale
+from .pipeline import Encoded, decode, eight_bit, encode_with, warn_native_scale
 from .scale import SCALES
+from .settings import EncodeSettings
 
 _UNITS = {"": 1, "B": 1, "KB": 1000, "K": 1000, "KIB": 1024, "MB": 1000**2, "M": 1000**2, "MIB": 1024**2}
 
@@ -46,11 +50,19 @@ def _bisect(ok, low=1, high=99):
     return low
 
 
-def _restored_psnr(reference: np.ndarray, encoded: Encoded, **options) -> float:
-    """PSNR of the restored file against ``reference``, the image at 8 bits
-    (``eight_bit``): a 16-bit input compared as it is scores about -43 dB."""
-    out = decode(encoded.data, post_model=options.get("post_model")).image
-    return psnr(reference, out)
+def _settings(settings: EncodeSettings | str, options: dict) -> EncodeSettings:
+    """``settings`` as they are, or built from a codec name and keywords."""
+    if isinstance(settings, EncodeSettings):
+        return settings.but(**options) if options else settings
+    return EncodeSettings.of(codec=settings, **options)
+
+
+def _restored(reference: np.ndarray, encoded: Encoded, settings: EncodeSettings, tune: str | None = None) -> float:
+    """The restored file's score against ``reference``, the image at 8 bits
+    (``eight_bit``: a 16-bit input compared as it is scores about -43 dB),
+    under ``tune`` (default: the settings'; decide.score)."""
+    out = decode(encoded.data, post_model=settings.post_model).image
+    return decide.score(tune or settings.tune, reference, out)
 
 
 # The search's progress (runtime.progress): one count of encodes for the
@@ -75,51 +87,53 @@ def _counting_encodes(search_function):
     return counted
 
 
-def _candidate(image, codec: str, quality: int, scale, options) -> Encoded:
+def _candidate(image, settings: EncodeSettings, quality: int, scale) -> Encoded:
     """One trial encode; warnings wait for the file chosen (``_chosen``)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        encoded = encode(image, codec, quality, scale, **options)
+        encoded = encode_with(image, settings.but(quality=quality, scale=scale))
     step = _ENCODES.get()
     if step is not None:
         step()
     return encoded
 
 
-def _chosen(best: Encoded, options) -> Encoded:
-    if options.get("native"):
+def _chosen(best: Encoded, settings: EncodeSettings) -> Encoded:
+    if settings.native:
         warn_native_scale(best.hc.header.scale)
     return best
 
 
 @_counting_encodes
-def fit_size(image, codec: str, max_bytes: int, **options) -> Encoded:
-    """The file of at most ``max_bytes`` with the highest PSNR after restoration."""
+def fit_size(image, settings: EncodeSettings | str, max_bytes: int, **options) -> Encoded:
+    """The file of at most ``max_bytes`` that restores best (decide.score under the tune)."""
+    settings = _settings(settings, options)
     image = np.asarray(image)
     reference = eight_bit(image)
-    best, best_psnr = None, -np.inf
+    best, best_score = None, -np.inf
     for scale in SCALES:
         cache = {}
 
         def encoded(q, scale=scale, cache=cache):
             if q not in cache:
-                cache[q] = _candidate(image, codec, q, scale, options)
+                cache[q] = _candidate(image, settings, q, scale)
             return cache[q]
 
         q = _bisect(lambda q: len(encoded(q).data) <= max_bytes)
         if q is None:
             continue
-        value = _restored_psnr(reference, encoded(q), **options)
-        if value > best_psnr:
-            best, best_psnr = encoded(q), value
+        value = _restored(reference, encoded(q), settings)
+        if value > best_score:
+            best, best_score = encoded(q), value
     if best is None:
-        raise HybridCodecError(f"no {codec} file of this image fits in {max_bytes} bytes")
-    return _chosen(best, options)
+        raise HybridCodecError(f"no {settings.codec} file of this image fits in {max_bytes} bytes")
+    return _chosen(best, settings)
 
 
 @_counting_encodes
-def reach_psnr(image, codec: str, target_db: float, **options) -> Encoded:
+def reach_psnr(image, settings: EncodeSettings | str, target_db: float, **options) -> Encoded:
     """The smallest file whose restored image reaches ``target_db`` PSNR."""
+    settings = _settings(settings, options)
     image = np.asarray(image)
     reference = eight_bit(image)
     best = None
@@ -128,8 +142,8 @@ def reach_psnr(image, codec: str, target_db: float, **options) -> Encoded:
 
         def value(q, scale=scale, cache=cache):
             if q not in cache:
-                enc = _candidate(image, codec, q, scale, options)
-                cache[q] = (enc, _restored_psnr(reference, enc, **options))
+                enc = _candidate(image, settings, q, scale)
+                cache[q] = (enc, _restored(reference, enc, settings, "psnr"))
             return cache[q]
 
         # largest q that still misses the target, plus one, is the smallest that reaches it
@@ -141,12 +155,12 @@ def reach_psnr(image, codec: str, target_db: float, **options) -> Encoded:
         if best is None or len(candidate.data) < len(best.data):
             best = candidate
     if best is None:
-        raise HybridCodecError(f"{codec} cannot reach {target_db} dB PSNR on this image")
-    return _chosen(best, options)
+        raise HybridCodecError(f"{settings.codec} cannot reach {target_db} dB PSNR on this image")
+    return _chosen(best, settings)
 
 
 @_counting_encodes
-def search(image, codec: str, quality: int, **options) -> Encoded:
+def search(image, settings: EncodeSettings | str, quality: int, **options) -> Encoded:
     """``--search``: ``--scale auto``'s check widened to every codec quality.
 
     The budget is the size of the full-size file at ``quality`` (the plain
@@ -155,15 +169,15 @@ def search(image, codec: str, quality: int, **options) -> Encoded:
     that serves it), and the result of ``--scale auto`` (which also weighs
     the plain picture with no network, and may add a strength part, header
     like the rest, to the budget) competes with them: the file whose
-    restored image has the highest PSNR wins. About 21 encodes and 4
+    restored image scores highest under the tune (decide.score) wins. About 21 encodes and 4
     restorations, where auto takes 2-4 encodes.
     """
+    settings = _settings(settings, options)
     image = np.asarray(image)
-    backend = codecs.get_codec(codec).configured(options.get("encoder"), options.get("effort"))
-    budget = len(_candidate(image, codec, backend.encoder_quality(quality), SCALES[0], options).data)
-    searched = fit_size(image, codec, budget, **options)
-    auto = _candidate(image, codec, quality, "auto", options)
+    budget = len(_candidate(image, settings, settings.backend().encoder_quality(quality), SCALES[0]).data)
+    searched = fit_size(image, settings, budget)
+    auto = _candidate(image, settings, quality, "auto")
     reference = eight_bit(image)
-    if _restored_psnr(reference, auto, **options) > _restored_psnr(reference, searched, **options):
-        return _chosen(auto, options)
+    if _restored(reference, auto, settings) > _restored(reference, searched, settings):
+        return _chosen(auto, settings)
     return searched

@@ -21,50 +21,24 @@ import math
 
 import numpy as np
 
-from .errors import HybridCodecError
+# The part's layout is the format's: container.py reads and writes it
+from .container import PART_LENGTH_BYTES, STRENGTHS, WHOLE_IMAGE_LOG2
+from .container import pack_strengths as pack
+from .container import strength_tiles as tiles
+from .container import unpack_strengths as unpack
 
-STRENGTHS = (0.0, 0.5, 1.0, 1.5)  # code 0..3
 MAP_TILE_LOG2 = 6  # 64-pixel tiles: a 768x512 image's map is 24 bytes
-WHOLE_IMAGE_LOG2 = 16  # one tile covers any image (sides up to 65535)
 # A part is kept only where its PSNR gain beats what its bytes would buy at
 # 6.02 dB per doubling of the file (the high-rate slope; at low rates a
 # doubling buys less, so this asks more of a part, not less).
 DB_PER_DOUBLING = 6.02
-LENGTH_BYTES = 4  # the part's length field in the header (container.py)
 BAND = 256  # rows blended at a time by the decoder
 
 
 def overhead(part: bytes) -> int:
     """The bytes a strength part adds to a file (its length field included):
     what ``--scale auto`` may add to its budget, the full-size file."""
-    return len(part) + LENGTH_BYTES if part else 0
-
-
-def tiles(width: int, height: int, k: int) -> tuple[int, int]:
-    side = 1 << k
-    return math.ceil(width / side), math.ceil(height / side)
-
-
-def pack(codes, k: int) -> bytes:
-    """The strength part for ``codes`` (one per tile, row-major) of 2**k-pixel tiles."""
-    data = bytearray([k]) + bytearray(math.ceil(len(codes) / 4))
-    for i, code in enumerate(codes):
-        data[1 + i // 4] |= int(code) << (2 * (i % 4))
-    return bytes(data)
-
-
-def unpack(part: bytes, width: int, height: int) -> tuple[int, np.ndarray]:
-    """(k, the (rows, columns) array of codes) of a strength part; refuses
-    one whose length does not fit the image in one line."""
-    if not part or not 4 <= part[0] <= WHOLE_IMAGE_LOG2:
-        raise HybridCodecError("invalid strength part: tile size byte outside 4..16")
-    k = part[0]
-    columns, rows = tiles(width, height, k)
-    if len(part) != 1 + math.ceil(rows * columns / 4):
-        raise HybridCodecError(f"invalid strength part: {len(part)} bytes for {rows * columns} tiles")
-    bits = np.frombuffer(part[1:], np.uint8)
-    codes = (bits[:, None] >> np.array([0, 2, 4, 6], np.uint8)) & 3
-    return k, codes.reshape(-1)[: rows * columns].reshape(rows, columns)
+    return len(part) + PART_LENGTH_BYTES if part else 0
 
 
 def blend(classical: np.ndarray, restored: np.ndarray, s) -> np.ndarray:
@@ -93,6 +67,27 @@ def _psnr_from_sse(sse: float, count: int) -> float:
     return float("inf") if sse == 0 else 10 * math.log10(255**2 * count / sse)
 
 
+def _tile_sums(values: np.ndarray, rows: int, columns: int) -> np.ndarray:
+    """(rows, columns) sums of an (H, W) map over MAP_TILE_LOG2 tiles (the last ones cut by the image)."""
+    side = 1 << MAP_TILE_LOG2
+    padded = np.zeros((rows * side, columns * side), np.float64)
+    padded[: values.shape[0], : values.shape[1]] = values
+    return padded.reshape(rows, side, columns, side).sum(axis=(1, 3))
+
+
+def _candidates(per_tile: np.ndarray, better) -> dict:
+    """{part: its total over the image} for no part (strength 1 everywhere),
+    the best whole-image strength and the best strength per tile, from the
+    (strengths, rows, columns) totals ``per_tile``; ``better``: np.argmin
+    for an error, np.argmax for a score."""
+    options = {b"": per_tile[STRENGTHS.index(1.0)].sum()}
+    whole = int(better(per_tile.sum(axis=(1, 2))))
+    options[pack([whole], WHOLE_IMAGE_LOG2)] = per_tile[whole].sum()
+    codes = better(per_tile, axis=0)
+    options[pack(codes.reshape(-1), MAP_TILE_LOG2)] = np.take_along_axis(per_tile, codes[None], 0).sum()
+    return options
+
+
 def choose(original: np.ndarray, classical: np.ndarray, restored: np.ndarray, file_bytes: int) -> bytes:
     """The strength part worth adding to a file of ``file_bytes`` bytes, or
     b"": none, one strength for the whole image, or one per 64-pixel tile,
@@ -100,36 +95,30 @@ def choose(original: np.ndarray, classical: np.ndarray, restored: np.ndarray, fi
     bought (DB_PER_DOUBLING). All three are compared on ``original``."""
     height, width = original.shape[:2]
     o = original.astype(np.float32)
-    side = 1 << MAP_TILE_LOG2
     columns, rows = tiles(width, height, MAP_TILE_LOG2)
     # squared error of every strength on every tile: (strengths, rows, columns)
-    sse = np.zeros((len(STRENGTHS), rows, columns))
-    for code, s in enumerate(STRENGTHS):
-        error = (blend(classical, restored, s).astype(np.float32) - o) ** 2
-        padded = np.zeros((rows * side, columns * side), np.float64)
-        padded[:height, :width] = error.reshape(height, width, -1).sum(axis=2)
-        sse[code] = padded.reshape(rows, side, columns, side).sum(axis=(1, 3))
+    sse = np.stack([_tile_sums(((blend(classical, restored, s).astype(np.float32) - o) ** 2)
+                               .reshape(height, width, -1).sum(axis=2), rows, columns) for s in STRENGTHS])
     count = original.size
-    options = {b"": sse[STRENGTHS.index(1.0)].sum()}
-    whole = int(np.argmin(sse.sum(axis=(1, 2))))
-    options[pack([whole], WHOLE_IMAGE_LOG2)] = sse[whole].sum()
-    codes = np.argmin(sse, axis=0)
-    options[pack(codes.reshape(-1), MAP_TILE_LOG2)] = np.take_along_axis(sse, codes[None], 0).sum()
 
     def worth(item):
         part, error = item
         return _psnr_from_sse(error, count) - DB_PER_DOUBLING * math.log2(1 + overhead(part) / file_bytes)
 
-    return max(options.items(), key=worth)[0]
+    return max(_candidates(sse, np.argmin).items(), key=worth)[0]
 
 
-def describe(part: bytes, width: int, height: int) -> str:
-    """``info``'s line for a strength part."""
-    if not part:
-        return "1 (as restored)"
-    k, codes = unpack(part, width, height)
-    if codes.size == 1:
-        return f"{STRENGTHS[int(codes[0, 0])]:g} (whole image)"
-    counts = np.bincount(codes.reshape(-1), minlength=len(STRENGTHS))
-    spread = ", ".join(f"{s:g} x{n}" for s, n in zip(STRENGTHS, counts, strict=True) if n)
-    return f"per {1 << k}-pixel tile: {spread}"
+def choose_by_ssim(original: np.ndarray, classical: np.ndarray, restored: np.ndarray) -> bytes:
+    """The perceptual tune's strength part: ``choose``'s three candidates,
+    scored by the mean SSIM of each 64-pixel tile (metrics.ssim_map), a fast
+    proxy of SSIMULACRA2 for this choice: on choose/ it picks SSIMULACRA2's
+    whole-image strength more often than PSNR does
+    (scripts/strength_proxy.py). The highest mean SSIM wins; a part's bytes
+    (24 for 768x512) are not weighed against it, the encoder's check
+    (SSIMULACRA2 with and without the part) keeps it only where it pays."""
+    from .metrics import ssim_map
+
+    columns, rows = tiles(original.shape[1], original.shape[0], MAP_TILE_LOG2)
+    scores = np.stack([_tile_sums(ssim_map(original, blend(classical, restored, s)), rows, columns)
+                       for s in STRENGTHS])
+    return max(_candidates(scores, np.argmax).items(), key=lambda item: (item[1], -len(item[0])))[0]

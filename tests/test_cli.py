@@ -27,7 +27,7 @@ def test_compress_decompress_info(png, photo, capsys):
     hc = png.with_suffix(".hc")
     assert hc.exists()
     out = capsys.readouterr().out
-    assert "jpeg mozjpeg, effort default, quality " in out  # the encoder's own quality for --quality 60
+    assert "jpeg mozjpeg-default, effort default, quality " in out  # the default tune's encoder, its own quality
     png.rename(png.with_name("original.png"))
     assert main(["decompress", str(hc)]) == 0
     out = np.asarray(Image.open(png))
@@ -243,14 +243,19 @@ def test_encoder_and_effort_are_chosen_recorded_and_printed(png, capsys):
     assert main(["info", "--json", str(png.with_suffix(".hc"))]) == 0
     assert json.loads(capsys.readouterr().out)["encoder"] == "libavif, effort fast"
     assert main(["compress", str(png), "--codec", "jpeg", "--force"]) == 0
-    assert "jpeg mozjpeg, effort default" in capsys.readouterr().out  # the best installed encoder by default
+    assert "jpeg mozjpeg-default, effort default" in capsys.readouterr().out  # the perceptual tune's, by default
+    assert main(["compress", str(png), "--codec", "jpeg", "--tune", "psnr", "--force"]) == 0
+    assert "jpeg mozjpeg, effort default" in capsys.readouterr().out  # the psnr tune's
+    assert main(["info", "--json", str(png.with_suffix(".hc"))]) == 0
+    assert json.loads(capsys.readouterr().out)["tune"] == "psnr (its encoder, mozjpeg)"
 
 
 def test_unknown_encoder_is_one_line_and_exit_1(png, capsys):
     assert main(["compress", str(png), "--codec", "jpeg", "--encoder", "libavif"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
-    assert err[0].endswith(": jpeg has no encoder 'libavif'; choose from mozjpeg, mozjpeg-flat, turbo")
+    assert err[0].endswith(": jpeg has no encoder 'libavif'; choose from "
+                           "mozjpeg, mozjpeg-flat, turbo, mozjpeg-default, jpegli")
     assert not png.with_suffix(".hc").exists()
     with pytest.raises(SystemExit) as exit_info:
         main(["compress", str(png), "--effort", "slowest"])

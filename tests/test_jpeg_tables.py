@@ -35,7 +35,7 @@ def families(rgb, quality):
         "turbo 4:2:0": JPEG.configured("turbo").encode(rgb, quality),
         "mozjpeg flat 4:2:0": JPEG.configured("mozjpeg-flat").encode(rgb, quality),
         "mozjpeg finer chroma 4:2:0": JPEG.configured("mozjpeg").encode(rgb, quality),
-        "mozjpeg default tables": codecs._mozjpeg_encode(rgb, quality, table=3),
+        "mozjpeg default tables": codecs.get_codec("jpeg").configured("mozjpeg-default").encode(rgb, quality),
         "pillow 4:4:4": pillow_jpeg(rgb, quality=quality, subsampling=0),
         "camera tables 4:2:2": pillow_jpeg(rgb, qtables=camera_tables(quality), subsampling=1),
     }

@@ -2,9 +2,10 @@ import numpy as np
 from PIL import Image
 
 import hybridcodec  # registers the plugin
-from hybridcodec import codecs, container
+from hybridcodec import container
 from hybridcodec.container import unpack
 from hybridcodec.metrics import psnr
+from hybridcodec.settings import EncodeSettings
 
 
 def test_save_and_open(tmp_path, photo):
@@ -12,7 +13,7 @@ def test_save_and_open(tmp_path, photo):
     Image.fromarray(photo).save(path, codec="jpeg", quality=70)
     header = unpack(path.read_bytes()).header
     # quality 70 means the common default's bytes at 70: the encoder's own quality for that
-    assert (header.codec, header.quality) == ("jpeg", codecs.get_codec("jpeg").encoder_quality(70))
+    assert (header.codec, header.quality) == ("jpeg", EncodeSettings.of(codec="jpeg").backend().encoder_quality(70))
     with Image.open(path) as image:
         assert image.format == "HC" and image.size == (128, 96) and image.mode == "RGB"
         assert psnr(photo, np.asarray(image)) > 28

@@ -10,6 +10,7 @@ from hybridcodec import HybridCodecError, pipeline
 from hybridcodec import scale as scales
 from hybridcodec.container import ModelRef, unpack
 from hybridcodec.metrics import psnr
+from hybridcodec.settings import EncodeSettings
 
 # Lower bounds on the 96x128 astronaut crop at quality 50: a broken pipeline
 # (shifted, swapped channels, wrong crop, no upscale) lands far below these.
@@ -146,7 +147,8 @@ def test_file_records_exactly_the_path_used(photo, codec, quality, scale):
 
     data = pipeline.compress(photo, codec=codec, quality=quality, scale=scale)
     hc = pipeline.read_file(data)
-    point = zoo.operating_point(codec, quality, "auto" if scale == "table" else scale)
+    encoder = EncodeSettings.of(codec=codec).backend().encoder  # the default tune's
+    point = zoo.operating_point(codec, quality, "auto" if scale == "table" else scale, encoder)
     point = replace(point, post=zoo.with_precision(point.post, "int8"))  # the default precision's network
     info = describe(hc)
     assert hc.header.scale == point.scale

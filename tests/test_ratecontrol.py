@@ -5,8 +5,10 @@ import hybridcodec
 from hybridcodec import HybridCodecError, codecs
 from hybridcodec.cli import main
 from hybridcodec.container import unpack
+from hybridcodec.decide import score
 from hybridcodec.metrics import psnr
 from hybridcodec.ratecontrol import fit_size, parse_size, reach_psnr, search
+from hybridcodec.settings import EncodeSettings
 from hybridcodec.strength import overhead
 
 
@@ -47,16 +49,18 @@ def test_reach_psnr_is_the_smallest_that_reaches_it(photo):
         assert psnr(photo, hybridcodec.decompress(smaller)) < target
 
 
-@pytest.mark.parametrize("codec,quality", [("jpeg", 8), ("jpeg", 60), ("webp", 30)])
-def test_search_restores_best_within_the_full_size_file(photo, codec, quality):
-    full = hybridcodec.compress(photo, codec, codecs.get_codec(codec).encoder_quality(quality), 1)
-    found = search(photo, codec, quality)
+@pytest.mark.parametrize("codec,quality,tune", [("jpeg", 8, "psnr"), ("jpeg", 60, "psnr"), ("webp", 30, "psnr"),
+                                                ("jpeg", 40, "perceptual"), ("webp", 30, "perceptual")])
+def test_search_restores_best_within_the_full_size_file(photo, codec, quality, tune):
+    own = codecs.get_codec(codec).tuned(tune).encoder_quality(quality)
+    full = hybridcodec.compress(photo, codec, own, 1, tune=tune)
+    found = search(photo, codec, quality, tune=tune)
     assert len(found.data) - overhead(found.hc.strengths) <= len(full)  # a strength part is header
-    value = psnr(photo, hybridcodec.decompress(found.data))
+    value = score(tune, photo, hybridcodec.decompress(found.data))
     for scale in (1, 2, "auto"):  # no path the table or a fixed scale would take restores better here
-        other = hybridcodec.compress(photo, codec, quality, scale)
+        other = hybridcodec.compress(photo, codec, quality, scale, tune=tune)
         if len(other) - overhead(unpack(other).strengths) <= len(full):
-            assert value >= psnr(photo, hybridcodec.decompress(other)) - 1e-9
+            assert value >= score(tune, photo, hybridcodec.decompress(other)) - 1e-9
 
 
 def test_cli_target_options(tmp_path, photo):
@@ -69,7 +73,7 @@ def test_cli_target_options(tmp_path, photo):
     assert main(["compress", str(src), "--codec", "avif", "--target-psnr", "30", "-f", "-q"]) == 0
     assert unpack((tmp_path / "x.hc").read_bytes()).header.codec == "avif"
     assert main(["compress", str(src), "--codec", "jpeg", "--quality", "8", "--search", "-f", "-q"]) == 0
-    own = codecs.get_codec("jpeg").encoder_quality(8)  # --quality 8 as the encoder's own quality
+    own = EncodeSettings.of(codec="jpeg").backend().encoder_quality(8)  # --quality 8 as the encoder's own quality
     written = (tmp_path / "x.hc").read_bytes()
     assert len(written) - overhead(unpack(written).strengths) <= len(hybridcodec.compress(photo, "jpeg", own, 1))
     with pytest.raises(SystemExit):
