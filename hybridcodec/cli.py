@@ -27,6 +27,7 @@ from .coding import CONDITIONS
 from .errors import HybridCodecError
 from .runtime import PRECISIONS
 from .settings import EncodeSettings, help_text
+from .zoo import DECODERS
 
 # Seconds a loop runs before its progress bar shows: a short command draws nothing.
 PROGRESS_DELAY_S = 1.0
@@ -149,6 +150,7 @@ def _add_compress(sub):
                    f"{_encoder_names()}; see docs/ENCODERS.md)")
     p.add_argument("--effort", choices=list(codecs.Codec.EFFORTS), default=default.effort, help=h("effort"))
     p.add_argument("--tune", choices=list(codecs.TUNES), default=default.tune, help=h("tune"))
+    p.add_argument("--decoder", choices=list(DECODERS), default=default.decoder, help=h("decoder"))
     p.add_argument("--pre-model", default=default.pre_model, help=h("pre_model"))
     p.add_argument("--post-model", default=default.post_model, help=h("post_model"))
     p.add_argument("--pre-edit", action=argparse.BooleanOptionalAction, default=default.pre_edit, help=h("pre_edit"))
@@ -334,6 +336,8 @@ def _add_bench(sub):
                    help="restoration networks in int8 (default) or float32 (compare both for int8's cost)")
     p.add_argument("--tune", choices=list(codecs.TUNES), default=EncodeSettings.tune,
                    help="hybridcodec's --tune, as compress takes it (default: %(default)s); plain is its encoder")
+    p.add_argument("--decoder", choices=list(DECODERS), default=EncodeSettings.decoder,
+                   help="hybridcodec's --decoder, as compress takes it (default: %(default)s)")
     p.add_argument("--out", default="results", help="folder for JSON, CSV and plot (default: results)")
     p.set_defaults(func=_bench)
 
@@ -345,7 +349,8 @@ def _bench(args) -> int:
         # bjontegaard's notes on curves that overlap little: the summary holds None where it cannot answer
         warnings.filterwarnings("ignore", module="bjontegaard")
         settings = EncodeSettings.of(codec=args.codec, scale=args.scale, pre_edit=args.pre_edit,
-                                     strengths=args.strengths, precision=args.precision, tune=args.tune)
+                                     strengths=args.strengths, precision=args.precision, tune=args.tune,
+                                     decoder=args.decoder)
         summary = run(args.folder, settings, args.qualities, args.out, progress=sys.stderr.isatty())
     print("\n".join(_bench_table(summary, args.out)))
     return 0

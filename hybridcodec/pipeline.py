@@ -131,8 +131,23 @@ def encode_with(image: np.ndarray, settings: EncodeSettings) -> Encoded:
     settings = settings.checked()
     if (settings.scale != "auto" or not settings.backend().lossy or settings.pre_model
             or settings.post_model):
-        return _encode(image, settings)
-    return _checked(image, settings)
+        encoded = _encode(image, settings)
+    else:
+        encoded = _checked(image, settings)
+    _warn_unless_light(encoded, settings)
+    return encoded
+
+
+def _warn_unless_light(encoded: Encoded, settings: EncodeSettings) -> None:
+    """``--decoder light`` where no light network serves the path kept: say so (the file names the full one)."""
+    post = encoded.hc.header.model("post")
+    if settings.decoder == zoo.DECODERS[0] or post is None or settings.post_model:
+        return
+    entry = zoo.find(sha256=post.sha256)
+    base = zoo.find(entry.variant_of) if entry and entry.variant_of else entry
+    if base is not None and not base.light_of:
+        warnings.warn(f"no light network ships for {base.name} (this codec, tune and quality): the file names it",
+                      stacklevel=3)
 
 
 def _checked(image, settings: EncodeSettings) -> Encoded:
@@ -357,7 +372,8 @@ def _encode(image: np.ndarray, settings: EncodeSettings, point: zoo.OperatingPoi
         if post_model is not None:
             refs.append(zoo.load_user_model(post_model, "post")[1])
         elif point.post is not None:
-            refs.append(ModelRef("post", "", zoo.with_precision(point.post, settings.precision).sha256))
+            post = zoo.with_decoder(point.post, settings.decoder)
+            refs.append(ModelRef("post", "", zoo.with_precision(post, settings.precision).sha256))
 
     path = CodingPath(backend, quality, use_scale, pre=pre)
     payload = path.encode(rgb) if compact is None else path.encode_compact(compact)

@@ -28,6 +28,7 @@ from . import scale as scales
 from .container import DEFAULT_MAX_PIXELS
 from .errors import HybridCodecError
 from .runtime import PRECISIONS
+from .zoo import DECODERS
 
 
 def _setting(default, help: str, *, api: bool = True, pillow: bool = False):
@@ -79,6 +80,10 @@ class EncodeSettings:
         PRECISIONS[0], "the restoration network's arithmetic: {default} (default; about 3 times faster to decode "
         "on a CPU with VNNI or AMX, a few hundredths of a dB) or float32 (the exact network); the file names the "
         "one chosen (docs/ROBUSTNESS.md)", pillow=True)
+    decoder: str = _setting(
+        "full", "the restoration network the file names: {default} (default) or light, a network of at most about "
+        "30 kMAC per pixel for pages and CPUs without VNNI, where one ships (jpeg under the perceptual tune; "
+        "elsewhere the full one, with a warning; docs/WEB.md)", pillow=True)
     keep_metadata: bool = _setting(False, "keep EXIF metadata (the ICC profile is always kept)", api=False)
     native: bool = _setting(
         False, "write a standard .jpg/.webp/.avif/.jxl that any viewer opens, with the hybridcodec header inside "
@@ -131,6 +136,8 @@ class EncodeSettings:
                 scales.parse(self.scale)
             except ValueError as error:
                 raise HybridCodecError(f"{error} (or auto, table)") from None
+        if self.decoder not in DECODERS:
+            raise HybridCodecError(f"unknown decoder {self.decoder!r}: one of {', '.join(DECODERS)}")
         if self.precision not in PRECISIONS:
             raise HybridCodecError(f"unknown precision {self.precision!r}: one of {', '.join(PRECISIONS)}")
         return self if quality is self.quality else replace(self, quality=quality)

@@ -99,6 +99,9 @@ class ZooEntry:
     keras_sha256: str = ""  # of the ``.keras`` file's bytes, checked as ``onnx_sha256`` is
     card: str = ""  # the model card (training command, config, figures) beside the weights
     class_: str = ""  # the models.py class, or "onnx" for a twin
+    # A light network (issue #41: at most about 30 kMAC per pixel, for the
+    # browser and CPUs without VNNI) that serves where the network it names does.
+    light_of: str = ""
 
     @property
     def ref(self) -> ModelRef:
@@ -207,6 +210,9 @@ def find(name: str | None = None, sha256: str | None = None) -> ZooEntry | None:
 
 
 PRECISIONS = runtime.PRECISIONS
+# The restoration network's tier the encoder names (``--decoder``): the full
+# network, or a light one where it ships (docs/DECISIONS.md: the default).
+DECODERS = ("full", "light")
 
 
 def with_precision(entry: ZooEntry | None, precision: str) -> ZooEntry | None:
@@ -221,6 +227,19 @@ def with_precision(entry: ZooEntry | None, precision: str) -> ZooEntry | None:
     if precision == base.precision:
         return base
     return _twins().get((base.name, precision), base)  # the newest (newest_twins); older ones decode old files
+
+
+def with_decoder(entry: ZooEntry | None, decoder: str) -> ZooEntry | None:
+    """``entry``'s network of the ``decoder`` tier (DECODERS): ``full`` is
+    the network itself; ``light``, the light network that serves where it
+    does, where one ships (else the network itself: the caller warns)."""
+    if entry is None or decoder == DECODERS[0]:
+        return entry
+    if decoder not in DECODERS:
+        raise HybridCodecError(f"unknown decoder {decoder!r}: one of {', '.join(DECODERS)}")
+    base = find(entry.variant_of) if entry.variant_of else entry
+    light = [e for e in entries() if e.light_of == base.name and not e.variant_of and e.status == "current"]
+    return light[-1] if light else entry
 
 
 def named(hc: HCFile) -> HCFile:

@@ -37,7 +37,10 @@ from hybridcodec import codecs, container, runtime, web, zoo
 
 ROOT = Path(__file__).resolve().parent.parent
 ORT_DIST = ROOT / "web" / "node_modules" / "onnxruntime-web" / "dist"
-CASES = [(codec, precision) for codec in ("jpeg", "webp", "avif", "jpegxl") for precision in ("int8", "float32")]
+# (codec, precision, decoder tier); the default tune
+PRECISIONS = ("int8", "float32")
+CASES = [(codec, precision, "full") for codec in ("jpeg", "webp", "avif", "jpegxl") for precision in PRECISIONS]
+CASES += [("jpeg", precision, "light") for precision in PRECISIONS]
 
 PAGE = """<!doctype html><meta charset="utf-8">
 <script type="module" src="hybridcodec.js" data-manual></script>
@@ -133,6 +136,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument("--codecs", nargs="+", default=["jpeg", "webp", "avif", "jpegxl"])
     args = parser.parse_args()
     from hybridcodec.coding import condition_vector
 
@@ -140,9 +144,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         files, rows = [], {}
-        for codec, precision in CASES:
-            name = f"{codec}-{precision}{codecs.get_codec(codec).extension}"
-            data = hybridcodec.compress(photo, codec, 40, native=True, precision=precision)
+        for codec, precision, decoder in [case for case in CASES if case[0] in args.codecs]:
+            name = f"{codec}-{decoder}-{precision}{codecs.get_codec(codec).extension}"
+            data = hybridcodec.compress(photo, codec, 40, native=True, precision=precision, decoder=decoder)
             (tmp / name).write_bytes(data)
             files.append(name)
             header = container.unpack(codecs.extract_native(data)[1]).header
