@@ -25,9 +25,8 @@ from . import codecs, container, names, runtime
 from . import scale as scales
 from .coding import CONDITIONS
 from .errors import HybridCodecError
-from .runtime import PRECISIONS
+from .runtime import DECODERS, PRECISIONS
 from .settings import EncodeSettings, help_text
-from .zoo import DECODERS
 
 # Seconds a loop runs before its progress bar shows: a short command draws nothing.
 PROGRESS_DELAY_S = 1.0

@@ -8,7 +8,8 @@ control takes roughly 21 times a plain encode, more with a PSNR target.
 
 Each search takes the encode's ``settings.EncodeSettings`` (or, for a caller
 at a prompt, a codec name and the settings as keywords) and varies only its
-quality and scale.
+quality and scale. A decision of its own, kept here: each trial is one
+decide.encode_with, each candidate scored by decide.score.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import warnings
 import numpy as np
 
 from . import decide, runtime
+from .assembly import Encoded, decode, eight_bit, warn_native_scale
 from .errors import HybridCodecError
-from .pipeline import Encoded, decode, eight_bit, encode_with, warn_native_scale
 from .scale import SCALES
 from .settings import EncodeSettings
 
@@ -91,7 +92,7 @@ def _candidate(image, settings: EncodeSettings, quality: int, scale) -> Encoded:
     """One trial encode; warnings wait for the file chosen (``_chosen``)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        encoded = encode_with(image, settings.but(quality=quality, scale=scale))
+        encoded = decide.encode_with(image, settings.but(quality=quality, scale=scale))
     step = _ENCODES.get()
     if step is not None:
         step()

@@ -40,6 +40,9 @@ from .errors import HybridCodecError
 # A network's arithmetic in the runtime, the default first: an int8 twin
 # (zoo.with_precision, export.quantize_int8) or the float32 network itself.
 PRECISIONS = ("int8", "float32")
+# The restoration network's tier a file names (``--decoder``, zoo.with_decoder):
+# the full network, or a light one where it ships (docs/DECISIONS.md: the default).
+DECODERS = ("full", "light")
 
 # Worker processes of a batch run set this to share the cores (batch.py).
 THREADS_VARIABLE = "HYBRIDCODEC_THREADS"

@@ -27,8 +27,7 @@ from . import codecs
 from . import scale as scales
 from .container import DEFAULT_MAX_PIXELS
 from .errors import HybridCodecError
-from .runtime import PRECISIONS
-from .zoo import DECODERS
+from .runtime import DECODERS, PRECISIONS
 
 
 def _setting(default, help: str, *, api: bool = True, pillow: bool = False):

@@ -22,7 +22,7 @@ two lists:
 * ``pre_edit``: per ``CODEC:ENCODER``, a pre-editing pair (issue #23): a
   pre-processor trained with a rate term and the restoration network
   retrained on its files, which ``--scale auto`` tries as one more candidate
-  on each image (pipeline._checked). Set by ``hybridcodec zoo pre-edit``.
+  on each image (decide._checked). Set by ``hybridcodec zoo pre-edit``.
 * ``plain_files``: per codec, the network that restores plain files (no
   hybridcodec header, any encoder's), where it is not the default table's:
   a specialist trained on one encoder's files serves ``.hc`` files, a
@@ -210,9 +210,7 @@ def find(name: str | None = None, sha256: str | None = None) -> ZooEntry | None:
 
 
 PRECISIONS = runtime.PRECISIONS
-# The restoration network's tier the encoder names (``--decoder``): the full
-# network, or a light one where it ships (docs/DECISIONS.md: the default).
-DECODERS = ("full", "light")
+DECODERS = runtime.DECODERS
 
 
 def with_precision(entry: ZooEntry | None, precision: str) -> ZooEntry | None:

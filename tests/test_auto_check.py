@@ -7,8 +7,9 @@ import pytest
 from skimage import data
 
 import hybridcodec
-from hybridcodec import codecs, pipeline
+from hybridcodec import codecs, decide, pipeline, zoo
 from hybridcodec import scale as scales
+from hybridcodec.assembly import encode_path
 from hybridcodec.coding import CodingPath
 from hybridcodec.container import unpack
 from hybridcodec.decide import score
@@ -67,23 +68,23 @@ def test_large_images_decide_on_sampled_tiles(monkeypatch, codec, quality):
     full-size file's bytes."""
     import cv2
 
-    monkeypatch.setattr(pipeline, "SAMPLED_DECISION_PIXELS", 200_000)
-    monkeypatch.setattr(pipeline, "SAMPLE_TILE", 128)
+    monkeypatch.setattr(decide, "SAMPLED_DECISION_PIXELS", 200_000)
+    monkeypatch.setattr(decide, "SAMPLE_TILE", 128)
     rgb = cv2.resize(data.astronaut(), (700, 580), interpolation=cv2.INTER_AREA)
-    mosaic = pipeline.sample_mosaic(rgb)
+    mosaic = decide.sample_mosaic(rgb)
     assert mosaic.shape == (384, 384, 3)
     assert np.array_equal(mosaic[:128, :128], rgb[:128, :128])
     assert np.array_equal(mosaic[-128:, -128:], rgb[448:576, 512:640])  # last origins on multiples of 64
 
     restored_sizes = []
-    real_decode = pipeline.decode
-    monkeypatch.setattr(pipeline, "decode", lambda data, **kw: restored_sizes.append(
+    real_decode = decide.decode
+    monkeypatch.setattr(decide, "decode", lambda data, **kw: restored_sizes.append(
         unpack(data).header.width) or real_decode(data, **kw))
     encoded = pipeline.encode(rgb, codec, quality, tune="psnr")
     assert restored_sizes and set(restored_sizes) == {384}  # only the mosaic was restored
     backend = codecs.get_codec(codec).tuned("psnr")
-    full_point = pipeline.zoo.operating_point(codec, backend.encoder_quality(quality), scales.FULL)
-    full = pipeline._encode(rgb, pipeline.EncodeSettings(codec=codec, quality=quality, tune="psnr"), point=full_point)
+    full_point = zoo.operating_point(codec, backend.encoder_quality(quality), scales.FULL)
+    full = encode_path(rgb, pipeline.EncodeSettings(codec=codec, quality=quality, tune="psnr"), full_point)
     assert len(encoded.data) <= len(full.data)
     plain = CodingPath(backend, backend.encoder_quality(quality))
     plain_psnr = psnr(rgb, plain.decode(plain.encode(rgb)))

@@ -7,9 +7,9 @@ import pytest
 
 import hybridcodec
 from hybridcodec import HybridCodecError
+from hybridcodec.assembly import file_bytes
 from hybridcodec.cli import main
 from hybridcodec.container import ModelRef, pack, printable, unpack
-from hybridcodec.pipeline import _file_bytes
 
 EVIL = "x\n\x1b[31mFAKE OK\x1b[0m\u202e\r"
 UNKNOWN = "ab" * 32  # no shipped network has these weights
@@ -41,7 +41,7 @@ def test_every_error_message_is_one_printable_line():
 
 @pytest.mark.parametrize("native", [False, True], ids=["hc", "native-jpeg"])
 def test_a_model_name_from_a_file_is_read_printable(evil_hc, native):
-    data = _file_bytes(evil_hc, native)
+    data = file_bytes(evil_hc, native)
     name = hybridcodec.pipeline.read_file(data).header.models[0].name
     assert_inert(name)
     with pytest.raises(HybridCodecError) as error:

@@ -185,7 +185,10 @@ def _smoothing_editor():
 
 
 def test_auto_tries_the_pre_editing_pair_within_the_budget(monkeypatch):
-    from hybridcodec import pipeline
+    from dataclasses import replace
+
+    from hybridcodec import decide, pipeline, zoo
+    from hybridcodec.assembly import encode_path
     from hybridcodec.metrics import psnr
 
     entry = _fake_pair(monkeypatch, _smoothing_editor())
@@ -202,14 +205,13 @@ def test_auto_tries_the_pre_editing_pair_within_the_budget(monkeypatch):
         # the candidate itself: the highest codec quality whose file fits the full-size file's bytes
         backend = codecs.get_codec("jpeg").configured("mozjpeg-flat")
         settings = pipeline.EncodeSettings(codec="jpeg", quality=quality, **flat)
-        full = pipeline._encode(rgb, settings, point=pipeline.zoo.operating_point(
-            "jpeg", backend.encoder_quality(quality), 1, "mozjpeg-flat"))
+        full = encode_path(rgb, settings, zoo.operating_point("jpeg", backend.encoder_quality(quality), 1,
+                                                              "mozjpeg-flat"))
         budget, full = len(full.data), full.hc.header
-        point = pipeline.zoo.pre_edit_point("jpeg", full.quality, "mozjpeg-flat")
-        edited = pipeline._pre_edited(rgb, settings, point, budget)
+        point = zoo.pre_edit_point("jpeg", full.quality, "mozjpeg-flat")
+        edited = decide._pre_edited(rgb, settings, point, budget)
         assert edited.hc.header.model("pre").sha256 == entry.sha256 and len(edited.data) <= budget
-        above = pipeline._encode(rgb, settings, point=pipeline.replace(
-            point, codec_quality=edited.hc.header.quality + 1))
+        above = encode_path(rgb, settings, replace(point, codec_quality=edited.hc.header.quality + 1))
         assert len(above.data) > budget or edited.hc.header.quality == full.quality + 3
         assert edited.hc.header.quality > full.quality  # smoothing saves bits: a higher quality fits
         # a pre-edited file decodes without its pre-processor
@@ -222,13 +224,13 @@ def test_the_command_line_tries_the_pair_only_when_asked(monkeypatch, tmp_path, 
     only with ``--pre-edit`` (compress; bench the same)."""
     from PIL import Image
 
-    from hybridcodec import pipeline
+    from hybridcodec import decide
     from hybridcodec.cli import main
 
     _fake_pair(monkeypatch, _smoothing_editor())
     calls = []
-    real = pipeline._pre_edited
-    monkeypatch.setattr(pipeline, "_pre_edited", lambda *a, **k: calls.append(a[1].quality) or real(*a, **k))
+    real = decide._pre_edited
+    monkeypatch.setattr(decide, "_pre_edited", lambda *a, **k: calls.append(a[1].quality) or real(*a, **k))
     source = tmp_path / "in.png"
     Image.fromarray(np.ascontiguousarray(data.astronaut()[:128, :128])).save(source)
     flags = ["--pre-edit"] if asked else []
@@ -242,8 +244,9 @@ def test_the_shipped_pair_is_a_candidate_that_wins_on_some_photos():
     best (measured with 0.6.2's networks: rocket at q20, 1 of these 4); the file stays a standard JPEG that decodes
     without the pre-processor."""
     from hybridcodec import pipeline, zoo
+    from hybridcodec.assembly import encode_path
 
-    flat = {"encoder": "mozjpeg-flat"}  # the pair serves the encoder it was trained on
+    flat = {"encoder": "mozjpeg-flat", "tune": "psnr"}  # the pair serves the encoder and the tune it was trained for
     pair = zoo.pre_edit_point("jpeg", 40, "mozjpeg-flat")
     assert pair is not None, "the manifest names no JPEG pre-editing pair"
     kept = 0
@@ -255,7 +258,7 @@ def test_the_shipped_pair_is_a_candidate_that_wins_on_some_photos():
             codec_quality = codecs.get_codec("jpeg").configured("mozjpeg-flat").encoder_quality(quality)
             full_point = zoo.operating_point("jpeg", codec_quality, 1, "mozjpeg-flat")
             settings = pipeline.EncodeSettings(codec="jpeg", quality=quality, **flat)
-            budget = len(pipeline._encode(rgb, settings, point=full_point).data)
+            budget = len(encode_path(rgb, settings, full_point).data)
             assert len(chosen.data) - overhead(chosen.hc.strengths) <= budget
             assert psnr(rgb, pipeline.decompress(chosen.data)) >= psnr(rgb, pipeline.decompress(without.data))
             if chosen.hc.header.model("pre") is not None:
