@@ -99,3 +99,28 @@ def test_a_perceptual_strength_part_is_kept_only_where_ssimulacra2_gains(photo, 
     assert encoded.hc.header.model("post") is not None  # restored: the strength part was weighed
     assert not encoded.hc.strengths  # restoring gains on this photo, so showing none loses: dropped
     assert scored and set(scored) == {"perceptual"}
+
+
+def test_the_light_decoder_names_the_light_network_where_one_serves(photo):
+    import warnings
+
+    import hybridcodec
+    from hybridcodec import pipeline, zoo
+
+    if "mozjpeg-default" not in JPEG.installed_encoders():
+        pytest.skip("jpeglib missing")
+    full = pipeline.encode(photo, "jpeg", 50, tune="perceptual", precision="float32", strengths=False)
+    light = pipeline.encode(photo, "jpeg", 50, tune="perceptual", precision="float32", strengths=False,
+                            decoder="light")
+    full_net = zoo.find(sha256=full.hc.header.model("post").sha256)
+    light_net = zoo.find(sha256=light.hc.header.model("post").sha256)
+    assert light_net.light_of == full_net.name and light_net.name != full_net.name
+    assert light.hc.payload == full.hc.payload  # the same JPEG: only the network named differs
+    assert hybridcodec.decompress(light.data).shape == photo.shape
+    with pytest.warns(UserWarning, match="no light network ships for"):
+        pipeline.encode(photo, "webp", 50, decoder="light")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the full tier, or a light network that serves: no warning
+        pipeline.encode(photo, "jpeg", 50, tune="perceptual", decoder="light")
+    with pytest.raises(HybridCodecError, match="unknown decoder 'tiny'"):
+        pipeline.encode(photo, "jpeg", 50, decoder="tiny")

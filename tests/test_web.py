@@ -50,7 +50,9 @@ def chromium():
 
 
 def native(image, codec, **options) -> bytes:
-    return hybridcodec.compress(image, codec, QUALITY, native=True, **options)
+    """A native file that names a network: at a given scale (1 unless said), not --scale auto,
+    whose check may keep the plain picture on so small a photo."""
+    return hybridcodec.compress(image, codec, QUALITY, native=True, **{"scale": 1, **options})
 
 
 def rewritten(image, codec, models=None, strengths=b"", width=None, **options) -> bytes:
@@ -83,6 +85,8 @@ def cases():
         "a.jxl": native(photo, "jpegxl"),  # Chromium 156 decodes JPEG XL
         "float.avif": native(photo, "avif", precision="float32"),
         "float.jpg": native(photo, "jpeg", precision="float32"),
+        "psnr.jpg": native(photo, "jpeg", tune="psnr"),  # the psnr tune's encoder and network
+        "light.jpg": native(photo, "jpeg", decoder="light"),  # the light tier (issue #41)
         "gray.webp": native(photo.mean(axis=2).astype(np.uint8), "webp"),
         "tiles.jpg": native(wide, "jpeg"),  # wider than coding.TILE + 2 OVERLAP: restored tile by tile
         "strengths.jpg": rewritten(photo, "jpeg", strengths=strength.pack(codes, k)),

@@ -465,7 +465,8 @@ def model_cost(model, width: int = 768, height: int = 512, runs: int = 10) -> di
     pre = getattr(model, "role", "post") == "pre"
     shape = (height, width) if pre else (height // scale, width // scale)
     image = np.random.default_rng(0).random((1, *shape, 3), dtype=np.float32)
-    inputs = image if pre else [image, np.array([[0.5]], np.float32)]
+    # the condition as wide as the network's contract (coding.CONDITIONS: quality 1, jpeg-tables 8)
+    inputs = image if pre else [image, np.full((1, int(model.inputs[1].shape[-1])), 0.5, np.float32)]
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     probe = keras.Model(model.inputs, [layer.output for layer in convs])
     macs = 0

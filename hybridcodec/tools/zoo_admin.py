@@ -47,11 +47,13 @@ EXTRA_KEYS = ("pre_edit", "plain_files")  # the manifest's keys besides models a
 
 
 def with_statuses(manifest: dict) -> dict:
-    """``manifest`` with each network's status: current if a table or a pre-editing pair names it."""
+    """``manifest`` with each network's status: current if a table, a pre-editing pair or the plain
+    files name it, or it is the light network or the int8 twin of one that is."""
     used = {row.get(role) for table in manifest.get("operating_points", {}).values()
             for row in table for role in ("pre", "post")}
     used |= {name for pair in manifest.get("pre_edit", {}).values() for name in pair.values()}
     used |= set(manifest.get("plain_files", {}).values())
+    used |= {m["name"] for m in manifest["models"] if m.get("light_of") in used}  # --decoder light serves there
     used |= {twin for (base, _), twin in zoo.newest_twins(manifest["models"]).items() if base in used}  # it serves too
     models = [{**m, "status": "current" if m["name"] in used else "superseded"} for m in manifest["models"]]
     out = {"models": models, "operating_points": manifest.get("operating_points", {})}
@@ -347,6 +349,8 @@ def _served_points(entry: zoo.ZooEntry) -> tuple[str, list[int]]:
     """(encoder, codec qualities) at which the tables use ``entry``: where
     its twin is calibrated and weighed. A pre-editing pair's network is
     weighed on its encoder's plain files (what it sees is close to them)."""
+    if entry.light_of:  # a light network serves where its full one does
+        return _served_points(zoo.find(entry.light_of))
     codec = codecs.by_name(entry.codec)
     manifest = zoo.manifest()
     for key, rows in manifest["operating_points"].items():
