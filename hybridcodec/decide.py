@@ -135,7 +135,7 @@ def _checked(image, settings: EncodeSettings) -> Encoded:
         first = backend.first_encoder
         if settings.encoder is None and backend.encoder != first and not settings.native:
             first_point = zoo.operating_point(codec, quality, "auto", first)
-            if not first_point.scale.is_full:
+            if not first_point.scale.is_full and _serves_tier(first_point, settings.decoder):
                 tables.append(encode_path(image, settings.but(encoder=first), point=first_point))
         # A table aims at the plain file's size on average; where its file is
         # larger on this image, step its codec quality down (at most 3 encodes
@@ -158,6 +158,12 @@ def _checked(image, settings: EncodeSettings) -> Encoded:
               for k, c in enumerate(candidates) if len(c.data) <= len(full.data)]
     value, restored, _, _, best = max(scored, key=lambda s: (s[0], *s[2:4]))  # ties: the smaller, the earlier
     return _with_strengths(reference, best, restored, settings, value) if settings.strengths else best
+
+
+def _serves_tier(point: zoo.OperatingPoint, decoder: str) -> bool:
+    """Whether ``point`` restores in the ``decoder`` tier: classically, or by a network with a
+    network of that tier (--decoder light tries no path it would have to restore with a full one)."""
+    return point.post is None or decoder == zoo.DECODERS[0] or zoo.with_decoder(point.post, decoder) is not point.post
 
 
 def _restored(reference: np.ndarray, data: bytes, settings: EncodeSettings) -> tuple[float, np.ndarray]:

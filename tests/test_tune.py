@@ -109,16 +109,16 @@ def test_the_light_decoder_names_the_light_network_where_one_serves(photo):
 
     if "mozjpeg-default" not in JPEG.installed_encoders():
         pytest.skip("jpeglib missing")
-    full = pipeline.encode(photo, "jpeg", 50, tune="perceptual", precision="float32", strengths=False)
-    light = pipeline.encode(photo, "jpeg", 50, tune="perceptual", precision="float32", strengths=False,
-                            decoder="light")
+    # at scale 1 the file names the path's network (--scale auto may keep the plain picture on so small a photo)
+    full = pipeline.encode(photo, "jpeg", 50, scale=1, tune="perceptual", precision="float32")
+    light = pipeline.encode(photo, "jpeg", 50, scale=1, tune="perceptual", precision="float32", decoder="light")
     full_net = zoo.find(sha256=full.hc.header.model("post").sha256)
     light_net = zoo.find(sha256=light.hc.header.model("post").sha256)
     assert light_net.light_of == full_net.name and light_net.name != full_net.name
     assert light.hc.payload == full.hc.payload  # the same JPEG: only the network named differs
     assert hybridcodec.decompress(light.data).shape == photo.shape
     with pytest.warns(UserWarning, match="no light network ships for"):
-        pipeline.encode(photo, "webp", 50, decoder="light")
+        pipeline.encode(photo, "webp", 50, scale=1, decoder="light")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the full tier, or a light network that serves: no warning
         pipeline.encode(photo, "jpeg", 50, tune="perceptual", decoder="light")
