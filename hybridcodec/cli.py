@@ -145,7 +145,7 @@ def _add_compress(sub):
     p.add_argument("--quality", type=_quality, default=None, help=h("quality"))
     p.add_argument("--scale", choices=_SCALE_CHOICES, default=default.scale, help=h("scale"))
     p.add_argument("--encoder", default=default.encoder,  # help: the registry's names, here
-                   help="the codec's encoder (default: the one measured best, if installed; "
+                   help="the codec's encoder (default: the tune's, else the one measured best, if installed; "
                    f"{_encoder_names()}; see docs/ENCODERS.md)")
     p.add_argument("--effort", choices=list(codecs.Codec.EFFORTS), default=default.effort, help=h("effort"))
     p.add_argument("--tune", choices=list(codecs.TUNES), default=default.tune, help=h("tune"))
@@ -321,11 +321,13 @@ def _train(args) -> int:
 def _add_bench(sub):
     p = sub.add_parser("bench", help="rate-distortion of hybridcodec against the plain codec",
                        description="Benchmark every image of a folder at several qualities: "
-                       "bpp, PSNR-RGB, MS-SSIM and times, BD-rate against the plain codec.")
+                       "bpp, PSNR-RGB, MS-SSIM, SSIMULACRA2, Butteraugli (where butteraugli_main is installed) "
+                       "and times, BD-rates against plain encoders of the format.")
     p.add_argument("folder", help="folder of images")
-    p.add_argument("--codec", choices=_codec_choices(lossy_only=True), default="webp", help="codec benchmarked")
+    p.add_argument("--codec", choices=_codec_choices(lossy_only=True), default=EncodeSettings.codec,
+                   help="codec benchmarked")
     p.add_argument("--qualities", type=int, nargs="+", help="qualities (default: the codec's grid)")
-    p.add_argument("--scale", choices=_SCALE_CHOICES, default="auto",
+    p.add_argument("--scale", choices=_SCALE_CHOICES, default=EncodeSettings.scale,
                    help="hybridcodec's --scale, as compress takes it")
     p.add_argument("--pre-edit", action=argparse.BooleanOptionalAction, default=EncodeSettings.pre_edit,
                    help="with the pre-editing candidate (off by default), measured against the default (post-only)")

@@ -142,10 +142,6 @@ def _has_module(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
-def _has_jpeglib() -> bool:
-    return _has_module("jpeglib")
-
-
 @functools.cache
 def _pillow_has_avif() -> bool:
     try:
@@ -370,7 +366,7 @@ class PNG(Codec):
 class JPEG(Codec):
     """Baseline or progressive JPEG, 4:2:0 chroma, five encoders:
 
-    * ``mozjpeg`` (default): mozjpeg 4.0.3 as the ``jpeglib`` package ships
+    * ``mozjpeg`` (the default, and the psnr tune's): mozjpeg 4.0.3 as the ``jpeglib`` package ships
       it, trellis quantization and progressive scans, with flat
       quantization tables (``cjpeg -quant-table 1``) whose chroma steps are
       ``CHROMA_STEP`` times the luma steps. About 29% fewer bytes than
@@ -419,7 +415,7 @@ class JPEG(Codec):
 
     def installed_encoders(self) -> list[str]:
         # jpeglib ships wheels for Linux and macOS only
-        return [e for e in self.encoders if (not e.startswith("mozjpeg") or _has_jpeglib())
+        return [e for e in self.encoders if (not e.startswith("mozjpeg") or _has_module("jpeglib"))
                 and (e != "jpegli" or _has_module("pyjpegli"))]
 
     def available(self) -> bool:

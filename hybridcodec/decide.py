@@ -78,8 +78,8 @@ def _warn_unless_light(encoded: Encoded, settings: EncodeSettings) -> None:
     entry = zoo.find(sha256=post.sha256)
     base = zoo.find(entry.variant_of) if entry and entry.variant_of else entry
     if base is not None and not base.light_of:
-        warnings.warn(f"no light network ships for {base.name} (this codec, tune and quality): the file names it",
-                      stacklevel=3)
+        warnings.warn(f"no light network ships for {base.name} (this codec, tune and quality): "
+                      "the file names the full network", stacklevel=3)
 
 
 def asked_point(settings: EncodeSettings) -> zoo.OperatingPoint:
@@ -107,7 +107,7 @@ def _checked(image, settings: EncodeSettings) -> Encoded:
     networks were trained on it); and, where the encoder has a pre-editing
     pair (``zoo.pre_edit_point``) and ``pre_edit``, the pre-edited file at
     the highest codec quality that fits the budget (``_pre_edited``). The
-    one whose restored image has the highest PSNR wins, among those no
+    one whose restored image scores highest (``score``, the tune's metric) wins, among those no
     larger than the full-size file with a network's header, so the result is
     never worse than the plain codec at ``quality``, in its bytes plus our
     header. Then, with ``strengths``, the restoration's strength per tile
@@ -154,10 +154,10 @@ def _checked(image, settings: EncodeSettings) -> Encoded:
     if full.hc.header.models:
         bare = replace(full.hc, header=replace(full.hc.header, models=[]))
         candidates.append(Encoded(file_bytes(bare, settings.native), bare))
-    scored = [(*_restored(reference, c.data, settings), -len(c.data), -k, c)
+    scored = [(*restored(reference, c.data, settings), -len(c.data), -k, c)
               for k, c in enumerate(candidates) if len(c.data) <= len(full.data)]
-    value, restored, _, _, best = max(scored, key=lambda s: (s[0], *s[2:4]))  # ties: the smaller, the earlier
-    return _with_strengths(reference, best, restored, settings, value) if settings.strengths else best
+    value, image, _, _, best = max(scored, key=lambda s: (s[0], *s[2:4]))  # ties: the smaller, the earlier
+    return _with_strengths(reference, best, image, settings, value) if settings.strengths else best
 
 
 def _serves_tier(point: zoo.OperatingPoint, decoder: str) -> bool:
@@ -166,18 +166,21 @@ def _serves_tier(point: zoo.OperatingPoint, decoder: str) -> bool:
     return point.post is None or decoder == zoo.DECODERS[0] or zoo.with_decoder(point.post, decoder) is not point.post
 
 
-def _restored(reference: np.ndarray, data: bytes, settings: EncodeSettings) -> tuple[float, np.ndarray]:
-    """(score under the tune, ``score``; image) of a candidate file as the
-    decoder restores it; then its network's working memory goes back
-    (runtime.Network.release): a decision runs several."""
-    decoded = decode(data, max_pixels=settings.max_pixels)
-    for ref in decoded.hc.header.models:
-        if ref.role == "post":
-            zoo.resolve(ref).release()
-    return score(settings.tune, reference, decoded.image), decoded.image
+def restored(reference: np.ndarray, data: bytes, settings: EncodeSettings,
+             tune: str | None = None) -> tuple[float, np.ndarray]:
+    """(score under ``tune``, default the settings', ``score``; image) of a
+    candidate file as the decoder restores it: the one candidate scorer of
+    every decision, rate control's too. Then a shipped network's working
+    memory goes back (runtime.Network.release): a decision runs several."""
+    decoded = decode(data, max_pixels=settings.max_pixels, post_model=settings.post_model)
+    if settings.post_model is None:
+        for ref in decoded.hc.header.models:
+            if ref.role == "post":
+                zoo.resolve(ref).release()
+    return score(tune or settings.tune, reference, decoded.image), decoded.image
 
 
-def _with_strengths(reference: np.ndarray, encoded: Encoded, restored: np.ndarray, settings: EncodeSettings,
+def _with_strengths(reference: np.ndarray, encoded: Encoded, image: np.ndarray, settings: EncodeSettings,
                     value: float) -> Encoded:
     """``encoded`` with the strength part worth its bytes, if any: the
     restoration's strength per tile, chosen on the original (psnr tune:
@@ -192,10 +195,10 @@ def _with_strengths(reference: np.ndarray, encoded: Encoded, restored: np.ndarra
     path = CodingPath(codecs.get_codec(h.codec), h.quality, h.scale)
     classical = path.restore(path.decode(hc.payload, h.width, h.height), h.width, h.height)
     if settings.tune == "psnr":
-        part = strength.choose(reference, classical, restored, len(encoded.data))
+        part = strength.choose(reference, classical, image, len(encoded.data))
     else:
-        part = strength.choose_by_ssim(reference, classical, restored)
-        if part and score(settings.tune, reference, strength.apply(part, classical, restored)) <= value:
+        part = strength.choose_by_ssim(reference, classical, image)
+        if part and score(settings.tune, reference, strength.apply(part, classical, image)) <= value:
             part = b""
     if not part:
         return encoded
@@ -230,8 +233,8 @@ def _decided_on_tiles(image, settings: EncodeSettings) -> Encoded:
     quality, encoder, networks or none) codes the whole image, once. The
     budget is checked on the whole image: where the kept path's file is
     larger than the full-size file at ``quality``, its codec quality steps
-    down (at most 3 encodes), else the full-size file is kept. The PSNR is
-    compared on the tiles only: the whole image is never restored here."""
+    down (at most 3 encodes), else the full-size file is kept. Candidates
+    are scored on the tiles only: the whole image is never restored here."""
     choice = _checked(sample_mosaic(image), settings).hc.header
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

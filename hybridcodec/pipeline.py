@@ -30,13 +30,12 @@ from .assembly import (
 from .decide import encode_with  # re-exported as it is: a warning's stack level stays the caller's
 from .settings import EncodeSettings, names
 
-__all__ = ["DEFAULT_CODEC", "DEFAULT_QUALITY", "PRE_EDIT", "Decoded", "Encoded", "api_settings", "compress",
+__all__ = ["DEFAULT_CODEC", "DEFAULT_QUALITY", "Decoded", "Encoded", "api_settings", "compress",
            "decode", "decompress", "eight_bit", "encode", "encode_with", "join_image", "read_file", "split_image",
            "warn_native_scale"]
 
 DEFAULT_CODEC = EncodeSettings.codec  # the defaults are settings.py's
 DEFAULT_QUALITY = EncodeSettings.quality
-PRE_EDIT = EncodeSettings.pre_edit  # off: settings.py says why
 
 
 def encode(image: np.ndarray, codec: str = DEFAULT_CODEC, quality: int = DEFAULT_QUALITY, scale="auto",
@@ -73,7 +72,7 @@ def compress(image: np.ndarray, codec: str = DEFAULT_CODEC, quality: int = DEFAU
     there: pre_model, post_model (a ``.keras`` path or Keras model), icc,
     metadata (bytes stored as they are), max_pixels, native (a standard
     JPEG/WebP/AVIF/JPEG XL file with the header inside, see native.py),
-    encoder, effort, pre_edit, strengths, precision. ``encode_with`` takes
+    encoder, effort, tune, decoder, pre_edit, strengths, precision. ``encode_with`` takes
     an ``EncodeSettings`` itself.
     """
     return encode(image, codec, quality, scale, **options).data

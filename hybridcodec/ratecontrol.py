@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 
 from . import decide, runtime
-from .assembly import Encoded, decode, eight_bit, warn_native_scale
+from .assembly import Encoded, eight_bit, warn_native_scale
 from .errors import HybridCodecError
 from .scale import SCALES
 from .settings import EncodeSettings
@@ -60,10 +60,9 @@ def _settings(settings: EncodeSettings | str, options: dict) -> EncodeSettings:
 
 def _restored(reference: np.ndarray, encoded: Encoded, settings: EncodeSettings, tune: str | None = None) -> float:
     """The restored file's score against ``reference``, the image at 8 bits
-    (``eight_bit``: a 16-bit input compared as it is scores about -43 dB),
-    under ``tune`` (default: the settings'; decide.score)."""
-    out = decode(encoded.data, post_model=settings.post_model).image
-    return decide.score(tune or settings.tune, reference, out)
+    (``eight_bit``: a 16-bit input compared as it is scores about -43 dB):
+    decide.restored, the decisions' one scorer."""
+    return decide.restored(reference, encoded.data, settings, tune)[0]
 
 
 # The search's progress (runtime.progress): one count of encodes for the

@@ -55,14 +55,15 @@ class EncodeSettings:
         "as well as the full-size file at --quality in no more bytes (else that file); table: the table's path "
         "unchecked (no network at encode)", pillow=True)
     encoder: str | None = _setting(
-        None, "the codec's encoder (default: the one measured best, if installed; see docs/ENCODERS.md)")
+        None, "the codec's encoder (default: the tune's, else the one measured best, if installed; see "
+        "docs/ENCODERS.md)")
     effort: str | None = _setting(
         None, "encode time against bytes: fast, default or best (webp method 4/6/6, avif speed 8/6/4, jpegxl "
         "effort 3/7/9; jpeg has one speed)")
     # Issue #40: perceptual, as cjpeg, cjxl and jpegli default to; docs/DECISIONS.md has the measurement.
     tune: str = _setting(
         codecs.TUNES[0], "what the encoder's choices aim at: perceptual, what people see (SSIMULACRA2; jpeg codes "
-        "with mozjpeg's own defaults), or psnr, the mean squared error (0.8's files) (default: {default})",
+        "with mozjpeg's own defaults), or psnr, the mean squared error, as 0.8 coded (default: {default})",
         pillow=True)
     pre_model: object = _setting(None, "your own pre-processing .keras model (ComCNN contract)")
     post_model: object = _setting(None, "your own restoration .keras model to record in the file")
@@ -80,7 +81,7 @@ class EncodeSettings:
         "on a CPU with VNNI or AMX, a few hundredths of a dB) or float32 (the exact network); the file names the "
         "one chosen (docs/ROBUSTNESS.md)", pillow=True)
     decoder: str = _setting(
-        "full", "the restoration network the file names: {default} (default) or light, a network of at most about "
+        DECODERS[0], "the restoration network the file names: {default} (default) or light, a network of at most about "
         "30 kMAC per pixel for pages and CPUs without VNNI, where one ships (jpeg under the perceptual tune; "
         "elsewhere the full one, with a warning; docs/WEB.md)", pillow=True)
     keep_metadata: bool = _setting(False, "keep EXIF metadata (the ICC profile is always kept)", api=False)

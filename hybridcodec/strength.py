@@ -114,8 +114,9 @@ def choose_by_ssim(original: np.ndarray, classical: np.ndarray, restored: np.nda
     proxy of SSIMULACRA2 for this choice: on choose/ it picks SSIMULACRA2's
     whole-image strength more often than PSNR does
     (scripts/strength_proxy.py). The highest mean SSIM wins; a part's bytes
-    (24 for 768x512) are not weighed against it, the encoder's check
-    (SSIMULACRA2 with and without the part) keeps it only where it pays."""
+    (24 for 768x512) are not weighed against it: the encoder keeps it
+    wherever SSIMULACRA2 with it beats SSIMULACRA2 without it
+    (decide._with_strengths), and counts it as header in the budget."""
     from .metrics import ssim_map
 
     columns, rows = tiles(original.shape[1], original.shape[0], MAP_TILE_LOG2)

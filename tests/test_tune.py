@@ -91,14 +91,15 @@ def test_a_perceptual_strength_part_is_kept_only_where_ssimulacra2_gains(photo, 
     from hybridcodec import decide, pipeline, strength
 
     zero = strength.pack([0], strength.WHOLE_IMAGE_LOG2)  # strength 0: the plain picture, no restoration
-    monkeypatch.setattr(strength, "choose_by_ssim", lambda *args: zero)
+    chosen = []
+    monkeypatch.setattr(strength, "choose_by_ssim", lambda *args: chosen.append(args) or zero)
     scored = []
     real = decide.score
     monkeypatch.setattr(decide, "score", lambda *args: scored.append(args[0]) or real(*args))
     encoded = pipeline.encode(photo, "jpeg", 30, tune="perceptual")
-    assert encoded.hc.header.model("post") is not None  # restored: the strength part was weighed
+    assert encoded.hc.header.model("post") is not None and len(chosen) == 1  # the strength part was weighed
     assert not encoded.hc.strengths  # restoring gains on this photo, so showing none loses: dropped
-    assert scored and set(scored) == {"perceptual"}
+    assert set(scored) == {"perceptual"} and len(scored) >= 3  # the candidates, then the image with the part
 
 
 def test_the_light_decoder_names_the_light_network_where_one_serves(photo):
