@@ -101,8 +101,8 @@ def _network_seconds(data: bytes) -> float:
 def run(runs: int = 5, megapixels=(12, 50), quality: int = 40, stream=print) -> dict:
     """Measure every case; print a Markdown table and return the figures."""
     results = {}
-    # every cold process, for the progress bar: 768x512 twice, djpeg, load, two batches, each size
-    total = runs * (5 + bool(shutil.which("djpeg"))) + sum(1 if mp > 12 else runs for mp in megapixels)
+    # every cold process, for the progress bar: 768x512 three times, djpeg, load, two batches, each size
+    total = runs * (6 + bool(shutil.which("djpeg"))) + sum(1 if mp > 12 else runs for mp in megapixels)
     with progress("bench-decode", total, unit="run") as step, tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         small = tmp / "small.hc"
@@ -117,6 +117,12 @@ def run(runs: int = 5, megapixels=(12, 50), quality: int = 40, stream=print) -> 
         results["decompress 768x512, float32 network"] = {
             **_cold(_cli("decompress", str(exact), "-o", str(tmp / "out.png"), "--force"), runs, step),
             "network_s": round(_network_seconds(exact.read_bytes()), 3)}
+        light = tmp / "light.hc"  # the same picture naming the light tier's network (--decoder light)
+        light.write_bytes(pipeline.compress(_picture(768, 512), "jpeg", quality, decoder="light"))
+        results["decompress 768x512, light network"] = {
+            **_cold(_cli("decompress", str(light), "-o", str(tmp / "out.png"), "--force"), runs, step),
+            "network_s": round(_network_seconds(light.read_bytes()), 3),
+            "network": pipeline.read_file(light.read_bytes()).header.model("post").name}
         if shutil.which("djpeg"):
             results["djpeg 768x512 (its payload)"] = _cold(
                 ["djpeg", "-outfile", str(tmp / "plain.ppm"), str(tmp / "plain.jpg")], runs, step)
