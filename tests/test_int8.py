@@ -12,6 +12,7 @@ from PIL import Image
 from hybridcodec import HybridCodecError, codecs, pipeline, runtime, zoo
 from hybridcodec.coding import CodingPath, run_post
 from hybridcodec.metrics import psnr
+from hybridcodec.settings import EncodeSettings
 
 TWINS = [e for e in zoo.entries() if e.variant_of]
 
@@ -101,7 +102,8 @@ def test_cli_and_pillow_take_a_precision(tmp_path, photo, capsys):
     assert exit_info.value.code == 2
     buffer = io.BytesIO()
     Image.fromarray(photo).save(buffer, format="HC", codec="jpeg", quality=30, scale=1, precision="float32")
-    network = zoo.operating_point("jpeg", codecs.get_codec("jpeg").encoder_quality(30), 1).post
+    backend = EncodeSettings(codec="jpeg", quality=30).backend()  # the default tune's encoder
+    network = zoo.operating_point("jpeg", backend.encoder_quality(30), 1, backend.encoder).post
     assert pipeline.read_file(buffer.getvalue()).header.model("post").name == network.name
 
 
