@@ -49,13 +49,13 @@ _SCALE_CHOICES = ["auto", "table", *scales.CHOICES]
 
 def _encoder_names() -> str:
     """The encoders of each codec that has a choice: ``jpeg: a, b; avif: c, d``."""
-    return "; ".join(f"{name}: {', '.join(codecs.by_name(name).encoders)}" for name in codecs.names()
-                     if len(codecs.by_name(name).encoders) > 1)
+    return "; ".join(f"{name}: {', '.join(codecs.by_name(name).file_encoders())}" for name in codecs.names()
+                     if len(codecs.by_name(name).file_encoders()) > 1)
 
 
 def _training_encoders() -> str:
-    """What ``train --encoders`` takes for JPEG: the codec's encoders and the foreign families."""
-    return ", ".join(dict.fromkeys([*codecs.by_name("jpeg").encoders, *names.FOREIGN_JPEG]))
+    """What ``train --encoders`` takes for JPEG: every encoder of the codec, training-only ones included."""
+    return ", ".join(codecs.by_name("jpeg").encoders)
 
 
 def _quality(text: str) -> int:

@@ -14,7 +14,10 @@ uses the codec's own quality scale, clamped to 1-99 (100 means lossless in
 AVIF and JPEG XL, which hybridcodec never wants from a lossy backend).
 
 Adding a codec is one class, decorated with ``@register``, in any module
-imported before use (tests/test_codecs.py adds one that way).
+imported before use (tests/test_core.py adds one that way). Each codec's
+encoders are objects too (``Encoder``: the number files record, the quality
+map, the coding), listed in its class; adding one to a codec is one class
+decorated with ``@register_encoder(codec)`` (tests/test_core.py again).
 """
 
 from __future__ import annotations
@@ -152,6 +155,67 @@ def _pillow_has_avif() -> bool:
         return False
 
 
+class Encoder:
+    """One encoder of a codec's files: its name, the number a file records
+    for it, its quality map and the coding. The codec decodes; the encoder
+    only writes.
+
+    ``file_id``: the number format version 3 files record (never reused; 0
+    is the encoder of version-1 and -2 files); None for an encoder whose
+    files training learns from but hybridcodec never writes (JPEG files as
+    other software writes them: a user's ``--encoder`` and ``pack`` refuse it).
+    ``quality_knots``: piecewise-linear (user quality, encoder quality)
+    knots, so that ``--quality q`` costs about the bytes of the codec's
+    common default encoder at q (scripts/encoder_settings.py); empty: the
+    same numbers.
+    """
+
+    name: str = ""
+    file_id: int | None = 0
+    quality_knots: tuple[tuple[int, int], ...] = ()
+
+    def installed(self) -> bool:
+        """Whether its library is importable here."""
+        return True
+
+    def version(self) -> str | None:
+        """The library and settings, for benchmark records; None: the codec's own library."""
+        return None
+
+    def encode(self, rgb: np.ndarray, quality: int, effort: int | None) -> bytes:
+        """The file of ``rgb`` (checked RGB uint8) at the encoder's own
+        ``quality`` (1-99) and the codec's ``effort`` setting (None: it has none)."""
+        raise NotImplementedError
+
+
+def encoder_table(*encoders: Encoder) -> dict[str, Encoder]:
+    """A codec's ``encoders``: by name, in the order given (the first file encoder is the default)."""
+    ids = [e.file_id for e in encoders if e.file_id is not None]
+    if len(ids) != len(set(ids)):
+        raise ValueError(f"encoder ids used twice: {ids}")
+    return {e.name: e for e in encoders}
+
+
+def register_encoder(codec: str):
+    """Class decorator: add one instance of an ``Encoder`` class to the
+    registered codec ``codec``'s encoders (a codec's own are listed in its class)."""
+
+    def add(cls):
+        encoder, backend = cls(), by_name(codec)
+        if encoder.file_id is not None and backend.encoder_by_id(encoder.file_id) is not None:
+            raise ValueError(f"{codec} encoder id {encoder.file_id} used twice")
+        type(backend).encoders = {**type(backend).encoders, encoder.name: encoder}
+        return cls
+
+    return add
+
+
+def unregister_encoder(codec: str, name: str) -> None:
+    """Remove an encoder added by ``register_encoder`` (for tests that add one)."""
+    backend = type(by_name(codec))
+    backend.encoders = {n: e for n, e in backend.encoders.items() if n != name}
+
+
 # What the encoder's choices aim at (``--tune``, as avifenc's ``-a tune=`` and
 # mozjpeg's ``-tune-*``): ``perceptual``, what people see, judged by
 # SSIMULACRA2 and Butteraugli; ``psnr``, the mean squared error. Each tune has
@@ -176,20 +240,21 @@ class Codec:
     quality_grid: tuple[int, ...] = (10, 30, 50, 70, 90)
     demo_qualities: tuple[int, ...] = (20, 50)  # `hybridcodec demo`
     library: str = ""  # the library doing the coding, as imagecodecs.version() names it
-    # The encoders a user can pick (``--encoder``), by name: the number format
-    # version 3 files record (never reused; 0 is the encoder of version-1 and
-    # -2 files). The first is the default.
-    encoders: dict[str, int] = {"imagecodecs": 0}
+    # Its encoders (``--encoder``), by name (``encoder_table``); the first
+    # installed one is the default.
+
+    class _OwnEncode(Encoder):
+        """The one encoder of a codec that overrides ``encode`` itself (the tests' dummy codec)."""
+
+        name = "imagecodecs"
+
+    encoders: dict[str, Encoder] = encoder_table(_OwnEncode())
     # ``--effort``: encode time against bytes, as cwebp -m and avifenc -s: the
     # number a file records (docs/FORMAT.md), and each codec's own setting
     # for it in ``effort_settings`` (WebP's method, AVIF's speed, JPEG XL's
     # effort; a codec without one has one speed).
     EFFORTS = {"fast": 0, "default": 1, "best": 2}
     effort_settings: dict[str, int] = {}
-    # Each encoder's quality for a user's --quality: piecewise-linear knots
-    # (user quality, encoder quality), so that --quality q costs about the
-    # bytes of the common default encoder at q (scripts/encoder_settings.py).
-    quality_knots: dict[str, tuple[tuple[int, int], ...]] = {}
     # What most users' software writes: the reference --quality is mapped to
     # and bench's "common" curve, (encoder, effort); and the format one up.
     common_default: tuple[str | None, str] = (None, "default")
@@ -211,14 +276,16 @@ class Codec:
         return self._encoder or self.installed_encoders()[0]
 
     def configured(self, encoder: str | None = None, effort: str | None = None) -> Codec:
-        """A copy of this backend with another encoder or effort; HybridCodecError if it has none such."""
+        """A copy of this backend with another encoder or effort; HybridCodecError
+        if it has none such. Training also takes the encoders files never name."""
         import copy
 
         if encoder is not None and encoder not in self.encoders:
-            raise HybridCodecError(f"{self.name} has no encoder {encoder!r}; choose from {', '.join(self.encoders)}")
+            raise HybridCodecError(f"{self.name} has no encoder {encoder!r}; "
+                                   f"choose from {', '.join(self.file_encoders())}")
         if effort is not None and effort not in self.EFFORTS:
             raise HybridCodecError(f"effort must be one of {', '.join(self.EFFORTS)}, not {effort!r}")
-        if encoder is not None and encoder not in self.installed_encoders():
+        if encoder is not None and not self.encoders[encoder].installed():
             raise HybridCodecError(f"{self.name} encoder {encoder!r} is not installed here")
         codec = copy.copy(self)
         codec._encoder = encoder or self._encoder
@@ -232,15 +299,22 @@ class Codec:
             raise HybridCodecError(f"tune must be one of {', '.join(TUNES)}, not {tune!r}")
         if encoder is None and self.tune_encoders.get(tune) in self.installed_encoders():
             encoder = self.tune_encoders[tune]
+        if encoder in self.encoders and self.encoders[encoder].file_id is None:
+            raise HybridCodecError(f"{self.name} encoder {encoder!r} writes training files only; "
+                                   f"choose from {', '.join(self.file_encoders())}")
         return self.configured(encoder, effort)
 
+    def file_encoders(self) -> list[str]:
+        """The encoders files may name (a user's ``--encoder``), installed or not."""
+        return [n for n, e in self.encoders.items() if e.file_id is not None]
+
     def installed_encoders(self) -> list[str]:
-        """The encoders whose libraries are installed (all, unless a subclass says)."""
-        return list(self.encoders)
+        """The file encoders whose libraries are installed."""
+        return [n for n in self.file_encoders() if self.encoders[n].installed()]
 
     def encoder_by_id(self, encoder_id: int) -> str | None:
         """The name of the encoder a file records by ``encoder_id``; None if unknown."""
-        return next((n for n, i in self.encoders.items() if i == encoder_id), None)
+        return next((n for n, e in self.encoders.items() if e.file_id == encoder_id), None)
 
     @property
     def first_encoder(self) -> str:
@@ -249,7 +323,7 @@ class Codec:
 
     def encoder_quality(self, quality: int) -> int:
         """This encoder's own quality for a user's ``quality`` (see ``quality_knots``)."""
-        knots = self.quality_knots.get(self.encoder)
+        knots = self.encoders[self.encoder].quality_knots
         if not knots:
             return quality
         xs, ys = zip(*knots, strict=True)
@@ -257,6 +331,9 @@ class Codec:
 
     def library_version(self) -> str:
         """The coding library and its version, for benchmark records."""
+        own = self.encoders[self.encoder].version()
+        if own:
+            return own
         versions = _imagecodecs().version(dict)
         return f"{self.library} {versions.get(self.library, 'unknown')}"
 
@@ -264,7 +341,9 @@ class Codec:
         raise NotImplementedError
 
     def encode(self, rgb: np.ndarray, quality: int) -> bytes:
-        raise NotImplementedError
+        """The codec's file of ``rgb`` at ``quality`` (the encoder's own scale), by the configured encoder."""
+        _check_rgb(rgb)
+        return self.encoders[self.encoder].encode(rgb, clamp_quality(quality), self.effort_settings.get(self.effort))
 
     def decode(self, data: bytes) -> np.ndarray:
         raise NotImplementedError
@@ -327,12 +406,16 @@ class PNG(Codec):
     library = "libpng"
     size_reader = native.png_size
 
+    class _Encoder(Encoder):
+        name = "imagecodecs"
+
+        def encode(self, rgb, quality, effort):
+            return bytes(_imagecodecs().png_encode(rgb, level=9))
+
+    encoders = encoder_table(_Encoder())
+
     def available(self) -> bool:
         return bool(_imagecodecs().PNG.available)
-
-    def encode(self, rgb: np.ndarray, quality: int) -> bytes:
-        _check_rgb(rgb)
-        return bytes(_imagecodecs().png_encode(rgb, level=9))
 
     def decode(self, data: bytes) -> np.ndarray:
         return self._decoded_rgb(_imagecodecs().png_decode(data))
@@ -362,30 +445,136 @@ class PNG(Codec):
         return plane
 
 
+# The default mozjpeg encoder's chroma quantizer steps, as a fraction of the
+# luma steps. PSNR-RGB counts chroma errors about three times over (R and B
+# carry Cr and Cb scaled by 1.4 and 1.8), and 4:2:0 codes a quarter as many
+# chroma coefficients, so finer chroma steps buy more PSNR per byte than
+# luma ones: on choose/, 0.6 saves 5.4% of the plain bytes against equal
+# steps and 3.7% after restoration (results/chroma-steps-choose.json); 0.3,
+# 4:4:4 and separate Cb and Cr tables do not pay (docs/ENCODERS.md).
+CHROMA_STEP = 0.6
+
+
+class LibjpegTurbo(Encoder):
+    """libjpeg-turbo through imagecodecs, 4:2:0, Huffman tables optimized
+    (the encoder of version-1 and -2 files). ``jpeg8_encode`` defaults to
+    quality 95, so the level is always passed."""
+
+    name, file_id = "turbo", 0
+
+    def encode(self, rgb, quality, effort):
+        return bytes(_imagecodecs().jpeg8_encode(rgb, level=quality, subsampling="420", optimize=True))
+
+
+class MozJPEG(Encoder):
+    """mozjpeg 4.0.3 as the ``jpeglib`` package ships it (Linux and macOS
+    wheels only): its defaults (4:2:0, trellis quantization, progressive
+    scans, optimized Huffman) with its quantization table ``table``, or,
+    given ``chroma``, flat tables whose chroma steps are ``chroma`` times
+    the luma steps. jpeglib writes through a file and switches its library
+    for the whole process, so the switch is scoped to each call."""
+
+    def __init__(self, name: str, file_id: int, quality_knots, table: int = 1, chroma: float | None = None,
+                 described: str = ""):
+        self.name, self.file_id, self.quality_knots = name, file_id, quality_knots
+        self.table, self.chroma, self.described = table, chroma, described
+
+    def installed(self) -> bool:
+        return _has_module("jpeglib")
+
+    def version(self) -> str:
+        return f"mozjpeg 4.0.3 (jpeglib){self.described}"
+
+    def encode(self, rgb, quality, effort):
+        return _mozjpeg_encode(rgb, quality, self.table, self.chroma)
+
+
+class Jpegli(Encoder):
+    """libjxl's jpegli as the ``pyjpegli`` package writes it: quality its
+    one setting (baseline, 4:2:0)."""
+
+    name, file_id = "jpegli", 4
+    # it writes fewer bytes than libjpeg-turbo at a quality (results/encoders-choose.json)
+    quality_knots = ((1, 1), (15, 9), (20, 16), (30, 28), (40, 46), (50, 58), (60, 67), (70, 76),
+                     (80, 84), (90, 92), (99, 99))
+
+    def installed(self) -> bool:
+        return _has_module("pyjpegli")
+
+    def version(self) -> str:
+        from importlib.metadata import version
+
+        return f"jpegli (pyjpegli {version('pyjpegli')}), baseline 4:2:0"
+
+    def encode(self, rgb, quality, effort):
+        import pyjpegli
+
+        height, width = rgb.shape[:2]
+        return pyjpegli.encode(np.ascontiguousarray(rgb), width, height, quality=quality)
+
+
+class _PillowJPEG(Encoder):
+    """JPEG files as other software writes them, for the ``jpeg-tables``
+    restoration networks to learn from (users bring such files); hybridcodec
+    never writes its own files with them (no ``file_id``)."""
+
+    file_id = None
+
+    def encode(self, rgb, quality, effort):
+        import io
+
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        Image.fromarray(rgb).save(buffer, "JPEG", **self.options(quality))
+        return buffer.getvalue()
+
+
+class Turbo444(_PillowJPEG):
+    """libjpeg (Pillow's) with the IJG tables and no chroma subsampling."""
+
+    name = "turbo-444"
+
+    def options(self, quality):
+        return {"quality": quality, "subsampling": 0}
+
+
+class CameraJPEG(_PillowJPEG):
+    """4:2:2 and the IJG tables bent per frequency (by 0.7-1.4, seeded by the
+    quality), as cameras' own tables are."""
+
+    name = "camera"
+
+    def options(self, quality):
+        rng = np.random.default_rng(quality)
+        tables = []
+        for base in (_IJG_LUMA, _IJG_CHROMA):
+            bent = np.asarray(base) * ijg_scale(quality) / 100 * rng.uniform(0.7, 1.4, 64)
+            tables.append([int(v) for v in np.clip(np.rint(bent), 1, 255)])
+        return {"qtables": tables, "subsampling": 1}
+
+
 @register
 class JPEG(Codec):
-    """Baseline or progressive JPEG, 4:2:0 chroma, five encoders:
+    """Baseline or progressive JPEG, 4:2:0 chroma, five encoders files name:
 
-    * ``mozjpeg`` (the default, and the psnr tune's): mozjpeg 4.0.3 as the ``jpeglib`` package ships
-      it, trellis quantization and progressive scans, with flat
+    * ``mozjpeg`` (the default, and the psnr tune's): ``MozJPEG`` with flat
       quantization tables (``cjpeg -quant-table 1``) whose chroma steps are
       ``CHROMA_STEP`` times the luma steps. About 29% fewer bytes than
       libjpeg-turbo at the same PSNR (docs/ENCODERS.md), a standard JPEG
-      every decoder reads. jpeglib writes through a file and switches its
-      library for the whole process, so the switch is scoped to each call.
+      every decoder reads.
     * ``mozjpeg-flat``: the same with equal luma and chroma steps, the
       encoder of 0.6's files (id 1).
-    * ``turbo``: libjpeg-turbo through imagecodecs, Huffman tables optimized
-      (the encoder of version-1 and -2 files). ``jpeg8_encode`` defaults to
-      quality 95, so the level is always passed.
+    * ``turbo``: ``LibjpegTurbo``, the encoder of version-1 and -2 files.
     * ``mozjpeg-default``: mozjpeg 4.0.3 at its own defaults, what ``cjpeg``
-      and squoosh write (its default table 3, 4:2:0, trellis, progressive).
-      The perceptual tune's encoder (``TUNES``):
-      on val-small it needs fewer bytes than ``mozjpeg`` for the same
-      SSIMULACRA2 and Butteraugli, while ``mozjpeg`` needs fewer for the
-      same PSNR (results/val-small-v080).
-    * ``jpegli``: libjxl's jpegli as the ``pyjpegli`` package writes it
-      (quality its one setting: baseline, 4:2:0).
+      and squoosh write (its default table 3). The perceptual tune's
+      encoder (``TUNES``): on val-small it needs fewer bytes than
+      ``mozjpeg`` for the same SSIMULACRA2 and Butteraugli, while
+      ``mozjpeg`` needs fewer for the same PSNR (results/val-small-v080).
+    * ``jpegli``: ``Jpegli``.
+
+    And two that training learns from, ``turbo-444`` and ``camera``
+    (``_PillowJPEG``).
 
     Decoding is libjpeg-turbo for all. The restoration networks of the
     ``jpeg-tables`` contract read the file's own tables (``table_features``),
@@ -395,42 +584,30 @@ class JPEG(Codec):
     name, codec_id, extension, extensions, native_files = "jpeg", 1, ".jpg", (".jpg", ".jpeg"), True
     quality_grid = (5, 10, 20, 30, 40, 50, 60, 70, 80, 90)
     library = "libjpeg_turbo"
-    encoders = {"mozjpeg": 2, "mozjpeg-flat": 1, "turbo": 0, "mozjpeg-default": 3, "jpegli": 4}
+    # Quality knots from results/encoders-choose.json: mozjpeg's flat table
+    # writes more bytes than libjpeg-turbo at low qualities and fewer at high
+    # ones; its table 3 fewer at every quality (beyond the measured knots:
+    # the ends, 1 and 99).
+    encoders = encoder_table(
+        MozJPEG("mozjpeg", 2, ((1, 4), (2, 5), (5, 8), (10, 12), (15, 16), (20, 20), (30, 27), (40, 32), (50, 38),
+                               (60, 44), (70, 55), (80, 67), (90, 80), (95, 88), (99, 97)), chroma=CHROMA_STEP),
+        MozJPEG("mozjpeg-flat", 1, ((1, 4), (2, 5), (5, 8), (10, 13), (15, 18), (20, 22), (30, 29), (40, 36),
+                                    (50, 42), (60, 49), (70, 60), (80, 71), (90, 81), (95, 89), (99, 97))),
+        LibjpegTurbo(),
+        MozJPEG("mozjpeg-default", 3, ((1, 4), (2, 6), (5, 9), (10, 17), (15, 24), (20, 31), (30, 46), (40, 57),
+                                       (50, 66), (60, 72), (70, 78), (80, 85), (90, 93), (99, 99)),
+                table=3, described=", its default table 3, 4:2:0, trellis, progressive"),
+        Jpegli(),
+        Turbo444(),
+        CameraJPEG(),
+    )
     tune_encoders = {"perceptual": "mozjpeg-default"}
     common_default = ("turbo", "default")
     size_reader = native.jpeg_size
     next_format = "webp"
-    # results/encoders-choose.json: mozjpeg's flat table writes more bytes
-    # than libjpeg-turbo at low qualities and fewer at high ones
-    quality_knots = {"mozjpeg": ((1, 4), (2, 5), (5, 8), (10, 12), (15, 16), (20, 20), (30, 27), (40, 32),
-                                 (50, 38), (60, 44), (70, 55), (80, 67), (90, 80), (95, 88), (99, 97)),
-                     "mozjpeg-flat": ((1, 4), (2, 5), (5, 8), (10, 13), (15, 18), (20, 22), (30, 29), (40, 36),
-                                      (50, 42), (60, 49), (70, 60), (80, 71), (90, 81), (95, 89), (99, 97)),
-                     # mozjpeg's table 3 and jpegli write fewer bytes than libjpeg-turbo at a quality
-                     # (beyond the measured knots: the ends, 1 and 99)
-                     "mozjpeg-default": ((1, 4), (2, 6), (5, 9), (10, 17), (15, 24), (20, 31), (30, 46), (40, 57),
-                                         (50, 66), (60, 72), (70, 78), (80, 85), (90, 93), (99, 99)),
-                     "jpegli": ((1, 1), (15, 9), (20, 16), (30, 28), (40, 46), (50, 58), (60, 67), (70, 76),
-                                (80, 84), (90, 92), (99, 99))}
-
-    def installed_encoders(self) -> list[str]:
-        # jpeglib ships wheels for Linux and macOS only
-        return [e for e in self.encoders if (not e.startswith("mozjpeg") or _has_module("jpeglib"))
-                and (e != "jpegli" or _has_module("pyjpegli"))]
 
     def available(self) -> bool:
         return bool(_imagecodecs().JPEG8.available)
-
-    def library_version(self) -> str:
-        if self.encoder == "mozjpeg-default":
-            return "mozjpeg 4.0.3 (jpeglib), its default table 3, 4:2:0, trellis, progressive"
-        if self.encoder.startswith("mozjpeg"):
-            return "mozjpeg 4.0.3 (jpeglib)"
-        if self.encoder == "jpegli":
-            from importlib.metadata import version
-
-            return f"jpegli (pyjpegli {version('pyjpegli')}), baseline 4:2:0"
-        return super().library_version()
 
     def sniff(self, data: bytes) -> bool:
         return data[:3] == b"\xff\xd8\xff"
@@ -468,37 +645,10 @@ class JPEG(Codec):
         features += [min(1.0, h - 1.0) for h in tables["subsampling"]]
         return features
 
-    def encode(self, rgb: np.ndarray, quality: int) -> bytes:
-        _check_rgb(rgb)
-        if self.encoder == "mozjpeg":
-            return _mozjpeg_encode(rgb, clamp_quality(quality), chroma=CHROMA_STEP)
-        if self.encoder == "mozjpeg-flat":
-            return _mozjpeg_encode(rgb, clamp_quality(quality))
-        if self.encoder == "mozjpeg-default":
-            return _mozjpeg_encode(rgb, clamp_quality(quality), table=3)
-        if self.encoder == "jpegli":
-            import pyjpegli
-
-            height, width = rgb.shape[:2]
-            return pyjpegli.encode(np.ascontiguousarray(rgb), width, height, quality=clamp_quality(quality))
-        return bytes(
-            _imagecodecs().jpeg8_encode(
-                rgb, level=clamp_quality(quality), subsampling="420", optimize=True
-            )
-        )
-
     def decode(self, data: bytes) -> np.ndarray:
         return self._decoded_rgb(_imagecodecs().jpeg8_decode(data))
 
 
-# The default mozjpeg encoder's chroma quantizer steps, as a fraction of the
-# luma steps. PSNR-RGB counts chroma errors about three times over (R and B
-# carry Cr and Cb scaled by 1.4 and 1.8), and 4:2:0 codes a quarter as many
-# chroma coefficients, so finer chroma steps buy more PSNR per byte than
-# luma ones: on choose/, 0.6 saves 5.4% of the plain bytes against equal
-# steps and 3.7% after restoration (results/chroma-steps-choose.json); 0.3,
-# 4:4:4 and separate Cb and Cr tables do not pay (docs/ENCODERS.md).
-CHROMA_STEP = 0.6
 
 
 def _mozjpeg_encode(rgb: np.ndarray, quality: int, table: int = 1, chroma: float | None = None) -> bytes:
@@ -552,7 +702,14 @@ class WebP(Codec):
     max_side = 16383
     quality_grid = (1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90)
     library = "libwebp"
-    encoders = {"libwebp": 0}
+
+    class _Encoder(Encoder):
+        name = "libwebp"
+
+        def encode(self, rgb, quality, effort):
+            return bytes(_imagecodecs().webp_encode(rgb, level=quality, lossless=False, method=effort))
+
+    encoders = encoder_table(_Encoder())
     common_default = ("libwebp", "fast")  # method 4, cwebp's default
     next_format = "avif"
     effort_settings = {"fast": 4, "default": 6, "best": 6}  # libwebp method
@@ -569,13 +726,6 @@ class WebP(Codec):
 
     def available(self) -> bool:
         return bool(_imagecodecs().WEBP.available)
-
-    def encode(self, rgb: np.ndarray, quality: int) -> bytes:
-        _check_rgb(rgb)
-        return bytes(
-            _imagecodecs().webp_encode(rgb, level=clamp_quality(quality), lossless=False,
-                                       method=self.effort_settings[self.effort])
-        )
 
     def decode(self, data: bytes) -> np.ndarray:
         return self._decoded_rgb(_imagecodecs().webp_decode(data, hasalpha=False))
@@ -603,23 +753,41 @@ class AVIF(Codec):
     quality_grid = (15, 20, 30, 40, 50, 60, 70, 80, 90)
     demo_qualities = (30, 60)
     library = "libavif"
-    encoders = {"libavif": 0, "libavif-psnr": 1}
-    common_default = ("libavif", "default")
-    # results/encoders-choose.json: tune=psnr spends more bytes at low qualities
-    quality_knots = {"libavif-psnr": ((1, 4), (2, 5), (5, 6), (10, 10), (15, 13), (20, 17), (30, 25), (40, 35),
-                                      (50, 47), (60, 57), (70, 68), (80, 80), (90, 89), (95, 94), (99, 99))}
-    effort_settings = {"fast": 8, "default": 6, "best": 4}  # aom speed
-    size_reader = native.avif_size
 
-    def installed_encoders(self) -> list[str]:
-        return [e for e in self.encoders if e != "libavif-psnr" or _pillow_has_avif()]
+    class _Imagecodecs(Encoder):
+        name = "libavif"
 
-    def library_version(self) -> str:
-        if self.encoder == "libavif-psnr":
+        def encode(self, rgb, quality, effort):
+            return bytes(_imagecodecs().avif_encode(rgb, level=quality, speed=effort, pixelformat="420"))
+
+    class _PillowPSNR(Encoder):
+        name, file_id = "libavif-psnr", 1
+        # results/encoders-choose.json: tune=psnr spends more bytes at low qualities
+        quality_knots = ((1, 4), (2, 5), (5, 6), (10, 10), (15, 13), (20, 17), (30, 25), (40, 35), (50, 47),
+                         (60, 57), (70, 68), (80, 80), (90, 89), (95, 94), (99, 99))
+
+        def installed(self) -> bool:
+            return _pillow_has_avif()
+
+        def version(self) -> str:
             from PIL import features
 
             return f"libavif {features.version('avif')} (Pillow), tune=psnr"
-        return super().library_version()
+
+        def encode(self, rgb, quality, effort):
+            import io
+
+            from PIL import Image
+
+            buffer = io.BytesIO()
+            Image.fromarray(rgb).save(buffer, "AVIF", quality=quality, speed=effort, subsampling="4:2:0",
+                                      advanced={"tune": "psnr"})
+            return buffer.getvalue()
+
+    encoders = encoder_table(_Imagecodecs(), _PillowPSNR())
+    common_default = ("libavif", "default")
+    effort_settings = {"fast": 8, "default": 6, "best": 4}  # aom speed
+    size_reader = native.avif_size
 
     def sniff(self, data: bytes) -> bool:
         return data[4:8] == b"ftyp" and data[8:12] in (b"avif", b"avis")
@@ -634,24 +802,6 @@ class AVIF(Codec):
         # imagecodecs codes it, but a payload's size is read by Pillow's AVIF
         # plugin (native.avif_size): without it every AVIF payload is refused
         return bool(_imagecodecs().AVIF.available) and _pillow_has_avif()
-
-    def encode(self, rgb: np.ndarray, quality: int) -> bytes:
-        _check_rgb(rgb)
-        speed = self.effort_settings[self.effort]
-        if self.encoder == "libavif-psnr":
-            import io
-
-            from PIL import Image
-
-            buffer = io.BytesIO()
-            Image.fromarray(rgb).save(buffer, "AVIF", quality=clamp_quality(quality), speed=speed,
-                                      subsampling="4:2:0", advanced={"tune": "psnr"})
-            return buffer.getvalue()
-        return bytes(
-            _imagecodecs().avif_encode(
-                rgb, level=clamp_quality(quality), speed=speed, pixelformat="420"
-            )
-        )
 
     def decode(self, data: bytes) -> np.ndarray:
         return self._decoded_rgb(_imagecodecs().avif_decode(data))
@@ -668,7 +818,14 @@ class JPEGXL(Codec):
     max_side = 2**30
     quality_grid = (5, 10, 20, 30, 40, 50, 60, 70, 80, 90)
     library = "libjxl"
-    encoders = {"libjxl": 0}
+
+    class _Encoder(Encoder):
+        name = "libjxl"
+
+        def encode(self, rgb, quality, effort):
+            return bytes(_imagecodecs().jpegxl_encode(rgb, level=quality, effort=effort))
+
+    encoders = encoder_table(_Encoder())
     common_default = ("libjxl", "default")
     effort_settings = {"fast": 3, "default": 7, "best": 9}  # libjxl effort
     size_reader = native.jxl_size
@@ -684,12 +841,6 @@ class JPEGXL(Codec):
 
     def available(self) -> bool:
         return bool(_imagecodecs().JPEGXL.available)
-
-    def encode(self, rgb: np.ndarray, quality: int) -> bytes:
-        _check_rgb(rgb)
-        return bytes(
-            _imagecodecs().jpegxl_encode(rgb, level=clamp_quality(quality), effort=self.effort_settings[self.effort])
-        )
 
     def decode(self, data: bytes) -> np.ndarray:
         return self._decoded_rgb(_imagecodecs().jpegxl_decode(data))

@@ -110,7 +110,8 @@ def pack(hc: HCFile) -> bytes:
     scale_id = h.scale.file_id
     check_dimensions(h.width, h.height)
     codec = codecs.by_name(h.codec)
-    encoder_id = codec.encoders.get(h.encoder, None) if h.encoder else 0
+    encoder = codec.encoders.get(h.encoder)
+    encoder_id = (encoder.file_id if encoder else None) if h.encoder else 0
     if encoder_id is None or h.effort not in codecs.Codec.EFFORTS:
         raise HybridCodecError(f"unknown {h.codec} encoder {h.encoder!r} or effort {h.effort!r}")
     if hc.strengths and h.model("post") is None:

@@ -20,11 +20,7 @@ PRE_MODELS = {"comcnn": "ComCNN", "pre-editor": "PreEditor"}
 
 # name -> function in tools/losses.py
 LOSSES = {"mse": "mse_loss", "l1": "l1_loss", "ssim": "ssim_loss", "ms-ssim": "ms_ssim_loss",
-          "ms-ssim+l1": "ms_ssim_l1_loss"}
-
-# JPEG files as other encoders write them, which training learns from beside
-# the codec's own encoders (tools/training._ForeignJPEG)
-FOREIGN_JPEG = ("turbo-444", "camera")
+          "ms-ssim+l1": "ms_ssim_l1_loss", "mse+texture": "mse_texture_loss"}
 
 # tools/training.TrainConfig.mode: the restoration network alone, or
 # alternating with the pre-processor

@@ -6,7 +6,7 @@ the networks of the shipped table at each encoder quality.
 
     python scripts/chroma_steps.py ../shared/data/choose --restore --out results/chroma-steps-choose.json
 
-Each step is the ``mozjpeg`` encoder of codecs.py with ``CHROMA_STEP`` set
+Each step is the ``mozjpeg`` encoder of codecs.py with its ``chroma`` set
 to it, so what is measured is what would ship.
 """
 
@@ -50,7 +50,8 @@ def measure(images, encoder: str, restore: bool) -> dict:
         for k, (kind, metric) in enumerate([("plain", "psnr"), ("plain", "ms_ssim"),
                                             ("restored", "psnr"), ("restored", "ms_ssim")][: len(mean) - 1]):
             table[kind][metric].append(float(mean[k + 1]))
-        print(f"  {encoder} chroma {codecs.CHROMA_STEP} q{q}: {mean[0]:.3f} bpp {mean[1]:.2f} dB", file=sys.stderr)
+        chroma = codecs.JPEG.encoders[encoder].chroma
+        print(f"  {encoder} chroma {chroma} q{q}: {mean[0]:.3f} bpp {mean[1]:.2f} dB", file=sys.stderr)
     return table
 
 
@@ -68,7 +69,7 @@ def main():
     print("| chroma step | BD-rate PSNR plain | MS-SSIM plain | PSNR restored | MS-SSIM restored |")
     print("|---:|---:|---:|---:|---:|")
     for step in args.steps:
-        codecs.CHROMA_STEP = step
+        codecs.JPEG.encoders["mozjpeg"].chroma = step  # the encoder object holds its step
         table = measure(images, "mozjpeg", args.restore)
         entry = {"chroma_step": step, **table}
         cells = []

@@ -3,6 +3,7 @@ tools, the package has no import cycle, and every path codes through one
 CodingPath."""
 
 import ast
+import io
 import json
 from pathlib import Path
 
@@ -66,6 +67,50 @@ def test_an_unregistered_codec_id_is_refused_in_one_line(posterize, photo):
     codecs.unregister("posterize")
     with pytest.raises(hybridcodec.HybridCodecError, match="unknown codec id 250"):
         hybridcodec.decompress(data)
+
+
+class CoarseJPEG(codecs.Encoder):
+    """A test-only JPEG encoder: Pillow's libjpeg at half the asked quality,
+    4:4:4, with an id docs/FORMAT.md never lists."""
+
+    name, file_id = "coarse", 250
+    quality_knots = ((1, 1), (99, 50))
+
+    def encode(self, rgb, quality, effort):
+        buffer = io.BytesIO()
+        Image.fromarray(rgb).save(buffer, "JPEG", quality=quality, subsampling=0)
+        return buffer.getvalue()
+
+
+@pytest.fixture
+def coarse_jpeg():
+    codecs.register_encoder("jpeg")(CoarseJPEG)
+    yield codecs.by_name("jpeg").encoders["coarse"]
+    codecs.unregister_encoder("jpeg", "coarse")
+
+
+def test_an_encoder_is_one_class_and_files_name_it(coarse_jpeg, tmp_path, photo, capsys):
+    src = tmp_path / "in.png"
+    Image.fromarray(photo).save(src)
+    assert main(["compress", str(src), "--codec", "jpeg", "--encoder", "coarse", "--quality", "60", "-q"]) == 0
+    assert main(["info", str(tmp_path / "in.hc"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["encoder"].startswith("coarse,")
+    payload = hybridcodec.pipeline.read_file((tmp_path / "in.hc").read_bytes()).payload
+    assert payload == coarse_jpeg.encode(photo, 30, None)  # its knots: quality 60 codes at 30
+    assert "coarse" in codecs.by_name("jpeg").installed_encoders()
+    codecs.unregister_encoder("jpeg", "coarse")
+    with pytest.raises(hybridcodec.HybridCodecError, match="unknown jpeg encoder 250"):
+        hybridcodec.decompress((tmp_path / "in.hc").read_bytes())
+    with pytest.raises(ValueError, match="id 2 used twice"):
+        codecs.register_encoder("jpeg")(type("Twice", (CoarseJPEG,), {"name": "twice", "file_id": 2}))
+
+
+def test_training_only_encoders_write_no_files(photo):
+    jpeg = codecs.get_codec("jpeg")
+    assert jpeg.encoders["camera"].file_id is None and "camera" not in jpeg.installed_encoders()
+    assert jpeg.configured("camera").encode(photo, 50)[:3] == b"\xff\xd8\xff"  # training writes them
+    with pytest.raises(hybridcodec.HybridCodecError, match="writes training files only"):
+        hybridcodec.compress(photo, codec="jpeg", encoder="camera")
 
 
 def _imports(module: str) -> set[str]:

@@ -133,6 +133,17 @@ def test_each_loss_is_zero_for_identical_images_and_grows_with_noise(name):
     assert values[0] < values[1] < values[2] < values[3]
 
 
+def test_the_texture_term_charges_a_blur_more_than_mse_does():
+    from scipy.ndimage import uniform_filter
+
+    image = rand(2, 64, 64, 3)
+    blurred = uniform_filter(image, size=(1, 3, 3, 1)).astype(np.float32)
+    mse, with_texture = float(get_loss("mse")(image, blurred)), float(get_loss("mse+texture")(image, blurred))
+    assert with_texture > 1.2 * mse  # the blur removed local contrast, which the term sees
+    noise = np.clip(image + 0.1 * (rand(2, 64, 64, 3, seed=3) - 0.5), 0, 1)
+    assert float(get_loss("mse+texture")(image, noise)) < 1.2 * float(get_loss("mse")(image, noise))
+
+
 def test_ms_ssim_uses_fewer_scales_on_small_crops():
     assert ms_ssim_scales(176) == 5
     assert ms_ssim_scales(128) == 4

@@ -35,7 +35,6 @@ def test_the_train_command_offers_exactly_the_registries_names():
     # the registries hold what the table names them by
     assert all(models.RESTORATION_MODELS[n].__name__ == c for n, c in names.RESTORATION_MODELS.items())
     assert all(losses.LOSSES[n].__name__ == f for n, f in names.LOSSES.items())
-    assert training.FOREIGN_JPEG == names.FOREIGN_JPEG
 
 
 def test_every_encoder_training_takes_is_in_its_help():
@@ -43,7 +42,8 @@ def test_every_encoder_training_takes_is_in_its_help():
     from hybridcodec.tools import training
 
     listed = _option("train", dest="encoders").help.split("(JPEG: ")[1].split(";")[0].split(", ")
-    assert listed == list(dict.fromkeys([*codecs.by_name("jpeg").encoders, *training.FOREIGN_JPEG]))
+    assert listed == list(codecs.by_name("jpeg").encoders)
+    assert {"turbo-444", "camera"} <= set(listed) - set(codecs.by_name("jpeg").file_encoders())
     for encoder in listed:  # each one TrainConfig accepts
         training.TrainConfig(codec="jpeg", encoders=[encoder])
     with pytest.raises(ValueError, match="unknown loss 'l3'"):
@@ -53,8 +53,9 @@ def test_every_encoder_training_takes_is_in_its_help():
 def test_compress_lists_each_codecs_encoders_and_zoo_add_its_roles():
     text = _option("compress", dest="encoder").help
     for name in codecs.names():
-        if len(codecs.by_name(name).encoders) > 1:
-            assert f"{name}: {', '.join(codecs.by_name(name).encoders)}" in text
+        if len(codecs.by_name(name).file_encoders()) > 1:
+            assert f"{name}: {', '.join(codecs.by_name(name).file_encoders())}" in text
+    assert "camera" not in text  # training's alone
     assert set(_option("zoo", "add", dest="role").choices) == set(container.ROLES.values())
     assert _option("compress", dest="scale").choices == _option("bench", dest="scale").choices
 

@@ -81,8 +81,9 @@ class TrainConfig:
     model_kwargs: dict = field(default_factory=dict)
     distribute: bool = False
     init: str = ""  # .keras restoration model to start from (layers whose shapes match)
-    # JPEG files of which encoders to learn from (codec encoders or FOREIGN_JPEG
-    # keys), each at every quality; empty: the codec's default encoder alone.
+    # Files of which of the codec's encoders to learn from (for JPEG also those
+    # files never name, as other software writes), each at every quality;
+    # empty: the codec's default encoder alone.
     encoders: list[str] = field(default_factory=list)
     # also train on each photo area-downscaled to this long side (0: no): photos
     # are often shared smaller, with more detail a pixel than at full size
@@ -116,7 +117,7 @@ class TrainConfig:
         if not self.val_qualities:
             self.val_qualities = self.qualities[:: max(1, len(self.qualities) // 5)]
         for encoder in self.encoders:
-            if encoder not in codecs.by_name(self.codec).encoders and encoder not in FOREIGN_JPEG:
+            if encoder not in codecs.by_name(self.codec).encoders:
                 raise ValueError(f"unknown encoder {encoder!r} for {self.codec}")
 
     @property
@@ -152,39 +153,8 @@ class CodedSet:
     condition: list[np.ndarray] = field(default_factory=list)  # (K,) what the network is told, per entry
 
 
-class _ForeignJPEG:
-    """JPEG files as other encoders write them, for networks of the
-    ``jpeg-tables`` contract to learn from (users bring such files)."""
-
-    def __init__(self, kind: str):
-        self.kind = kind
-
-    def encode(self, rgb: np.ndarray, quality: int) -> bytes:
-        import io
-
-        from PIL import Image
-
-        buffer = io.BytesIO()
-        if self.kind == "turbo-444":
-            Image.fromarray(rgb).save(buffer, "JPEG", quality=quality, subsampling=0)
-        else:  # "camera": 4:2:2 and the IJG tables bent per frequency, as cameras' own tables are
-            rng = np.random.default_rng(quality)
-            tables = []
-            for base in (codecs._IJG_LUMA, codecs._IJG_CHROMA):
-                bent = np.asarray(base) * codecs.ijg_scale(quality) / 100 * rng.uniform(0.7, 1.4, 64)
-                tables.append([int(v) for v in np.clip(np.rint(bent), 1, 255)])
-            Image.fromarray(rgb).save(buffer, "JPEG", qtables=tables, subsampling=1)
-        return buffer.getvalue()
-
-
-# (mozjpeg's and jpegli's own defaults are encoders of codecs.JPEG)
-FOREIGN_JPEG = names.FOREIGN_JPEG  # named in names.py, so that train --help lists them
-
-
 def _backend(codec, encoder: str | None):
-    """The encoder that writes a training file: a backend's own, or a foreign JPEG one."""
-    if encoder in FOREIGN_JPEG:
-        return _ForeignJPEG(encoder)
+    """The encoder that writes a training file: the codec's default, or the one named."""
     return codec.configured(encoder) if encoder else codec
 
 
@@ -193,8 +163,8 @@ def code_images(originals, codec, qualities, scale, pre=None, encoders=(), condi
     ComCNN (a Keras model) or None for the classical area downscale. At a
     scale a network does not upsample itself (4/3), ``decoded`` holds the
     bicubic upscale of the decoded image, which is what that network sees.
-    ``encoders``: the codec's encoders or FOREIGN_JPEG names (default: the
-    codec's own); ``condition``: the contract the network is told by."""
+    ``encoders``: names of the codec's encoders, training-only ones
+    included (default: the codec's default one); ``condition``: the contract the network is told by."""
     from ..coding import condition_vector, takes_quality
 
     backend = codecs.get_codec(codec) if isinstance(codec, str) else codec
