@@ -36,7 +36,7 @@ import time
 import warnings
 from pathlib import Path
 
-from . import codecs
+from . import codecs, decide
 from .container import DEFAULT_MAX_PIXELS, describe
 from .container import sniff as sniff_hc
 from .errors import HybridCodecError
@@ -350,30 +350,13 @@ def compress_file(source: Path, output: Path, settings: EncodeSettings | None = 
         print(warning_line(warning), file=sys.stderr)
     settings = settings.but(icc=image.icc, metadata=image.exif if settings.keep_metadata else b"")
     with _warnings_naming(source):
-        encoded = encode_as_asked(image.pixels, settings)
+        encoded = decide.encode_as_asked(image.pixels, settings)
     write_atomic(output, encoded.data, force, source, named)
     info = describe(encoded.hc, len(encoded.data))
     quality_words = (f"{info['encoder']}, quality {info['quality']}, scale {info['scale']}" if backend.lossy
                      else "lossless")
     return (f"{source} -> {output}: {info['codec']} {quality_words}, "
             f"{info['file_bytes']} bytes, {info['bpp']} bpp; pre: {info['pre']}; post: {info['post']}")
-
-
-def encode_as_asked(pixels, settings: EncodeSettings):
-    """The encode ``compress`` asked for: a size, bpp or PSNR target, --search, or plain."""
-    from . import ratecontrol
-    from .pipeline import encode_with
-
-    if settings.target_size or settings.target_bpp:
-        height, width = pixels.shape[:2]
-        limit = (ratecontrol.parse_size(settings.target_size) if settings.target_size
-                 else int(settings.target_bpp * width * height / 8))
-        return ratecontrol.fit_size(pixels, settings, limit)
-    if settings.target_psnr:
-        return ratecontrol.reach_psnr(pixels, settings, settings.target_psnr)
-    if settings.search:
-        return ratecontrol.search(pixels, settings, settings.quality)
-    return encode_with(pixels, settings)
 
 
 def image_format(output: Path) -> str:

@@ -2,7 +2,7 @@
 
 ``EncodeSettings`` is built by each way in (the command line's compress and
 folder runs, ``hybridcodec.compress``, the Pillow plugin's ``save``, batch.py,
-rate control, bench) and passed down whole: files.py, ratecontrol.py and
+rate control, bench) and passed down whole: files.py, decide.py and
 pipeline.py read it, none lists the options again. ``compress --help`` takes
 its help and defaults from the fields' metadata (``help_text``), so a
 default is written here only.
