@@ -95,6 +95,16 @@ def test_adding_an_unfinished_run_fails_in_one_line(tmp_path, capsys):
     assert "has no card.json" in capsys.readouterr().err
 
 
+def test_light_of_names_a_shipped_restoration_network_of_the_codec(tmp_path, capsys):
+    from hybridcodec import zoo
+
+    (tmp_path / "card.json").write_text("{}")
+    webp = next(e for e in zoo.entries() if e.codec == "webp" and e.role == "post" and not e.variant_of)
+    for other in (webp.name, "no-such-net"):
+        assert main(["zoo", "add", str(tmp_path), "--name", "x", "--codec", "jpeg", "--light-of", other]) == 1
+        assert "--light-of names a shipped jpeg restoration network" in capsys.readouterr().err
+
+
 def test_replace_refuses_a_network_of_another_codec_in_one_line(capsys):
     from hybridcodec import zoo
 

@@ -92,11 +92,16 @@ def _update_manifest(change) -> None:
     zoo.clear_caches()
 
 
-def add(run_dir, name: str, codec: str, role: str = "post") -> dict:
-    """Copy ``run_dir/{role}.keras`` and its card into models/ under ``name``."""
+def add(run_dir, name: str, codec: str, role: str = "post", light_of: str = "") -> dict:
+    """Copy ``run_dir/{role}.keras`` and its card into models/ under ``name``;
+    with ``light_of``, as the light tier of that shipped restoration network
+    (``--decoder light`` names it wherever the full one serves)."""
     run_dir = Path(run_dir)
     if not (run_dir / "card.json").is_file():
         raise HybridCodecError(f"{run_dir} has no card.json: not a finished training run")
+    full = zoo.find(light_of) if light_of else None
+    if light_of and (full is None or full.role != "post" or full.codec != codec or role != "post"):
+        raise HybridCodecError(f"--light-of names a shipped {codec} restoration network, not {light_of!r}")
     card = json.loads((run_dir / "card.json").read_text())
     info = card["models"][role]
     target = models_dir()
@@ -106,7 +111,7 @@ def add(run_dir, name: str, codec: str, role: str = "post") -> dict:
     entry = {"name": name, "file": f"{name}.keras", "sha256": info["sha256"], "role": role,
              "codec": codec, "scale": card["config"]["scale"], "class": info["class"],
              "card": f"{name}.json", **export_file(target / f"{name}.keras"),
-             "keras_sha256": runtime.file_sha256(target / f"{name}.keras")}
+             "keras_sha256": runtime.file_sha256(target / f"{name}.keras"), **({"light_of": light_of} * bool(full))}
     _update_manifest(lambda manifest: {**manifest, "models": _replaced(manifest["models"], entry)})
     return entry
 
