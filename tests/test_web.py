@@ -42,7 +42,38 @@ BOUND = 2
 # and libavif/dav1d with the same upsampling and colour conversion: 0 for those
 # three; Chromium's JPEG XL decoder (jxl-rs) rounds 1 level away from libjxl.
 PLAIN_LIMIT = {"jpeg": 0, "webp": 0, "avif": 0, "jpegxl": 1}
+# A file carrying an ICC profile is shown colour-managed, as decompress's PNG
+# is by a viewer: Chromium's colour engine (skcms) against Little CMS
+# (Pillow's ImageCms) on the same matrix-shaper profile, largest level
+# difference on top of BOUND (0 measured with Chromium 156).
+ICC_LIMIT = 1
 TIMEOUT_S = 90
+
+
+def swapped_primaries_profile() -> bytes:
+    """An RGB ICC profile that is not sRGB: Little CMS's sRGB with its red and
+    blue primaries swapped (a valid matrix-shaper profile; no file needed)."""
+    import struct
+
+    from PIL import ImageCms
+
+    srgb = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    (count,) = struct.unpack(">I", srgb[128:132])
+    entries = {bytes(srgb[132 + 12 * k : 136 + 12 * k]): 136 + 12 * k for k in range(count)}
+    red, blue = entries[b"rXYZ"], entries[b"bXYZ"]
+    srgb[red : red + 8], srgb[blue : blue + 8] = srgb[blue : blue + 8], srgb[red : red + 8]
+    return bytes(srgb)
+
+
+def in_srgb(rgb: np.ndarray, icc: bytes) -> np.ndarray:
+    """``rgb`` tagged with ``icc``, converted to sRGB as a colour-managed viewer shows it."""
+    import io
+
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    return np.asarray(ImageCms.profileToProfile(Image.fromarray(rgb), profile, ImageCms.createProfile("sRGB"),
+                                                outputMode="RGB"))
 
 
 def chromium():
@@ -89,6 +120,7 @@ def cases():
         "light.jpg": native(photo, "jpeg", decoder="light"),  # the light tier (issue #41)
         "gray.webp": native(photo.mean(axis=2).astype(np.uint8), "webp"),
         "tiles.jpg": native(wide, "jpeg"),  # wider than coding.TILE + 2 OVERLAP: restored tile by tile
+        "icc.webp": native(photo, "webp", icc=swapped_primaries_profile()),  # shown with its profile applied
         "strengths.jpg": rewritten(photo, "jpeg", strengths=strength.pack(codes, k)),
     }
     with pytest.warns(UserWarning, match="half size"):
@@ -300,9 +332,15 @@ def test_page_restores_as_decompress_does(cases, browser_run):
             expected = np.repeat(expected[:, :, None], 3, axis=2)
         shown = _pixels(entry["shown"])
         assert shown.shape == expected.shape, name
+        limit = plain + BOUND
+        icc = pipeline.read_file(data).icc
+        if icc:  # the page tags its PNG with the header's profile, as decompress's PNG is tagged
+            untagged = int(np.abs(shown.astype(int) - expected).max())
+            expected, limit = in_srgb(expected, icc), limit + ICC_LIMIT
+            assert untagged > 10 * limit, (name, untagged)  # the profile was applied
         restored = int(np.abs(shown.astype(int) - expected).max())
         report[name] = (plain, restored)
-        assert restored <= plain + BOUND, (name, plain, restored)
+        assert restored <= limit, (name, plain, restored)
         if shown.shape == browser_plain.shape:  # the network did change the picture
             assert np.abs(shown.astype(int) - browser_plain).max() > BOUND, name
     print("max level difference (plain decode, restored):", report)

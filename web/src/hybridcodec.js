@@ -17,7 +17,7 @@
 // 'wasm-unsafe-eval') leaves the plain image and logs exactly one console line.
 // docs/WEB.md has the details and the measurements.
 
-import { applyStrengths, codedSize, findHeader, MIME, parseHeader, sniff, tableFeatures, withoutJpegExif } from './format.js';
+import { applyStrengths, codedSize, crc32, findHeader, MIME, parseHeader, sniff, tableFeatures, withoutJpegExif } from './format.js';
 
 const PREFIX = 'hybridcodec:';
 // coding.TILE and OVERLAP: the same tiles as the Python runtime, so that
@@ -266,11 +266,16 @@ export async function restoreBytes(bytes) {
   if (header.channels === 1) { // pipeline.join_image: the rounded mean of the three channels
     for (let i = 0; i < restored.length; i += 3) restored[i] = restored[i + 1] = restored[i + 2] = Math.floor((restored[i] + restored[i + 1] + restored[i + 2] + 1) / 3);
   }
-  return { rgb: restored, width, height, decoded, ms, network: net.entry.name };
+  return { rgb: restored, width, height, decoded, ms, network: net.entry.name, icc: header.icc };
 }
 
-/** An RGB picture as a PNG blob (sRGB, untagged, as the plain file was shown). */
-async function pngBlob(rgb, width, height) {
+/**
+ * An RGB picture as a PNG blob; with ``icc`` (the ICC profile the header
+ * carries, the input's), tagged with it, as decompress's PNG is, so the
+ * browser colour-manages the restored image as a viewer does that PNG.
+ * Untagged, browsers show it as sRGB.
+ */
+async function pngBlob(rgb, width, height, icc) {
   const canvas = new OffscreenCanvas(width, height);
   const context = canvas.getContext('2d');
   const image = context.createImageData(width, height);
@@ -278,7 +283,28 @@ async function pngBlob(rgb, width, height) {
     image.data[i] = rgb[j]; image.data[i + 1] = rgb[j + 1]; image.data[i + 2] = rgb[j + 2]; image.data[i + 3] = 255;
   }
   context.putImageData(image, 0, 0);
-  return canvas.convertToBlob({ type: 'image/png' });
+  const png = await canvas.convertToBlob({ type: 'image/png' });
+  return icc && icc.length ? withIccProfile(new Uint8Array(await png.arrayBuffer()), icc) : png;
+}
+
+const IHDR_END = 8 + 4 + 4 + 13 + 4; // the signature, then IHDR's length, type, 13 bytes and CRC
+
+/** ``png`` with an iCCP chunk (PNG 1.2, 11.3.3.3) holding ``icc`` right after its IHDR. */
+async function withIccProfile(png, icc) {
+  const stream = new Blob([icc]).stream().pipeThrough(new CompressionStream('deflate')); // zlib, as iCCP wants
+  const deflated = new Uint8Array(await new Response(stream).arrayBuffer());
+  const name = new TextEncoder().encode('ICC Profile');
+  // type, name, its NUL, compression method 0, the profile: what the CRC covers
+  const body = new Uint8Array(4 + name.length + 2 + deflated.length);
+  body.set(new TextEncoder().encode('iCCP'));
+  body.set(name, 4);
+  body.set(deflated, 4 + name.length + 2);
+  const chunk = new Uint8Array(4 + body.length + 4);
+  const view = new DataView(chunk.buffer);
+  view.setUint32(0, body.length - 4);
+  chunk.set(body, 4);
+  view.setUint32(4 + body.length, crc32(body));
+  return new Blob([png.subarray(0, IHDR_END), chunk, png.subarray(IHDR_END)], { type: 'image/png' });
 }
 
 function finish(img, detail) {
@@ -297,7 +323,7 @@ export async function restoreImage(img) {
   try {
     const bytes = await fetchBytes(src, 'the image');
     const result = await restoreBytes(bytes);
-    const url = URL.createObjectURL(await pngBlob(result.rgb, result.width, result.height));
+    const url = URL.createObjectURL(await pngBlob(result.rgb, result.width, result.height, result.icc));
     img.removeAttribute('srcset'); // else the browser would keep choosing the plain file
     img.src = url; // not awaited: a lazy image out of view loads when it comes into view
     return finish(img, { restored: true, src, ms: result.ms, network: result.network });
