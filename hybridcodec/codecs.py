@@ -240,14 +240,13 @@ class Codec:
     quality_grid: tuple[int, ...] = (10, 30, 50, 70, 90)
     demo_qualities: tuple[int, ...] = (20, 50)  # `hybridcodec demo`
     library: str = ""  # the library doing the coding, as imagecodecs.version() names it
-    # Its encoders (``--encoder``), by name (``encoder_table``); the first
-    # installed one is the default.
-
     class _OwnEncode(Encoder):
         """The one encoder of a codec that overrides ``encode`` itself (the tests' dummy codec)."""
 
         name = "imagecodecs"
 
+    # Its encoders (``--encoder``), by name (``encoder_table``); the first
+    # installed one is the default.
     encoders: dict[str, Encoder] = encoder_table(_OwnEncode())
     # ``--effort``: encode time against bytes, as cwebp -m and avifenc -s: the
     # number a file records (docs/FORMAT.md), and each codec's own setting
