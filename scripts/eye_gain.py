@@ -6,8 +6,8 @@ compared; issue #41, item 1: what a light network keeps of the full one's gain).
 
     python scripts/eye_gain.py ../shared/data/choose models/reccnn-jpeg-s1-tables-d16.keras \
         runs/jpeg-perc-mse/post.keras runs/jpeg-perc-ms-ssim-l1/post.keras --out results/eye-gain-choose.json
-    python scripts/eye_gain.py ../shared/data/choose --codec webp --qualities 10 20 35 50 70 90 \
-        models/reccnn-webp-s1-m6-d16.keras runs/webp-light-d12w16/post.keras
+    python scripts/eye_gain.py ../shared/data/choose models/reccnn-webp-s1-m6-d16.keras \
+        runs/webp-light-d12w16/post.keras --codec webp --qualities 10 20 35 50 70 90
 """
 
 import argparse

@@ -140,3 +140,32 @@ def test_replace_moves_every_row_to_the_new_network(tmp_path, monkeypatch):
     assert not any(r.get("post") == old for t in after["operating_points"].values() for r in t)
     assert sum(r.get("post") == new for t in after["operating_points"].values() for r in t) >= moved
     zoo.clear_caches()
+
+
+def test_zoo_add_light_of_writes_the_entry_the_light_tier_finds(tmp_path, monkeypatch):
+    import json
+
+    import pytest
+
+    keras = pytest.importorskip("keras")
+    pytest.importorskip("onnx")
+    from hybridcodec import runtime, zoo
+    from hybridcodec.models import RecCNN
+    from hybridcodec.tools import zoo_admin
+
+    full = next(e for e in zoo.entries() if e.codec == "webp" and e.role == "post" and not e.variant_of
+                and e.status == "current" and e.scale == 1)
+    run, models = tmp_path / "run", tmp_path / "models"
+    run.mkdir()
+    models.mkdir()
+    RecCNN(depth=3, width=8).save(run / "post.keras")
+    card = {"models": {"post": {"file": "post.keras", "sha256": runtime.file_sha256(run / "post.keras"),
+                                "class": "RecCNN"}}, "config": {"scale": 1}}
+    (run / "card.json").write_text(json.dumps(card))
+    (models / "manifest.json").write_text(json.dumps({"models": [], "operating_points": {}}))
+    monkeypatch.setattr(zoo_admin, "models_dir", lambda: models)
+    assert main(["zoo", "add", str(run), "--name", "light-x", "--codec", "webp", "--light-of", full.name]) == 0
+    (entry,) = json.loads((models / "manifest.json").read_text())["models"]
+    assert entry["light_of"] == full.name and (models / entry["onnx"]).is_file()
+    assert zoo.read_models([entry])[0].light_of == full.name  # the schema takes it
+    keras.backend.clear_session()

@@ -111,7 +111,7 @@ def add(run_dir, name: str, codec: str, role: str = "post", light_of: str = "") 
     entry = {"name": name, "file": f"{name}.keras", "sha256": info["sha256"], "role": role,
              "codec": codec, "scale": card["config"]["scale"], "class": info["class"],
              "card": f"{name}.json", **export_file(target / f"{name}.keras"),
-             "keras_sha256": runtime.file_sha256(target / f"{name}.keras"), **({"light_of": light_of} * bool(full))}
+             "keras_sha256": runtime.file_sha256(target / f"{name}.keras"), **({"light_of": light_of} if full else {})}
     _update_manifest(lambda manifest: {**manifest, "models": _replaced(manifest["models"], entry)})
     return entry
 
