@@ -43,15 +43,34 @@ def hybrid(codec, tune):
     return code
 
 
+GRID = range(4, 97, 4)
+
+
 def nearest(code, image, target_bpp):
-    """(quality, bytes, decoded) of the file nearest ``target_bpp``."""
+    """(quality, bytes, decoded) of the file nearest ``target_bpp`` on GRID:
+    a bisection for where the size crosses the target (sizes grow with the
+    quality), then the nearer of the two files beside it; what a sweep of
+    the whole grid finds, in about 6 encodes instead of 24."""
     h, w = image.shape[:2]
-    best = None
-    for q in range(4, 97, 4):
-        data, decoded = code(image, q)
-        if best is None or abs(8 * len(data) / (h * w) - target_bpp) < abs(8 * len(best[1]) / (h * w) - target_bpp):
-            best = (q, data, decoded)
-    return best
+    coded = {}
+
+    def at(k):
+        if k not in coded:
+            coded[k] = (GRID[k], *code(image, GRID[k]))
+        return coded[k]
+
+    def bpp(k):
+        return 8 * len(at(k)[1]) / (h * w)
+
+    low, high = 0, len(GRID) - 1  # the first grid point at or above the target, by bisection
+    while low < high:
+        mid = (low + high) // 2
+        if bpp(mid) < target_bpp:
+            low = mid + 1
+        else:
+            high = mid
+    beside = [k for k in (low - 1, low) if 0 <= k < len(GRID)]
+    return at(min(beside, key=lambda k: abs(bpp(k) - target_bpp)))
 
 
 def busiest_crop(image):

@@ -11,7 +11,7 @@ the median of the network's time, and of the whole restore from the file's
 bytes: decode, network, strengths) and posts the results with the largest
 level difference from ``hybridcodec.decompress``.
 
-    python scripts/web_timing.py [--runs 3] [--json results/web-timing.json]
+    python scripts/web_timing.py [--runs 3] [--codecs ...] [--tiers full light] [--json results/web-timing.json]
 
 Needs chromium and web/node_modules/onnxruntime-web (npm ci --prefix web).
 """
@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ORT_DIST = ROOT / "web" / "node_modules" / "onnxruntime-web" / "dist"
 # (codec, precision, decoder tier); the default tune
 PRECISIONS = ("int8", "float32")
-CASES = [(codec, precision, "full") for codec in ("jpeg", "webp", "avif", "jpegxl") for precision in PRECISIONS]
-CASES += [("jpeg", precision, "light") for precision in PRECISIONS]
+CASES = [(codec, precision, tier) for tier in ("full", "light") for codec in ("jpeg", "webp", "avif", "jpegxl")
+         for precision in PRECISIONS]
 
 PAGE = """<!doctype html><meta charset="utf-8">
 <script type="module" src="hybridcodec.js" data-manual></script>
@@ -137,6 +137,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", help="also write the figures here")
     parser.add_argument("--codecs", nargs="+", default=["jpeg", "webp", "avif", "jpegxl"])
+    parser.add_argument("--tiers", nargs="+", default=["full", "light"], help="decoder tiers (default: both)")
     args = parser.parse_args()
     from hybridcodec.coding import condition_vector
 
@@ -144,7 +145,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         files, rows = [], {}
-        for codec, precision, decoder in [case for case in CASES if case[0] in args.codecs]:
+        for codec, precision, decoder in [c for c in CASES if c[0] in args.codecs and c[2] in args.tiers]:
             name = f"{codec}-{decoder}-{precision}{codecs.get_codec(codec).extension}"
             data = hybridcodec.compress(photo, codec, 40, native=True, precision=precision, decoder=decoder)
             (tmp / name).write_bytes(data)
