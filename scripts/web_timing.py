@@ -3,7 +3,7 @@ onnxruntime-web's WebAssembly with 1 and 2 threads) against native ONNX
 Runtime with the same threads, per network: the figures of docs/WEB.md.
 
 For each codec and precision, the photo (scikit-image's astronaut, as
-``bench-decode`` makes it) is compressed to a native file at quality 40;
+``bench-decode`` makes it) is compressed to a native file at quality 40 and scale 1;
 ``hybridcodec web`` writes the page's folder; a local server on 127.0.0.1
 serves it with the cross-origin isolation headers; Chromium runs the
 module's ``restoreBytes`` on each file (one warm-up, then RUNS timed runs:
@@ -147,7 +147,8 @@ def main() -> None:
         files, rows = [], {}
         for codec, precision, decoder in [c for c in CASES if c[0] in args.codecs and c[2] in args.tiers]:
             name = f"{codec}-{decoder}-{precision}{codecs.get_codec(codec).extension}"
-            data = hybridcodec.compress(photo, codec, 40, native=True, precision=precision, decoder=decoder)
+            # scale 1, unchecked: the file names its network (the check may keep the plain picture)
+            data = hybridcodec.compress(photo, codec, 40, scale=1, native=True, precision=precision, decoder=decoder)
             (tmp / name).write_bytes(data)
             files.append(name)
             header = container.unpack(codecs.extract_native(data)[1]).header
