@@ -402,7 +402,7 @@ def _add_zoo(sub):
     add.add_argument("--codec", required=True, choices=_codec_choices(lossy_only=True))
     add.add_argument("--role", choices=sorted(container.ROLES.values()), default="post",
                      help="the run's restoration network (post, default) or its pre-processor (pre)")
-    add.add_argument("--light-of", metavar="NAME", default="",
+    add.add_argument("--light-of", metavar="NAME",
                      help="add it as the light tier (--decoder light) of this shipped restoration network")
     add.set_defaults(func=_zoo_add)
     pair = zoo_sub.add_parser("pre-edit", help="set the pre-editing pair --scale auto tries for an encoder",
@@ -462,7 +462,7 @@ def _zoo_list(args) -> int:
 def _zoo_add(args) -> int:
     from .tools.zoo_admin import add
 
-    print(json.dumps(add(args.run, args.name, args.codec, args.role, args.light_of), indent=1))
+    print(json.dumps(add(args.run, args.name, args.codec, args.role, args.light_of or ""), indent=1))
     return 0
 
 
