@@ -82,8 +82,8 @@ class EncodeSettings:
         "one chosen (docs/ROBUSTNESS.md)", pillow=True)
     decoder: str = _setting(
         DECODERS[0], "the restoration network the file names: {default} (default) or light, a network of at most about "
-        "30 kMAC per pixel for pages and CPUs without VNNI, where one ships (jpeg under the perceptual tune; "
-        "elsewhere the full one, with a warning; docs/WEB.md)", pillow=True)
+        "30 kMAC per pixel for pages and CPUs without VNNI, where one ships (each codec's full-size path, jpeg "
+        "under the perceptual tune; elsewhere the full one, with a warning; docs/DECISIONS.md)", pillow=True)
     keep_metadata: bool = _setting(False, "keep EXIF metadata (the ICC profile is always kept)", api=False)
     native: bool = _setting(
         False, "write a standard .jpg/.webp/.avif/.jxl that any viewer opens, with the hybridcodec header inside "
