@@ -359,7 +359,7 @@ def _settings(settings: EncodeSettings | str, options: dict) -> EncodeSettings:
     return EncodeSettings.of(codec=settings, **options)
 
 
-def _restored(reference: np.ndarray, encoded: Encoded, settings: EncodeSettings, tune: str | None = None) -> float:
+def _score_of(reference: np.ndarray, encoded: Encoded, settings: EncodeSettings, tune: str | None = None) -> float:
     """The restored file's score against ``reference``, the image at 8 bits
     (``eight_bit``: a 16-bit input compared as it is scores about -43 dB)."""
     return restored(reference, encoded.data, settings, tune)[0]
@@ -422,7 +422,7 @@ def fit_size(image, settings: EncodeSettings | str, max_bytes: int, **options) -
         q = _bisect(lambda q: len(encoded(q).data) <= max_bytes)
         if q is None:
             continue
-        value = _restored(reference, encoded(q), settings)
+        value = _score_of(reference, encoded(q), settings)
         if value > best_score:
             best, best_score = encoded(q), value
     if best is None:
@@ -443,7 +443,7 @@ def reach_psnr(image, settings: EncodeSettings | str, target_db: float, **option
         def value(q, scale=scale, cache=cache):
             if q not in cache:
                 enc = _candidate(image, settings, q, scale)
-                cache[q] = (enc, _restored(reference, enc, settings, "psnr"))
+                cache[q] = (enc, _score_of(reference, enc, settings, "psnr"))
             return cache[q]
 
         # largest q that still misses the target, plus one, is the smallest that reaches it
@@ -478,6 +478,6 @@ def search(image, settings: EncodeSettings | str, quality: int, **options) -> En
     searched = fit_size(image, settings, budget)
     auto = _candidate(image, settings, quality, "auto")
     reference = eight_bit(image)
-    if _restored(reference, auto, settings) > _restored(reference, searched, settings):
+    if _score_of(reference, auto, settings) > _score_of(reference, searched, settings):
         return _chosen(auto, settings)
     return searched
