@@ -520,13 +520,7 @@ class _PillowJPEG(Encoder):
     file_id = None
 
     def encode(self, rgb, quality, effort):
-        import io
-
-        from PIL import Image
-
-        buffer = io.BytesIO()
-        Image.fromarray(rgb).save(buffer, "JPEG", **self.options(quality))
-        return buffer.getvalue()
+        return _pillow_file(rgb, "JPEG", **self.options(quality))
 
 
 class Turbo444(_PillowJPEG):
@@ -648,6 +642,15 @@ class JPEG(Codec):
         return self._decoded_rgb(_imagecodecs().jpeg8_decode(data))
 
 
+def _pillow_file(rgb: np.ndarray, image_format: str, **options) -> bytes:
+    """The bytes Pillow's ``image_format`` plugin writes for ``rgb`` with ``options``."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, image_format, **options)
+    return buffer.getvalue()
 
 
 def _mozjpeg_encode(rgb: np.ndarray, quality: int, table: int = 1, chroma: float | None = None) -> bytes:
@@ -774,14 +777,8 @@ class AVIF(Codec):
             return f"libavif {features.version('avif')} (Pillow), tune=psnr"
 
         def encode(self, rgb, quality, effort):
-            import io
-
-            from PIL import Image
-
-            buffer = io.BytesIO()
-            Image.fromarray(rgb).save(buffer, "AVIF", quality=quality, speed=effort, subsampling="4:2:0",
-                                      advanced={"tune": "psnr"})
-            return buffer.getvalue()
+            return _pillow_file(rgb, "AVIF", quality=quality, speed=effort, subsampling="4:2:0",
+                                advanced={"tune": "psnr"})
 
     encoders = encoder_table(_Imagecodecs(), _PillowPSNR())
     common_default = ("libavif", "default")

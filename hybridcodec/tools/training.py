@@ -153,11 +153,6 @@ class CodedSet:
     condition: list[np.ndarray] = field(default_factory=list)  # (K,) what the network is told, per entry
 
 
-def _backend(codec, encoder: str | None):
-    """The encoder that writes a training file: the codec's default, or the one named."""
-    return codec.configured(encoder) if encoder else codec
-
-
 def code_images(originals, codec, qualities, scale, pre=None, encoders=(), condition="quality") -> CodedSet:
     """Run the real codec on every (image, encoder, quality). ``pre`` is the
     ComCNN (a Keras model) or None for the classical area downscale. At a
@@ -174,7 +169,7 @@ def code_images(originals, codec, qualities, scale, pre=None, encoders=(), condi
         compacts = {}  # a PreEditor edits for each quality, other pre-processing once
         h, w = image.shape[:2]
         for encoder in encoders or [None]:
-            writer = _backend(backend, encoder)
+            writer = backend.configured(encoder) if encoder else backend  # training-only encoders too
             for q in qualities:
                 key = q if pre is not None and takes_quality(pre) else None
                 if key not in compacts:
