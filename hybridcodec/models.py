@@ -402,23 +402,28 @@ class RecUNet(_ConfiguredModel):
     not shipped.
     """
 
-    def _build(self, scale=1, width=24, blocks=2):
-        decoded, quality = _restoration_inputs()
+    def _build(self, scale=1, width=24, blocks=2, compute_dtype="float32", condition="quality"):
+        decoded, quality = _restoration_inputs(condition)
         base = PadToMultiple(4)(_upsampled_base(decoded, scale))
         x = QualityPlane()([base, quality])
-        skip0 = _conv(width, activation="relu")(_conv(width, activation="relu")(x))
-        x = _conv(2 * width, strides=2, activation="relu")(skip0)
+        hidden = _hidden_dtype(compute_dtype)
+
+        def conv(filters, kernel=3, **kwargs):
+            return _conv(filters, kernel, dtype=hidden, **kwargs)
+
+        skip0 = conv(width, activation="relu")(conv(width, activation="relu")(x))
+        x = conv(2 * width, strides=2, activation="relu")(skip0)
         for _ in range(blocks):
-            x = _conv(2 * width, activation="relu")(x)
+            x = conv(2 * width, activation="relu")(x)
         skip1 = x
-        x = _conv(4 * width, strides=2, activation="relu")(x)
+        x = conv(4 * width, strides=2, activation="relu")(x)
         for _ in range(blocks):
-            x = _conv(4 * width, activation="relu")(x)
-        x = PixelShuffle(2)(_conv(8 * width, 1)(x))
-        x = _conv(2 * width, activation="relu")(layers.Add()([x, skip1]))
-        x = PixelShuffle(2)(_conv(4 * width, 1)(x))
-        x = _conv(width, activation="relu")(layers.Add()([x, skip0]))
-        residual = _conv(3, kernel_initializer="zeros")(x)
+            x = conv(4 * width, activation="relu")(x)
+        x = PixelShuffle(2, dtype=hidden)(conv(8 * width, 1)(x))
+        x = conv(2 * width, activation="relu")(layers.Add(dtype=hidden)([x, skip1]))
+        x = PixelShuffle(2, dtype=hidden)(conv(4 * width, 1)(x))
+        x = conv(width, activation="relu")(layers.Add(dtype=hidden)([x, skip0]))
+        residual = _conv(3, kernel_initializer="zeros", dtype="float32")(x)
         restored = layers.Add()([base, residual])
         return [decoded, quality], CropLike(scale)([restored, decoded])
 

@@ -166,7 +166,8 @@ def test_manifest_marks_what_the_tables_use():
     used = {row.get("post") for table in manifest["operating_points"].values() for row in table}
     used |= {name for pair in manifest.get("pre_edit", {}).values() for name in pair.values()}
     used |= set(manifest.get("plain_files", {}).values())
-    used |= {e.name for e in zoo.entries() if e.light_of and e.light_of in used}  # light: where its full one serves
+    newest_light = {e.light_of: e.name for e in zoo.entries() if e.light_of}  # light: the last added serves
+    used |= {light for full, light in newest_light.items() if full in used}
     used |= {e.name for e in zoo.entries() if e.variant_of in used}  # an int8 twin serves where its network does
     for entry in zoo.entries():
         assert entry.status == ("current" if entry.name in used else "superseded"), entry.name

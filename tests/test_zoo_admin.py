@@ -169,3 +169,13 @@ def test_zoo_add_light_of_writes_the_entry_the_light_tier_finds(tmp_path, monkey
     assert entry["light_of"] == full.name and (models / entry["onnx"]).is_file()
     assert zoo.read_models([entry])[0].light_of == full.name  # the schema takes it
     keras.backend.clear_session()
+
+
+def test_the_newest_light_network_of_a_network_serves_and_older_ones_only_decode():
+    from hybridcodec.tools.zoo_admin import with_statuses
+
+    manifest = {"models": [{"name": "full"}, {"name": "light-a", "light_of": "full"},
+                           {"name": "light-b", "light_of": "full"}, {"name": "light-c", "light_of": "old"}],
+                "operating_points": {"jpeg": [{"quality": 40, "post": "full"}]}}
+    status = {m["name"]: m["status"] for m in with_statuses(manifest)["models"]}
+    assert status == {"full": "current", "light-a": "superseded", "light-b": "current", "light-c": "superseded"}

@@ -53,7 +53,9 @@ def with_statuses(manifest: dict) -> dict:
             for row in table for role in ("pre", "post")}
     used |= {name for pair in manifest.get("pre_edit", {}).values() for name in pair.values()}
     used |= set(manifest.get("plain_files", {}).values())
-    used |= {m["name"] for m in manifest["models"] if m.get("light_of", "") in used - {None, ""}}  # --decoder light
+    # --decoder light: the last one added for a network serves; older ones only decode their files
+    newest_light = {m["light_of"]: m["name"] for m in manifest["models"] if m.get("light_of")}
+    used |= {light for full, light in newest_light.items() if full in used}
     used |= {twin for (base, _), twin in zoo.newest_twins(manifest["models"]).items() if base in used}  # it serves too
     models = [{**m, "status": "current" if m["name"] in used else "superseded"} for m in manifest["models"]]
     out = {"models": models, "operating_points": manifest.get("operating_points", {})}
