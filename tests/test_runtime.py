@@ -84,6 +84,7 @@ def _every_class():
         "reccnn-half-resolution-s2": lambda: models.RecCNN(scale=2, half_resolution=True),
         "reccnn-bfloat16": lambda: models.RecCNN(scale=1, depth=4, compute_dtype="bfloat16"),
         "recunet-s2": lambda: models.RecUNet(scale=2),
+        "recunet-tables-bfloat16": lambda: models.RecUNet(width=8, compute_dtype="bfloat16", condition="jpeg-tables"),
         "arcnn": lambda: models.ARCNN(scale=1),
         "arcnn-aspp-s2": lambda: models.ARCNNASPP(scale=2),
         "comcnn-s2": lambda: models.ComCNN(scale=2),
@@ -100,12 +101,32 @@ def test_every_model_class_exports_with_dynamic_sizes(name):
     reference = float32_twin(model)
     for height, width in ((67, 45), (32, 96)):  # odd sizes too: padding and cropping
         x = np.random.default_rng(height).random((1, height, width, 3), dtype=np.float32)
-        inputs = x if model.role == "pre" else [x, np.array([[0.3]], np.float32)]
+        inputs = x if model.role == "pre" else [x, np.full((1, model.inputs[1].shape[-1]), 0.3, np.float32)]
         expected = np.asarray(reference(inputs, training=False))
         got = network(inputs)
         assert got.shape == expected.shape
         # relative to the output's range: random weights make large values
         assert np.abs(got - expected).max() <= 1e-4 * max(1.0, np.abs(expected).max())
+
+
+def test_tiles_restore_as_the_whole_image_does():
+    """coding.OVERLAP exceeds the widest receptive field of a network that
+    ships: RecUNet's three scales see about 24 pixels to each side."""
+    from hybridcodec import models
+    from hybridcodec.coding import _to_float, _to_uint8, run_tiled
+
+    model = _randomised(models.RecUNet(width=8), seed=1)
+    quality = np.array([[0.3]], np.float32)
+
+    def restore(part):
+        return _to_uint8(model([_to_float(part), quality], training=False))
+
+    decoded = data.astronaut()[:150, :230]
+    whole = restore(decoded)
+    assert np.abs(whole.astype(int) - decoded).mean() > 5  # the network changes the picture
+    tiled = run_tiled(restore, decoded, tile=64)
+    assert np.abs(tiled.astype(int) - whole).max() <= 1
+    assert np.abs(run_tiled(restore, decoded, tile=64, overlap=8).astype(int) - whole).max() > 1  # too little context
 
 
 def test_an_unknown_layer_is_refused_by_name():
