@@ -40,6 +40,8 @@ def main():
     parser.add_argument("--downscale", type=int, default=768, help="long side in pixels (default: 768)")
     parser.add_argument("--out", help="JSON file of the figures (default: none)")
     args = parser.parse_args()
+    if args.downscale < 16:  # a 1-pixel picture would be measured without complaint
+        parser.error(f"--downscale is a long side in pixels, at least 16, not {args.downscale}")
     nets = [zoo.load_keras_file(path) for path in args.networks]
     # each network's contract, by the length of the condition it takes
     contracts = [next(c for c, k in CONDITIONS.items() if k == net.inputs[1].shape[-1]) for net in nets]
