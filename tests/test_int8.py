@@ -138,6 +138,29 @@ def test_quantize_keeps_the_contract_and_stays_close(photo):
     assert 0 < difference.max() < 8  # quantized, and close
 
 
+def test_pixel_shuffles_move_uint8_in_the_twin(photo):
+    """RecUNet's pixel shuffles run between a DequantizeLinear and a
+    QuantizeLinear, which ONNX Runtime fuses into a uint8 move; the
+    quantizer's own table is left as it was."""
+    onnx = pytest.importorskip("onnx")
+    from onnxruntime.quantization.registry import QDQRegistry
+
+    from hybridcodec.models import RecUNet
+    from hybridcodec.tools.export import quantize_int8, to_onnx
+
+    exported = to_onnx(RecUNet(width=4)).SerializeToString()
+    image = (photo[None, :64, :64] / 255.0).astype(np.float32)
+    graph = onnx.load_from_string(quantize_int8(exported, [{"decoded": image, "quality": np.full((1, 1), 0.3,
+                                                                                                   np.float32)}])).graph
+    made_by = {out: node.op_type for node in graph.node for out in node.output}
+    read_by = {name: node.op_type for node in graph.node for name in node.input}
+    shuffles = [node for node in graph.node if node.op_type == "DepthToSpace"]
+    assert len(shuffles) == 2
+    assert all(made_by[n.input[0]] == "DequantizeLinear" and read_by[n.output[0]] == "QuantizeLinear"
+               for n in shuffles)
+    assert "DepthToSpace" not in QDQRegistry
+
+
 def refit_errors(exported: bytes, photo: np.ndarray) -> tuple[list[float], bytes]:
     """Quantize ``exported``, refit its output layer to the float32
     network's own output on four views of ``photo``, and measure both twins'

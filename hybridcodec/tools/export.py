@@ -260,7 +260,13 @@ def quantize_int8(onnx_bytes: bytes, samples, float_convs=(-1,), calibration: st
     ``ranges`` ({tensor: (low, high)}, from ``clipped_ranges``) replace the
     calibrated ranges of those tensors. ``float_convs`` (indexes among the
     convolutions), ``calibration`` ("minmax", "percentile", "entropy") and
-    ``ranges`` are the knobs that scripts/int8_variants.py weighs."""
+    ``ranges`` are the knobs that scripts/int8_variants.py weighs.
+
+    Pixel shuffles (``DepthToSpace``, ``SpaceToDepth``) move uint8 data,
+    with their input's quantization: the same numbers, and RecUNet's twin
+    restores 768x512 15-20% faster than with them in float32, where they
+    took a fifth of its time. ONNX Runtime's quantizer does not list them,
+    so they are added to its table for the call."""
     import tempfile
 
     import onnx
@@ -271,6 +277,8 @@ def quantize_int8(onnx_bytes: bytes, samples, float_convs=(-1,), calibration: st
         QuantType,
         quantize_static,
     )
+    from onnxruntime.quantization.operators.direct_q8 import QDQDirect8BitOp
+    from onnxruntime.quantization.registry import QDQRegistry
 
     class Reader(CalibrationDataReader):
         def __init__(self):
@@ -286,15 +294,21 @@ def quantize_int8(onnx_bytes: bytes, samples, float_convs=(-1,), calibration: st
     kept_float = sorted({convs[k] for k in float_convs})
     method = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
               "entropy": CalibrationMethod.Entropy}[calibration]
+    shuffles = {op: QDQDirect8BitOp for op in ("DepthToSpace", "SpaceToDepth") if op not in QDQRegistry}
     with tempfile.TemporaryDirectory() as tmp:
         source, target = Path(tmp) / "float32.onnx", Path(tmp) / "int8.onnx"
         onnx.save_model(model, str(source))
-        quantize_static(str(source), str(target), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        nodes_to_exclude=kept_float, calibrate_method=method,
-                        extra_options={"TensorQuantOverrides": {
-                            name: [{"rmin": np.float32(low), "rmax": np.float32(high)}]
-                            for name, (low, high) in (ranges or {}).items()}})
+        QDQRegistry.update(shuffles)
+        try:
+            quantize_static(str(source), str(target), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            nodes_to_exclude=kept_float, calibrate_method=method,
+                            extra_options={"TensorQuantOverrides": {
+                                name: [{"rmin": np.float32(low), "rmax": np.float32(high)}]
+                                for name, (low, high) in (ranges or {}).items()}})
+        finally:
+            for op in shuffles:
+                del QDQRegistry[op]
         quantized = onnx.load(str(target))
     del quantized.metadata_props[:]  # the runtime reads scale, role and contract from here
     for prop in model.metadata_props:
