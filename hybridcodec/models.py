@@ -399,9 +399,9 @@ class RecUNet(_ConfiguredModel):
     full-resolution path keeps the block-grid detail that a half-resolution
     stack loses (see ``RecCNN``). Measured (docs/MODELS.md): as good as
     RecCNN 8x32 after 400 steps on JPEG, slower to learn from scratch on WebP.
-    Shipped as JPEG's light network (width 16, 21.5 kMAC a pixel): it keeps
-    74% of the full network's PSNR gain where a RecCNN of the same
-    arithmetic kept 60% (docs/DECISIONS.md).
+    Shipped as the light networks of JPEG, WebP and AVIF (width 16, 20.5-21.5
+    kMAC a pixel): they keep 74-76% of their full networks' PSNR gain where
+    RecCNNs of the same arithmetic kept 60-64% (docs/DECISIONS.md).
     """
 
     def _build(self, scale=1, width=24, blocks=2, compute_dtype="float32", condition="quality"):
