@@ -109,26 +109,6 @@ def test_every_model_class_exports_with_dynamic_sizes(name):
         assert np.abs(got - expected).max() <= 1e-4 * max(1.0, np.abs(expected).max())
 
 
-def test_tiles_restore_as_the_whole_image_does():
-    """coding.OVERLAP exceeds the widest receptive field of a network that
-    ships: RecUNet's three scales see about 24 pixels to each side."""
-    from hybridcodec import models
-    from hybridcodec.coding import _to_float, _to_uint8, run_tiled
-
-    model = _randomised(models.RecUNet(width=8), seed=1)
-    quality = np.array([[0.3]], np.float32)
-
-    def restore(part):
-        return _to_uint8(model([_to_float(part), quality], training=False))
-
-    decoded = data.astronaut()[:150, :230]
-    whole = restore(decoded)
-    assert np.abs(whole.astype(int) - decoded).mean() > 5  # the network changes the picture
-    tiled = run_tiled(restore, decoded, tile=64)
-    assert np.abs(tiled.astype(int) - whole).max() <= 1
-    assert np.abs(run_tiled(restore, decoded, tile=64, overlap=8).astype(int) - whole).max() > 1  # too little context
-
-
 def test_an_unknown_layer_is_refused_by_name():
     import keras
 

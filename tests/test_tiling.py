@@ -44,6 +44,26 @@ def test_tiled_restoration_matches_whole_image(make, big):
     assert psnr(whole, tiled) > 60  # identical up to float summation order
 
 
+def test_too_little_overlap_is_seen(big):
+    """The check above can fail: with 8 pixels of context instead of
+    coding.OVERLAP, RecUNet's three scales (about 24 pixels to each side)
+    restore tile edges differently."""
+    from hybridcodec.coding import _to_float, _to_uint8, run_tiled
+
+    model = RecUNet(scale=1, width=8, blocks=3)
+    rng = np.random.default_rng(1)  # every weight drawn here (not Keras's unseeded init): the same case each run
+    model.set_weights([rng.normal(0, 0.1, w.shape).astype(np.float32) for w in model.get_weights()])
+    quality = np.array([[0.4]], np.float32)
+
+    def restore(part):
+        return _to_uint8(model([_to_float(part), quality], training=False))
+
+    whole = restore(big).astype(int)
+    assert np.abs(whole - big).mean() > 5  # the network changes the picture
+    assert np.abs(run_tiled(restore, big, tile=96) - whole).max() <= 1  # float summation order
+    assert np.abs(run_tiled(restore, big, tile=96, overlap=8) - whole).max() > 1
+
+
 def test_tiled_comcnn_matches_whole_image(big):
     model = perturbed(ComCNN(scale=2))
     whole, tiled = run_pre(model, big, tile=10**6), run_pre(model, big, tile=96)
