@@ -20,7 +20,8 @@ PRE_MODELS = {"comcnn": "ComCNN", "pre-editor": "PreEditor"}
 
 # name -> function in tools/losses.py
 LOSSES = {"mse": "mse_loss", "l1": "l1_loss", "ssim": "ssim_loss", "ms-ssim": "ms_ssim_loss",
-          "ms-ssim+l1": "ms_ssim_l1_loss", "mse+texture": "mse_texture_loss"}
+          "ms-ssim+l1": "ms_ssim_l1_loss", "mse+texture": "mse_texture_loss",
+          "ssimulacra2": "ssimulacra2_loss", "mse+ssimulacra2": "mse_ssimulacra2_loss"}
 
 # tools/training.TrainConfig.mode: the restoration network alone, or
 # alternating with the pre-processor

@@ -144,6 +144,38 @@ def test_the_texture_term_charges_a_blur_more_than_mse_does():
     assert float(get_loss("mse+texture")(image, noise)) < 1.2 * float(get_loss("mse")(image, noise))
 
 
+@pytest.mark.parametrize("quality", [10, 40, 90])
+def test_the_ssimulacra2_loss_scores_as_the_package_does(quality):
+    """The loss is SSIMULACRA2 itself: its score matches the package bench
+    uses, on a picture of odd width (the package's edge handling) at three
+    JPEG qualities."""
+    import io
+
+    from PIL import Image
+    from skimage import data
+
+    from hybridcodec.metrics import ssimulacra2
+    from hybridcodec.tools.losses import ssimulacra2_distortion, ssimulacra2_from_distortion
+
+    image = data.chelsea()  # 300 x 451
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "JPEG", quality=quality)
+    decoded = np.asarray(Image.open(buffer))
+    distortion = ssimulacra2_distortion(image[None] / 255.0, decoded[None] / 255.0)
+    assert float(ssimulacra2_from_distortion(distortion)[0]) == pytest.approx(ssimulacra2(image, decoded), abs=0.05)
+
+
+def test_the_ssimulacra2_loss_has_a_finite_gradient_at_identical_images():
+    import tensorflow as tf
+
+    from hybridcodec.tools.losses import ssimulacra2_loss
+
+    x = tf.Variable(rand(2, 32, 32, 3))
+    with tf.GradientTape() as tape:
+        loss = ssimulacra2_loss(tf.identity(x), x)
+    assert np.isfinite(tape.gradient(loss, x).numpy()).all()
+
+
 def test_ms_ssim_uses_fewer_scales_on_small_crops():
     assert ms_ssim_scales(176) == 5
     assert ms_ssim_scales(128) == 4
