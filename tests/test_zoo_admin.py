@@ -142,6 +142,30 @@ def test_replace_moves_every_row_to_the_new_network(tmp_path, monkeypatch):
     zoo.clear_caches()
 
 
+def test_replace_hands_the_light_tier_to_the_new_network(tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    from hybridcodec import zoo
+    from hybridcodec.tools import zoo_admin
+
+    light = next(e for e in zoo.entries() if e.light_of and e.status == "current" and not e.variant_of)
+    old = zoo.find(light.light_of)
+    new = next(e for e in zoo.entries() if e.codec == old.codec and e.scale == old.scale and e.role == "post"
+               and not e.variant_of and not e.light_of and e.name != old.name)
+    shutil.copyfile(zoo.weights_dir() / "manifest.json", tmp_path / "manifest.json")
+    monkeypatch.setattr(zoo_admin, "models_dir", lambda: tmp_path)
+    monkeypatch.setattr(zoo, "weights_dir", lambda: tmp_path)
+    try:
+        line = zoo_admin.replace_network(old.name, new.name)
+        assert light.name in line.partition("; light tier: ")[2].split(", ")
+        after = {m["name"]: m for m in json.loads((tmp_path / "manifest.json").read_text())["models"]}
+        assert after[light.name]["light_of"] == new.name and after[light.name]["status"] == "current"
+        assert zoo.with_decoder(zoo.find(new.name), "light").name == light.name
+    finally:
+        zoo.clear_caches()
+
+
 def test_zoo_add_light_of_writes_the_entry_the_light_tier_finds(tmp_path, monkeypatch):
     import json
 

@@ -308,16 +308,21 @@ def _restoration_network(name: str) -> zoo.ZooEntry:
 
 def replace_network(old: str, new: str) -> str:
     """``hybridcodec zoo replace``: the table rows restored by ``old`` are
-    restored by ``new`` (a retrained network of the same codec and scale);
-    returns a readable line."""
+    restored by ``new`` (a retrained network of the same codec and scale),
+    and ``old``'s light networks become ``new``'s: the light tier serves the
+    same rows as before (``--decoder light`` would otherwise fall back to the
+    full network there). Returns a readable line."""
     entries = [_restoration_network(name) for name in (old, new)]
     if (entries[0].codec, entries[0].scale) != (entries[1].codec, entries[1].scale):
         raise HybridCodecError(f"{new} does not serve {old}'s codec and scale")
     rows = sum(r.get("post") == old for table in zoo.manifest()["operating_points"].values() for r in table)
-    _update_manifest(lambda manifest: {**manifest, "operating_points": {
-        key: [{**r, "post": new} if r.get("post") == old else r for r in table]
-        for key, table in manifest["operating_points"].items()}})
-    return f"{rows} table rows: {old} -> {new}"
+    lights = [e.name for e in zoo.entries() if e.light_of == old]
+    _update_manifest(lambda manifest: {
+        **manifest,
+        "models": [{**m, "light_of": new} if m.get("light_of") == old else m for m in manifest["models"]],
+        "operating_points": {key: [{**r, "post": new} if r.get("post") == old else r for r in table]
+                             for key, table in manifest["operating_points"].items()}})
+    return f"{rows} table rows: {old} -> {new}" + (f"; light tier: {', '.join(lights)}" if lights else "")
 
 
 def set_operating_points(key: str, rows: list[dict], evidence: dict) -> None:
