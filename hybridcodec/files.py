@@ -314,8 +314,11 @@ def warning_line(message, source=None) -> str:
 
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """``warnings.showwarning`` of the command line and of batch.py's workers:
-    one line, not Python's two with a source path."""
-    print(warning_line(message), file=sys.stderr)
+    one line, not Python's two with a source path. One write, line and
+    newline together: ``print`` writes them apart, and two workers' lines
+    interleaved between them (a test's failure under --jobs 2)."""
+    sys.stderr.write(warning_line(message) + "\n")
+    sys.stderr.flush()
 
 
 @contextlib.contextmanager
