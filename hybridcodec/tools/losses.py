@@ -30,6 +30,7 @@ Butteraugli, which the loss never sees, is the check.
 from __future__ import annotations
 
 import tensorflow as tf
+from ssimulacra2 import ssimulacra2 as _s2
 
 from .. import names
 from ..metrics import MS_SSIM_WEIGHTS, ms_ssim_scales
@@ -82,13 +83,13 @@ def mse_texture_loss(y_true, y_pred):
     return mse_loss(y_true, y_pred) + TEXTURE_WEIGHT * texture
 
 
-# SSIMULACRA2 (Cloudinary; libjxl tools/ssimulacra2.cc), constants as the
-# package has them. Images are sRGB in [0, 1].
-S2_OPSIN = ((0.30, 0.622, 0.078), (0.23, 0.692, 0.078),
-            (0.24342268924547819, 0.20476744424496821, 0.5518098665095536))
-S2_BIAS = 0.0037930732552754493
-S2_C2 = 0.0009
-S2_SCALES = 6
+# SSIMULACRA2 (Cloudinary; libjxl tools/ssimulacra2.cc), its constants taken
+# from the package bench scores with, so that the two cannot drift apart.
+# Images are sRGB in [0, 1].
+S2_OPSIN = tuple(map(tuple, _s2.kOpsinAbsorbanceMatrix.reshape(3, 3).tolist()))
+S2_BIAS = float(_s2.kOpsinAbsorbanceBias[0])  # the same for the three channels
+S2_C2 = _s2.kC2
+S2_SCALES = _s2.kNumScales
 S2_BLUR_SIGMA, S2_BLUR_RADIUS = 1.5, 5  # scipy's truncate 3.33: int(3.33 * 1.5 + 0.5)
 S2_L4_EPSILON = 1e-24  # keeps the fourth root's slope finite where a map is all zeros (its root: 1e-6)
 # On 128-pixel crops of a JPEG at q50 the distortion's gradient is 15,000
@@ -96,11 +97,8 @@ S2_L4_EPSILON = 1e-24  # keeps the fourth root's slope finite where a map is all
 MSE_SSIMULACRA2_WEIGHT = 1e-4
 
 
-def _s2_weights():
-    from ssimulacra2.ssimulacra2 import weights
-
-    # channel, scale, norm, map (SSIM, artefacts, detail lost)
-    return tf.constant(weights.reshape(3, S2_SCALES, 2, 3), tf.float32)
+# channel, scale, norm, map (SSIM, artefacts, detail lost)
+S2_WEIGHTS = _s2.weights.reshape(3, S2_SCALES, 2, 3).astype("float32")
 
 
 def _s2_xyb(linear):
@@ -140,7 +138,7 @@ def ssimulacra2_distortion(y_true, y_pred):
     maps it to the score."""
     linear = [tf.where(x <= 0.04045, x / 12.92, tf.pow((tf.maximum(x, 0.04045) + 0.055) / 1.055, 2.4))
               for x in (tf.clip_by_value(tf.cast(y, tf.float32), 0.0, 1.0) for y in (y_true, y_pred))]
-    weights = _s2_weights()
+    weights = tf.constant(S2_WEIGHTS)
     total = 0.0
     for scale in range(S2_SCALES):
         if linear[0].shape[1] < 8 or linear[0].shape[2] < 8:
