@@ -215,18 +215,28 @@ def _signals_held():
     """Ctrl-C and SIGTERM wait while the workers are spawned: a spawned
     worker inherits the mask, so a Ctrl-C in its first second (imports)
     waits for _init_worker instead of raising KeyboardInterrupt there, and
-    the parent's is delivered once the pool is up."""
+    the parent's is delivered once the pool is up. The mask holds only this
+    thread: a signal taken by another (tqdm's monitor) still ran cli.py's
+    handler here, between spawning a worker and writing its start-up data,
+    and the worker died with a traceback (CI, 0.9.2). So the handlers only
+    note the signal meanwhile, and it is raised again as the hold ends."""
     if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
         yield
         return
     from multiprocessing import resource_tracker
 
     resource_tracker.ensure_running()  # its start unblocks SIGINT and SIGTERM: before they are blocked
+    came = []
+    handlers = {s: signal.signal(s, lambda signum, frame: came.append(signum)) for s in _STOP_SIGNALS}
     held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)  # one blocked here is taken now, by the noting handler
+        for stop, handler in handlers.items():
+            signal.signal(stop, handler)
+        if came:
+            signal.raise_signal(came[0])  # the handler the run had, as if it came now
 
 
 def _end_workers(pool) -> None:

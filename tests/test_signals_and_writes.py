@@ -131,6 +131,35 @@ def test_ctrl_c_while_the_workers_start_is_one_line_not_their_tracebacks(tmp_pat
     assert "Traceback" not in err and ours(err).endswith("hybridcodec: interrupted"), err
 
 
+@posix_only
+def test_a_ctrl_c_another_thread_takes_waits_for_the_hold_to_end():
+    """The mask holds one thread: a Ctrl-C taken by tqdm's monitor thread ran
+    the handler in the main thread mid-spawn, and a worker died reading its
+    start-up data with a traceback (CI, 0.9.2)."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)  # started before the hold: SIGINT not blocked there
+    previous = signal.signal(signal.SIGINT, interrupt)
+    other.start()
+    inside = False
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with batch._signals_held():
+                os.kill(os.getpid(), signal.SIGINT)  # to the process: the kernel picks the other thread
+                for _ in range(50):  # as spawning does, let go of the GIL: the main thread takes up the signal then
+                    time.sleep(0.01)
+                inside = True
+            time.sleep(0.5)  # raised by now, as the hold ends
+    finally:
+        stop.set()
+        other.join()
+        signal.signal(signal.SIGINT, previous)
+    assert inside
+    assert signal.getsignal(signal.SIGINT) is previous
+
+
 def test_a_signal_held_while_the_workers_start_ends_them(tmp_path, monkeypatch):
     """A Ctrl-C held while the pool starts fires as the hold ends: that was
     before the ``try``, the workers were never ended, and multiprocessing's
