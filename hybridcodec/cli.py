@@ -265,6 +265,10 @@ def _add_train(sub):
                    "rate term, lambda = this x the slope of the codec's rate-distortion curve at each "
                    "quality (1: break even at the operating point; 0: no rate term); "
                    "without it, the paper's straight-through step")
+    p.add_argument("--adversarial", type=float, default=None, metavar="WEIGHT",
+                   help="add a patch discriminator's GAN term at this weight to the restoration "
+                   "network's loss (training only: the network and its decode cost are unchanged; "
+                   "default: none)")
     p.add_argument("--batch", type=int, default=16, help="crops per step")
     p.add_argument("--crop", type=int, default=128, help="crop side in pixels (default: 128)")
     p.add_argument("--lr", type=float, default=5e-4, help="learning rate")
@@ -310,6 +314,7 @@ def _train(args) -> int:
             val_every=args.val_every,
             model_kwargs=model_kwargs, distribute=args.distribute, init=args.init, encoders=args.encoders,
             pre_model=args.pre_model, rate_weight=args.rate_weight, add_downscaled=args.add_downscaled,
+            adversarial=args.adversarial,
         )
     except ValueError as error:  # options that do not go together: one line, not a traceback
         raise HybridCodecError(str(error)) from None

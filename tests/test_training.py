@@ -237,3 +237,54 @@ def test_add_downscaled_also_trains_on_smaller_copies(tmp_path):
     assert downscaled(wide, 45).shape == (15, 45, 3) and downscaled(wide, 90) is wide
     with pytest.raises(ValueError, match="add-downscaled"):
         tiny_config(tmp_path, add_downscaled=-1)
+
+
+def test_the_adversarial_term_trains_a_discriminator_that_resumes(tmp_path):
+    """--adversarial: the discriminator learns to score originals above the
+    network's restorations, its weights and optimizer are checkpointed with
+    the run, and the restoration network's steps differ from the loss alone."""
+    import keras
+
+    from hybridcodec.tools.adversarial import judged
+
+    plain = Trainer(tiny_config(tmp_path / "plain", steps=1, scale=1))
+    assert plain.disc is None
+    plain.run()
+    trainer = Trainer(tiny_config(tmp_path, steps=60, adversarial=0.05, scale=1))
+    trainer.run()
+    assert all({"adversarial", "discriminator"} <= record.keys() for record in trainer.history)
+    first = keras.models.load_model(tmp_path / "plain" / "run" / "post.keras", safe_mode=True)
+    with np.load(tmp_path / "run" / "checkpoint.npz") as saved:
+        disc_keys = [key for key in saved.files if key.startswith("disc/")]
+        assert disc_keys and any(key.startswith("disc_opt/") for key in saved.files)
+        kernel = saved[disc_keys[0]]
+
+    original, decoded, _, condition, _ = next(iter(batch_dataset_of(trainer)))
+    restored = trainer.post([decoded, condition], training=False)
+    real, fake = (float(np.mean(trainer.disc(judged(x, decoded), training=False))) for x in (original, restored))
+    assert real > fake + 0.1, (real, fake)
+
+    resumed = Trainer(tiny_config(tmp_path, steps=61, adversarial=0.05, scale=1))
+    assert resumed.load_checkpoint() and resumed.step == 60
+    np.testing.assert_array_equal(resumed._variables()[disc_keys[0]].numpy(), kernel)
+    # one step from the same start: with the term the network moves elsewhere
+    again = Trainer(tiny_config(tmp_path / "again", steps=1, adversarial=0.05, scale=1))
+    again.run()
+    adversarial = keras.models.load_model(tmp_path / "again" / "run" / "post.keras", safe_mode=True)
+    assert any(not np.allclose(a, b) for a, b in zip(first.get_weights(), adversarial.get_weights(), strict=True))
+
+
+def batch_dataset_of(trainer):
+    from hybridcodec.tools.training import batch_dataset
+
+    return batch_dataset(trainer.code(trainer.train_images, trainer.config.qualities), trainer.config, 0, 1)
+
+
+@pytest.mark.parametrize("weight", ["0", "-1"])
+def test_train_refuses_an_adversarial_weight_not_above_zero(tmp_path, capsys, weight):
+    from hybridcodec.cli import main
+
+    code = main(["train", "--codec", "jpeg", "--data", str(synthetic_images(tmp_path / "data")),
+                 "--adversarial", weight, "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code != 0 and "--adversarial" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -92,6 +92,9 @@ class TrainConfig:
     # joint mode: None, the paper's straight-through step for the ComCNN; a
     # number, the rate-aware step (JPEG) with lambda = rate_weight x the slope.
     rate_weight: float | None = None
+    # None: the loss alone; a number: plus this x a patch discriminator's
+    # least-squares GAN term (tools/adversarial.py), restoration steps only
+    adversarial: float | None = None
 
     def __post_init__(self):
         if self.mode not in names.TRAIN_MODES:
@@ -112,6 +115,9 @@ class TrainConfig:
             raise ValueError("--rate-weight trains a pre-processor for JPEG: it needs --mode joint --codec jpeg")
         if self.rate_weight is not None and self.distribute:
             raise ValueError("--rate-weight runs on one device: drop --distribute")
+        if self.adversarial is not None and (self.adversarial <= 0 or self.distribute or self.net_scale != 1):
+            raise ValueError("--adversarial takes a weight above 0 and trains a network that restores "
+                             "at the decoded size (--scale 1 or 4/3), on one device (no --distribute)")
         if not self.qualities:
             self.qualities = list(codecs.by_name(self.codec).quality_grid)
         if not self.val_qualities:
@@ -444,6 +450,13 @@ class Trainer:
             if self.pre is not None:
                 self.pre_opt = keras.optimizers.Adam(schedule)
                 self.pre_opt.build(self.pre.trainable_variables)
+            self.disc = None
+            if config.adversarial is not None:
+                from .adversarial import patch_discriminator
+
+                self.disc = patch_discriminator()
+                self.disc_opt = keras.optimizers.Adam(schedule, beta_1=0.5)  # GANs' usual momentum
+                self.disc_opt.build(self.disc.trainable_variables)
         if config.init:
             copied, self.init_sha256 = init_from(self.post, config.init)
             self.log(f"initialised {copied} layers from {config.init}")
@@ -469,6 +482,28 @@ class Trainer:
             self.post_opt.apply_gradients(zip(grads, post.trainable_variables, strict=False))
             return loss
 
+        @tf.function
+        def adversarial_post_step(original, decoded, condition):
+            """The loss plus the GAN term for the network, then one step of
+            the discriminator on the same crops; returns the loss, the GAN
+            term and the discriminator's loss (0.25: it cannot tell them apart)."""
+            from .adversarial import discriminator_loss, generator_loss, judged
+
+            disc, weight = self.disc, self.config.adversarial
+            with tf.GradientTape() as tape:
+                restored = post([decoded, condition], training=True)
+                loss = loss_fn(original, restored)
+                fooled = generator_loss(disc(judged(restored, decoded), training=False))
+                total = loss + weight * fooled
+            grads = tape.gradient(total, post.trainable_variables)
+            self.post_opt.apply_gradients(zip(grads, post.trainable_variables, strict=False))
+            with tf.GradientTape() as tape:
+                verdict = discriminator_loss(disc(judged(original, decoded), training=True),
+                                             disc(judged(tf.stop_gradient(restored), decoded), training=True))
+            grads = tape.gradient(verdict, disc.trainable_variables)
+            self.disc_opt.apply_gradients(zip(grads, disc.trainable_variables, strict=False))
+            return loss, fooled, verdict
+
         def pre_step(original, decoded, coded, condition):
             with tf.GradientTape() as tape:
                 compact = pre(original, training=True)
@@ -491,6 +526,7 @@ class Trainer:
             return run
 
         self._post_step = distributed(post_step)
+        self._adversarial_step = adversarial_post_step  # one device: TrainConfig refuses --distribute
         self._pre_step = distributed(pre_step) if pre is not None else None
 
         @tf.function
@@ -577,6 +613,13 @@ class Trainer:
         self.rate = {**saved, "lookup": lookup, "lambda": lam, "anchor": anchor}
         return self.rate
 
+    def _post_batch(self, original, decoded, condition):
+        """One restoration step; returns (loss, the terms to log)."""
+        if self.disc is None:
+            return self._post_step(original, decoded, condition), {}
+        loss, fooled, verdict = self._adversarial_step(original, decoded, condition)
+        return loss, {"adversarial": float(fooled), "discriminator": float(verdict)}
+
     def _rate_batch(self, original, condition, quality):
         """One rate-aware step on a batch: the tables and lambda of each crop's quality."""
         index = np.rint(np.asarray(quality)[:, 0] * 100).astype(int)
@@ -598,6 +641,8 @@ class Trainer:
         networks = [("post", self.post, self.post_opt)]
         if self.pre is not None:
             networks.append(("pre", self.pre, self.pre_opt))
+        if self.disc is not None:
+            networks.append(("disc", self.disc, self.disc_opt))
         variables = {}
         for group, model, optimizer in networks:
             keys = checkpoint_names(model, optimizer)
@@ -732,7 +777,7 @@ class Trainer:
                 original, decoded, coded, condition, quality = next(batches)
                 terms = {}
                 if phase == "post":
-                    loss = self._post_step(original, decoded, condition)
+                    loss, terms = self._post_batch(original, decoded, condition)
                 elif config.rate_weight is not None:
                     loss, terms = self._rate_batch(original, condition, quality)
                 else:
