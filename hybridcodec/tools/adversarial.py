@@ -1,10 +1,10 @@
 """The adversarial term of ``hybridcodec train --adversarial W`` (issue #40,
 item 4): a small patch discriminator learns to tell what the coding took
 from an original crop from what the network puts back, and the network is
-pushed towards corrections it takes for the true ones, beside its loss. Least-squares GAN (Mao et al. 2017): the
-simplest of the stable forms, no sigmoid to saturate. The discriminator is
-training's alone: the restoration network, its size and its decode cost do
-not change.
+pushed towards corrections it takes for the true ones, beside its loss.
+Least-squares GAN (Mao et al. 2017): the simplest of the stable forms, no
+sigmoid to saturate. The discriminator is training's alone: the
+restoration network, its size and its decode cost do not change.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ RESIDUAL_GAIN = 10.0
 
 def patch_discriminator(width: int = WIDTH):
     """Scores every 8x8 cell of a correction (``judged``) from the 38x38
-    pixels around it: 1 for an original's, 0 for a restoration's. Float32 throughout: it is small, and a
-    bfloat16 score would be too coarse for the least-squares target."""
+    pixels around it: 1 for an original's, 0 for a restoration's. Float32
+    throughout: it is small, and a bfloat16 score would be too coarse for
+    the least-squares target."""
     import keras
     from keras import layers
 
