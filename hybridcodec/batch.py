@@ -227,7 +227,10 @@ def _signals_held():
 
     resource_tracker.ensure_running()  # its start unblocks SIGINT and SIGTERM: before they are blocked
     came = []
-    handlers = {s: signal.signal(s, lambda signum, frame: came.append(signum)) for s in _STOP_SIGNALS}
+    # a handler set outside Python (getsignal: None) could not be put back: left alone
+    handlers = {s: h for s in _STOP_SIGNALS if (h := signal.getsignal(s)) is not None}
+    for stop in handlers:
+        signal.signal(stop, lambda signum, frame: came.append(signum))
     held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
         yield
