@@ -11,7 +11,7 @@ from __future__ import annotations
 
 WIDTH = 32  # channels of the first layer, doubled at each of the two further strides
 # The discriminator judges the correction, candidate - decoded, not the
-# image: shown images, it could not tell mozjpeg q40 files of 4 training
+# image: shown images, it could not tell JPEG q40 files of 4 training
 # photos from their originals in 400 steps (128-pixel crops, loss stuck at
 # chance, 0.25), the artefacts a few levels against the photo's whole
 # range; shown corrections (x10), it told a 3x3 blur's from the true one in
