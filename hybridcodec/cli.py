@@ -269,6 +269,12 @@ def _add_train(sub):
                    help="add a patch discriminator's GAN term at this weight to the restoration "
                    "network's loss (training only: the network and its decode cost are unchanged; "
                    "default: none)")
+    p.add_argument("--teacher", default="", metavar="NET.keras",
+                   help="distillation: also learn from this restoration network's output (the same "
+                   "--condition and scale); the target is (original + W x its output) / (1 + W) "
+                   "(default: none)")
+    p.add_argument("--teacher-weight", type=float, default=1.0, metavar="W",
+                   help="the teacher's weight W in the target (default: 1)")
     p.add_argument("--batch", type=int, default=16, help="crops per step")
     p.add_argument("--crop", type=int, default=128, help="crop side in pixels (default: 128)")
     p.add_argument("--lr", type=float, default=5e-4, help="learning rate")
@@ -314,7 +320,7 @@ def _train(args) -> int:
             val_every=args.val_every,
             model_kwargs=model_kwargs, distribute=args.distribute, init=args.init, encoders=args.encoders,
             pre_model=args.pre_model, rate_weight=args.rate_weight, add_downscaled=args.add_downscaled,
-            adversarial=args.adversarial,
+            adversarial=args.adversarial, teacher=args.teacher, teacher_weight=args.teacher_weight,
         )
     except ValueError as error:  # options that do not go together: one line, not a traceback
         raise HybridCodecError(str(error)) from None

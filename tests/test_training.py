@@ -288,3 +288,68 @@ def test_train_refuses_an_adversarial_weight_not_above_zero(tmp_path, capsys, we
                  "--adversarial", weight, "--out", str(tmp_path / "run")])
     err = capsys.readouterr().err
     assert code != 0 and "--adversarial" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def random_teacher(path, scale=1, **options):
+    """A tiny restoration network with random weights, saved: a teacher
+    whose output differs from its input everywhere. Its kernels are
+    symmetric under the square's flips and turns, so that it restores a
+    flipped or turned crop as it does the crop (batches are augmented)."""
+    from hybridcodec.models import RESTORATION_MODELS
+
+    def symmetric(w):
+        if w.ndim != 4:
+            return w
+        turns = [np.rot90(w, t, axes=(0, 1)) for t in range(4)]
+        return np.mean(turns + [t[:, ::-1] for t in turns], axis=0)
+
+    teacher = RESTORATION_MODELS["reccnn"](scale=scale, **TINY_MODEL, **options)
+    rng = np.random.default_rng(1)
+    teacher.set_weights([symmetric(rng.normal(0, 0.1, w.shape)).astype(np.float32) for w in teacher.get_weights()])
+    teacher.save(path)
+    return teacher
+
+
+def test_a_teacher_s_restorations_are_blended_into_the_targets(tmp_path):
+    """--teacher at weight w: each target crop is (original + w x the teacher's
+    restoration of the whole file) / (1 + w), cut where the original is."""
+    teacher = random_teacher(tmp_path / "teacher.keras")
+    trainer = Trainer(tiny_config(tmp_path, scale=1, teacher=str(tmp_path / "teacher.keras"), teacher_weight=3.0))
+    cache = trainer.code_training_set()
+    assert len(cache.taught) == len(cache.decoded) and cache.taught_weight == 3.0
+    taught = make_batch(cache, 5, 0, 4, 32, 1)
+    cache.taught = []
+    plain = make_batch(cache, 5, 0, 4, 32, 1)
+    np.testing.assert_array_equal(taught[1], plain[1])  # the same crops
+    recovered = (4.0 * taught[0] - plain[0]) / 3.0  # the teacher's part of the target
+    assert np.abs(recovered - plain[0]).mean() > 0.05  # the teacher does change the target
+    expected = np.clip(teacher([plain[1], plain[3]], training=False).numpy(), 0, 1)
+    # away from the crop's border, where the whole file gave the teacher more context
+    np.testing.assert_allclose(recovered[:, 8:-8, 8:-8], expected[:, 8:-8, 8:-8], atol=1.5 / 255)
+
+
+def test_the_card_names_the_teacher_by_its_hash(tmp_path):
+    from hybridcodec.models import weights_sha256
+
+    teacher = random_teacher(tmp_path / "teacher.keras")
+    config = tiny_config(tmp_path, steps=2, scale=1, teacher=str(tmp_path / "teacher.keras"))
+    card = json.loads(train(config).read_text())
+    assert card["teacher"] == {"file": str(tmp_path / "teacher.keras"), "sha256": weights_sha256(teacher),
+                               "weight": 1.0}
+    assert json.loads(train(tiny_config(tmp_path / "alone", steps=1, scale=1)).read_text())["teacher"] is None
+
+
+@pytest.mark.parametrize("case", ["another condition", "another scale", "joint mode", "weight 0"])
+def test_train_refuses_a_teacher_that_does_not_fit_in_one_line(tmp_path, capsys, case):
+    from hybridcodec.cli import main
+
+    options = {"another condition": {"condition": "jpeg-tables"}, "another scale": {"scale": 2}}.get(case, {})
+    random_teacher(tmp_path / "teacher.keras", **options)
+    args = ["train", "--codec", "jpeg", "--data", str(synthetic_images(tmp_path / "data")), "--steps", "1",
+            "--depth", "4", "--width", "16", "--teacher", str(tmp_path / "teacher.keras"),
+            "--out", str(tmp_path / "run")]
+    args += {"joint mode": ["--mode", "joint", "--scale", "2"], "weight 0": ["--teacher-weight", "0"]}.get(case, [])
+    code = main(args)
+    err = capsys.readouterr().err
+    assert code != 0 and "--teacher" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "run" / "post.keras").exists()

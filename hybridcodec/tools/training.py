@@ -95,6 +95,10 @@ class TrainConfig:
     # None: the loss alone; a number: plus this x a patch discriminator's
     # least-squares GAN term (tools/adversarial.py), restoration steps only
     adversarial: float | None = None
+    # "": none; a .keras restoration network (the same condition and scale)
+    # the network also learns from: distillation, post mode (CodedSet.taught)
+    teacher: str = ""
+    teacher_weight: float = 1.0
 
     def __post_init__(self):
         if self.mode not in names.TRAIN_MODES:
@@ -118,6 +122,9 @@ class TrainConfig:
         if self.adversarial is not None and (self.adversarial <= 0 or self.distribute or self.net_scale != 1):
             raise ValueError("--adversarial takes a weight above 0 and trains a network that restores "
                              "at the decoded size (--scale 1 or 4/3), on one device (no --distribute)")
+        if self.teacher and (self.mode != "post" or self.teacher_weight <= 0):
+            raise ValueError("--teacher trains a restoration network alone (--mode post) "
+                             "with a --teacher-weight above 0")
         if not self.qualities:
             self.qualities = list(codecs.by_name(self.codec).quality_grid)
         if not self.val_qualities:
@@ -157,6 +164,10 @@ class CodedSet:
     quality: list[int]
     num_bytes: list[int]
     condition: list[np.ndarray] = field(default_factory=list)  # (K,) what the network is told, per entry
+    # Distillation: a teacher network's uint8 restoration per entry (full
+    # size, as the originals) and its weight in the target (make_batch).
+    taught: list[np.ndarray] = field(default_factory=list)
+    taught_weight: float = 0.0
 
 
 def code_images(originals, codec, qualities, scale, pre=None, encoders=(), condition="quality") -> CodedSet:
@@ -214,13 +225,17 @@ def make_batch(cache: CodedSet, step: int, seed: int, batch: int, crop: int, sca
     Returns float32 arrays in [0, 1]: originals (B, crop, crop, 3), decoded
     crops and the matching codec-input crops (B, crop/scale, crop/scale, 3),
     what the restoration network is told (B, K) and the codec quality / 100
-    (B, 1). Crops start on a multiple of 16 coded pixels (a
-    JPEG 4:2:0 MCU, a WebP macroblock), so the pixel-unshuffle phase and the
-    codec's block grid line up as they do on a whole image.
+    (B, 1). With a teacher's restorations in ``cache.taught`` at weight w, the
+    "originals" are the targets (original + w x taught) / (1 + w): under MSE
+    that is the distillation loss |y - original|^2 + w |y - taught|^2 up to a
+    constant and a factor, so every loss and step serves it unchanged. Crops
+    start on a multiple of 16 coded pixels (a JPEG 4:2:0 MCU, a WebP
+    macroblock), so the pixel-unshuffle phase and the codec's block grid line
+    up as they do on a whole image.
     """
     rng = np.random.default_rng([seed, step])
     small = crop // scale
-    originals, decoded, coded, condition, quality = [], [], [], [], []
+    originals, taught, decoded, coded, condition, quality = [], [], [], [], [], []
     for _ in range(batch):
         k = int(rng.integers(len(cache.decoded)))
         dec = cache.decoded[k]
@@ -232,12 +247,18 @@ def make_batch(cache: CodedSet, step: int, seed: int, batch: int, crop: int, sca
         c = _pad_to(cache.coded[k][y : y + small, x : x + small], small)
         flip, turns = bool(rng.integers(2)), int(rng.integers(4))
         originals.append(_augment(o, flip, turns))
+        if cache.taught:
+            t = _pad_to(cache.taught[k][y * scale : y * scale + crop, x * scale : x * scale + crop], crop)
+            taught.append(_augment(t, flip, turns))
         decoded.append(_augment(d, flip, turns))
         coded.append(_augment(c, flip, turns))
         condition.append(cache.condition[k])
         quality.append([cache.quality[k] / 100.0])
+    targets = _to_float(originals)
+    if taught:
+        targets = (targets + cache.taught_weight * _to_float(taught)) / (1.0 + cache.taught_weight)
     return (
-        _to_float(originals),
+        targets,
         _to_float(decoded),
         _to_float(coded),
         np.array(condition, np.float32),
@@ -460,11 +481,27 @@ class Trainer:
         if config.init:
             copied, self.init_sha256 = init_from(self.post, config.init)
             self.log(f"initialised {copied} layers from {config.init}")
+        self.teacher = self._load_teacher(config.teacher) if config.teacher else None
         self.step = 0
         self.history: list[dict] = []
         self.rate: dict | None = None  # the rate-aware step's calibration (rate.json)
         self._pre_steps = 0  # ComCNN updates so far in this process: the cache is stale when they change
         self._build_steps()
+
+    def _load_teacher(self, path):
+        """The distillation teacher, refused in one line unless it restores
+        what this run's network restores (the same condition and scale)."""
+        from ..models import weights_sha256
+        from ..zoo import load_keras_file
+
+        teacher = load_keras_file(path)
+        theirs = (getattr(teacher, "condition", None), int(getattr(teacher, "scale", 0)))
+        ours = (self.post.condition, int(self.post.scale))
+        if theirs != ours:
+            raise HybridCodecError(f"--teacher {path} restores condition {theirs[0]!r} at scale {theirs[1]}; "
+                                   f"this run's network, {ours[0]!r} at scale {ours[1]}")
+        self.teacher_sha256 = weights_sha256(teacher)
+        return teacher
 
     # -- steps ---------------------------------------------------------------
 
@@ -704,14 +741,25 @@ class Trainer:
         return code_images(images, self.config.codec, qualities, self.config.scale, self.pre,
                            self.config.encoders, self.config.condition)
 
-    def restore(self, cache: CodedSet) -> list[np.ndarray]:
-        """The network's restoration of every decoded image of ``cache``."""
+    def code_training_set(self) -> CodedSet:
+        """The training images through the real codec and, with a teacher,
+        its restoration of each (once a cache: the teacher does not change)."""
+        cache = self.code(self.train_images, self.config.qualities)
+        if self.teacher is not None:
+            self.log(f"restoring {len(cache.decoded)} files with the teacher {self.config.teacher}")
+            cache.taught = self.restore(cache, self.teacher)
+            cache.taught_weight = self.config.teacher_weight
+        return cache
+
+    def restore(self, cache: CodedSet, model=None) -> list[np.ndarray]:
+        """The restoration of every decoded image of ``cache`` by ``model``
+        (default: the network trained)."""
         from ..coding import run_post
 
         outputs = []
         for k, seen in enumerate(cache.decoded):
             h, w = cache.originals[cache.image_index[k]].shape[:2]
-            outputs.append(run_post(self.post, seen, cache.condition[k][None], w, h))
+            outputs.append(run_post(self.post if model is None else model, seen, cache.condition[k][None], w, h))
         return outputs
 
     # -- validation ------------------------------------------------------------
@@ -765,7 +813,7 @@ class Trainer:
             if cache is None or coded_after != self._pre_steps:
                 self.log(f"step {self.step}: coding {len(self.train_images)} images x "
                          f"{len(config.qualities)} qualities with the real {config.codec} codec")
-                cache, coded_after = self.code(self.train_images, config.qualities), self._pre_steps
+                cache, coded_after = self.code_training_set(), self._pre_steps
             if phase == "pre" and config.rate_weight is not None and self.rate is None:
                 # at step 0 the PreEditor is the identity, so the cache is the plain codec's
                 self.calibrate_rate(cache if self.step == 0 else None)
@@ -828,6 +876,8 @@ class Trainer:
             "wall_seconds": previous.get("wall_seconds", 0.0) + wall_seconds,
             "models": files,
             "warm_start": {"file": self.config.init, "sha256": self.init_sha256} if self.config.init else None,
+            "teacher": ({"file": self.config.teacher, "sha256": self.teacher_sha256,
+                         "weight": self.config.teacher_weight} if self.teacher is not None else None),
             "val": self.evaluate() if self.val_images else None,
         }
         card_path.write_text(json.dumps(card, indent=1))
@@ -920,5 +970,5 @@ def train(config: TrainConfig, log=None) -> Path:
             if log is not None:
                 log(message)
 
-        both(f"$ {_command_line()}")
+        print(f"$ {_command_line()}", file=log_file)  # the user typed it: the run's own log alone
         return Trainer(config, both).run()
