@@ -15,5 +15,5 @@ from . import pillow_plugin  # noqa: F401  (registers .hc with Pillow)
 from .errors import HybridCodecError
 from .pipeline import compress, decompress
 
-__version__ = "0.9.2"
+__version__ = "0.9.3"
 __all__ = ["HybridCodecError", "compress", "decompress", "__version__"]
