@@ -273,8 +273,8 @@ def _add_train(sub):
                    help="distillation: also learn from this restoration network's output (the same "
                    "--condition and scale); the target is (original + W x its output) / (1 + W) "
                    "(default: none)")
-    p.add_argument("--teacher-weight", type=float, default=1.0, metavar="W",
-                   help="the teacher's weight W in the target (default: 1)")
+    p.add_argument("--teacher-weight", type=float, default=None, metavar="W",
+                   help="with --teacher: its weight W in the target (default: 1)")
     p.add_argument("--batch", type=int, default=16, help="crops per step")
     p.add_argument("--crop", type=int, default=128, help="crop side in pixels (default: 128)")
     p.add_argument("--lr", type=float, default=5e-4, help="learning rate")
@@ -311,6 +311,8 @@ def _train(args) -> int:
 
     model_kwargs = model_options(args.model, args.depth, args.width, args.half_resolution, args.bfloat16,
                                  args.condition)
+    if args.teacher_weight is not None and not args.teacher:
+        raise HybridCodecError("--teacher-weight weighs a --teacher: name one")
     try:
         config = TrainConfig(
             codec=args.codec, data=args.data, val=args.val, mode=args.mode, model=args.model,
@@ -320,7 +322,8 @@ def _train(args) -> int:
             val_every=args.val_every,
             model_kwargs=model_kwargs, distribute=args.distribute, init=args.init, encoders=args.encoders,
             pre_model=args.pre_model, rate_weight=args.rate_weight, add_downscaled=args.add_downscaled,
-            adversarial=args.adversarial, teacher=args.teacher, teacher_weight=args.teacher_weight,
+            adversarial=args.adversarial, teacher=args.teacher,
+            teacher_weight=1.0 if args.teacher_weight is None else args.teacher_weight,
         )
     except ValueError as error:  # options that do not go together: one line, not a traceback
         raise HybridCodecError(str(error)) from None

@@ -353,3 +353,12 @@ def test_train_refuses_a_teacher_that_does_not_fit_in_one_line(tmp_path, capsys,
     err = capsys.readouterr().err
     assert code != 0 and "--teacher" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "run" / "post.keras").exists()
+
+
+def test_train_refuses_a_teacher_weight_without_a_teacher(tmp_path, capsys):
+    from hybridcodec.cli import main
+
+    code = main(["train", "--codec", "jpeg", "--data", str(synthetic_images(tmp_path / "data")),
+                 "--teacher-weight", "2", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code != 0 and "--teacher" in err and len(err.strip().splitlines()) == 1, err
